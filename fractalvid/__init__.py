@@ -1,0 +1,2 @@
+"""fractalvid: fractal video pre-training for action recognition."""
+__version__ = "0.1.0"
