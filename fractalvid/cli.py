@@ -1,0 +1,101 @@
+"""Command line: ``fractalvid generate | show | merge`` (also ``python -m fractalvid``)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .ifs import FractalConfig
+from .kernels import DEFAULT_VARIATIONS, VARIATION_NAMES
+
+
+def _generate_parser(sub):
+    p = sub.add_parser("generate", help="make (or resume) a synthetic clip dataset",
+                       description="Make a fractal clip dataset in OUT; rerunning the same command resumes it.")
+    p.add_argument("out", help="output folder")
+    p.add_argument("--classes", type=int, help="supervised: number of classes")
+    p.add_argument("--per-class", type=int, default=200, help="clips per class, validation included (default 200)")
+    p.add_argument("--val-per-class", type=int, default=10, help="held-out clips per class (default 10)")
+    p.add_argument("--samples", type=int, help="unsupervised: number of clips")
+    p.add_argument("--res", type=int, default=256, help="frame size in pixels, even (default 256)")
+    p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    p.add_argument("--shard", default="1/1", help="make part k of n, e.g. 2/4 (default 1/1)")
+    p.add_argument("--image", action="store_true", help="image mode: independent still frames (FractalDB-like)")
+    p.add_argument("--motion", default="decomposed", help="decomposed (default) or naive interpolation")
+    p.add_argument("--linear-motion", action="store_true", help="every map moves linearly (ablation)")
+    p.add_argument("--variations", nargs="+", default=list(DEFAULT_VARIATIONS), metavar="NAME",
+                   help=f"variations of nonlinear clips (default: {' '.join(DEFAULT_VARIATIONS)}; "
+                        f"accepted: {' '.join(VARIATION_NAMES[1:])})")
+    p.add_argument("--p-nonlinear", type=float, default=0.5, help="probability of a nonlinear clip (default 0.5)")
+    p.add_argument("--chunk-size", type=int, default=1000, help="clips per chunk file (default 1000)")
+    p.add_argument("--crf", type=int, default=20, help="H.264 quality, 0 = lossless (default 20)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other fractal setting, value as JSON, e.g. --set steps=5000 (repeatable)")
+    p.add_argument("--overwrite", action="store_true", help="replace an output made with other settings")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _spec_from_args(a):
+    from .generate import DatasetSpec
+
+    extra = {}
+    for item in a.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r} is not accepted: expected KEY=VALUE")
+        try:
+            extra[key] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key] = value
+    fractal = FractalConfig.from_dict({
+        "res": a.res, "image": a.image, "motion": a.motion, "linear_motion": a.linear_motion,
+        "variations": list(a.variations), "p_nonlinear": a.p_nonlinear, **extra})
+    supervised = a.classes is not None
+    return DatasetSpec(classes=a.classes, per_class=a.per_class, val_per_class=a.val_per_class,
+                       samples=a.samples if not supervised else None, seed=a.seed, chunk_size=a.chunk_size,
+                       crf=a.crf, fractal=fractal)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fractalvid", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _generate_parser(sub)
+    p = sub.add_parser("show", help="write one clip as .mp4, .gif or a .png contact sheet")
+    p.add_argument("dataset")
+    p.add_argument("--index", type=int, required=True)
+    p.add_argument("--out", required=True, help="FILE.mp4, FILE.gif or FILE.png")
+    p = sub.add_parser("merge", help="combine shards made with --shard into one dataset")
+    p.add_argument("out")
+    p.add_argument("parts", nargs="+")
+    a = parser.parse_args(argv)
+    try:
+        if a.command == "generate":
+            from .generate import generate, parse_shard
+
+            parse_shard(a.shard)  # fail on a bad spec before any work
+            card = generate(a.out, _spec_from_args(a), workers=a.workers, shard=a.shard,
+                            overwrite=a.overwrite, progress=not a.quiet)
+            print(json.dumps({k: card[k] for k in ("clips", "splits", "rejected_draws", "bytes_per_clip", "wall_s")})
+                  if card else f"part {a.shard} done; the dataset completes when every part exists "
+                                "(generate the other parts into the same folder, or `fractalvid merge`)")
+        elif a.command == "show":
+            from .store import open_dataset
+            from .video import write_clip
+
+            ds = open_dataset(a.dataset)
+            frames, label = ds[a.index]
+            print(write_clip(frames, a.out))
+        elif a.command == "merge":
+            from .generate import merge
+
+            card = merge(a.out, a.parts)
+            print(f"{a.out}: {card['clips']} clips" if card else f"{a.out}: still incomplete, parts are missing")
+    except (ValueError, FileExistsError, FileNotFoundError, IndexError) as e:
+        print(f"fractalvid {a.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

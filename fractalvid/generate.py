@@ -1,0 +1,345 @@
+"""Making datasets: which clip an index is, how it is drawn, and the resumable run.
+
+Every clip is a pure function of (settings, dataset seed, index): its random
+generator is seeded with ``[seed, stream, index, attempt]``, and degenerate
+draws are redrawn with the next attempt, so the result does not depend on
+worker count, shard or order, and any clip can be regenerated alone
+(:func:`make_clip`).
+
+Clip indices are laid out class by class: class c owns indices
+``c * per_class ... (c + 1) * per_class - 1``, the last ``val_per_class`` of
+them held out for validation. Chunks of ``chunk_size`` consecutive clips are
+the unit of storage, of resuming and of sharding (chunk i belongs to shard
+``i % n + 1`` of n).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing as mp
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import __version__
+from .ifs import ClipParams, FractalConfig, perturb, sample_clip
+from .render import render_clip
+from .store import chunk_done, chunk_paths, encode_clip, read_rows, write_chunk, write_json, write_rows
+
+CLIP_STREAM, CLASS_STREAM, PROBE_STREAM = 0, 1, 2
+FAMILIES = ("fractal",)
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a dataset is; two datasets with equal specs are byte-identical."""
+
+    family: str = "fractal"
+    classes: int | None = None      # supervised: number of classes ...
+    per_class: int = 200            # ... clips per class, of which
+    val_per_class: int = 10         # ... this many are held out for validation
+    samples: int | None = None      # unsupervised: number of clips
+    seed: int = 0
+    chunk_size: int = 1000
+    crf: int = 20                   # H.264 constant rate factor (0 = lossless)
+    preset: str = "superfast"
+    fractal: FractalConfig = field(default_factory=FractalConfig)
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        def check(ok, name, value, accepted):
+            if not ok:
+                raise ValueError(f"{name}={value!r} is not accepted: expected {accepted}")
+
+        check(self.family in FAMILIES, "family", self.family, f"one of {FAMILIES}")
+        check((self.classes is None) != (self.samples is None), "classes/samples", (self.classes, self.samples),
+              "exactly one of --classes (supervised) or --samples (unsupervised)")
+        if self.classes is not None:
+            check(isinstance(self.classes, int) and self.classes >= 1, "classes", self.classes, "an integer >= 1")
+            check(isinstance(self.per_class, int) and self.per_class >= 1, "per_class", self.per_class,
+                  "an integer >= 1")
+            check(isinstance(self.val_per_class, int) and 0 <= self.val_per_class < self.per_class,
+                  "val_per_class", self.val_per_class, f"an integer in [0, per_class={self.per_class})")
+        else:
+            check(isinstance(self.samples, int) and self.samples >= 1, "samples", self.samples, "an integer >= 1")
+        check(isinstance(self.seed, int) and 0 <= self.seed < 2**63, "seed", self.seed, "an integer in [0, 2**63)")
+        check(isinstance(self.chunk_size, int) and self.chunk_size >= 1, "chunk_size", self.chunk_size,
+              "an integer >= 1")
+        check(isinstance(self.crf, int) and 0 <= self.crf <= 51, "crf", self.crf, "an integer in [0, 51]")
+        check(self.preset in PRESETS, "preset", self.preset, f"one of {PRESETS}")
+
+    @property
+    def supervised(self) -> bool:
+        return self.classes is not None
+
+    @property
+    def n_clips(self) -> int:
+        return self.classes * self.per_class if self.supervised else self.samples
+
+    @property
+    def n_chunks(self) -> int:
+        return -(-self.n_clips // self.chunk_size)
+
+    def label_split(self, index: int) -> tuple[int, str]:
+        if not self.supervised:
+            return -1, "train"
+        label, j = divmod(index, self.per_class)
+        return label, ("val" if j >= self.per_class - self.val_per_class else "train")
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["fractal"] = self.fractal.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DatasetSpec":
+        d = dict(d)
+        d["fractal"] = FractalConfig.from_dict(d.get("fractal", {}))
+        return cls(**d)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'k/n' -> (k, n) with 1 <= k <= n."""
+    try:
+        k, n = (int(v) for v in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"shard={text!r} is not accepted: expected 'k/n' with integers 1 <= k <= n") from None
+    if not 1 <= k <= n:
+        raise ValueError(f"shard={text!r} is not accepted: expected 'k/n' with integers 1 <= k <= n")
+    return k, n
+
+
+# ------------------------------------------------------------------ one clip
+
+def _rng(spec: DatasetSpec, stream: int, index: int, attempt: int) -> np.random.Generator:
+    return np.random.default_rng([spec.seed, stream, index, attempt])
+
+
+def class_params(spec: DatasetSpec, label: int) -> tuple[ClipParams, list[str]]:
+    """The parameter set of a class, redrawn until it and its probe instances render well.
+
+    Perturbing coefficients by up to 1.4x can make a map expanding; a class
+    whose maps are near that edge would have mostly exploding instances. So a
+    class is kept only if its own clip and ``class_probes`` probe instances
+    (drawn from a stream of their own) are all usable.
+    """
+    cfg = spec.fractal
+    rejected = []
+    for attempt in range(cfg.max_attempts):
+        rng = _rng(spec, CLASS_STREAM, label, attempt)
+        params = sample_clip(rng, cfg.replace(image_frames=1) if cfg.image else cfg)
+        problem = render_clip(params, cfg, rng).problem
+        for probe in range(cfg.class_probes if problem is None else 0):
+            rng = np.random.default_rng([spec.seed, PROBE_STREAM, label, attempt, probe])
+            problem = render_clip(_instance(rng, params, cfg), cfg, rng).problem
+            if problem is not None:
+                problem = "probe-" + problem
+                break
+        if problem is None:
+            return params, rejected
+        rejected.append(problem)
+    raise RuntimeError(f"class {label}: {cfg.max_attempts} draws were all degenerate ({rejected}); "
+                       "loosen min_coverage/max_coverage/min_in_view or raise max_attempts")
+
+
+def _instance(rng: np.random.Generator, base: ClipParams, cfg: FractalConfig) -> ClipParams:
+    if not cfg.image:
+        return perturb(rng, base, cfg)
+    stills = [perturb(rng, base, cfg) for _ in range(cfg.image_frames)]  # each frame its own instance
+    return ClipParams(np.concatenate([s.coef for s in stills]), np.concatenate([s.variation for s in stills]),
+                      dict(base.info))
+
+
+def make_clip(spec: DatasetSpec, index: int, class_cache: dict | None = None) -> tuple[np.ndarray, dict]:
+    """Render clip ``index`` of the dataset: uint8 frames (T, R, R) and its manifest row."""
+    if not 0 <= index < spec.n_clips:
+        raise IndexError(f"index={index} is out of range: the dataset has {spec.n_clips} clips")
+    cfg = spec.fractal
+    label, split = spec.label_split(index)
+    rejected = []
+    base = None
+    if spec.supervised:
+        cache = class_cache if class_cache is not None else {}
+        if label not in cache:
+            cache.clear()  # indices come class by class: one class at a time is enough
+            cache[label] = class_params(spec, label)
+        base, class_rejected = cache[label]
+        if index % spec.per_class == 0:  # a class's first clip reports the class's own redraws
+            rejected += ["class-" + r for r in class_rejected]
+    for attempt in range(cfg.max_attempts):
+        rng = _rng(spec, CLIP_STREAM, index, attempt)
+        params = _instance(rng, base, cfg) if base is not None else sample_clip(rng, cfg)
+        rendered = render_clip(params, cfg, rng)
+        if rendered.problem is None:
+            row = {"index": index, "split": split, "label": label, "seed": spec.seed, "attempt": attempt,
+                   "rejected": "+".join(rejected), "frames": rendered.frames.shape[0],
+                   "variation": params.info.get("variation", "mixed"), "n_maps": params.info.get("n_maps", 0)}
+            return rendered.frames, row
+        rejected.append(rendered.problem)
+    raise RuntimeError(f"clip {index}: {cfg.max_attempts} draws were all degenerate ({rejected}); "
+                       "loosen min_coverage/max_coverage/min_in_view or raise max_attempts")
+
+
+# ------------------------------------------------------------- the whole run
+
+_worker_spec: DatasetSpec | None = None
+_worker_cache: dict = {}
+
+
+def _init_worker(spec: DatasetSpec) -> None:
+    global _worker_spec, _worker_cache
+    _worker_spec, _worker_cache = spec, {}
+
+
+def _encoded_clip(index: int) -> tuple[dict, bytes]:
+    frames, row = make_clip(_worker_spec, index, _worker_cache)
+    return row, encode_clip(frames, _worker_spec.crf, _worker_spec.preset)
+
+
+def _prepare_output(out: Path, spec: DatasetSpec, overwrite: bool) -> None:
+    settings = out / "settings.json"
+    if settings.exists():
+        old = json.loads(settings.read_text())
+        if old != json.loads(json.dumps(spec.to_dict())):
+            if not overwrite:
+                changed = sorted(k for k in set(old) | set(spec.to_dict())
+                                 if json.dumps(old.get(k), sort_keys=True)
+                                 != json.dumps(spec.to_dict().get(k), sort_keys=True))
+                raise FileExistsError(f"{out} holds a dataset made with other settings (differing: {changed}); "
+                                      "pass --overwrite to replace it, or choose another folder")
+            for name in ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json"):
+                p = out / name
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    elif out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} exists, is not empty and is not a fractalvid dataset; "
+                              "pass --overwrite or choose another folder")
+    (out / "chunks").mkdir(parents=True, exist_ok=True)
+    for stale in (out / "chunks").glob("*.tmp"):  # left by a killed run
+        stale.unlink()
+    if not settings.exists():
+        write_json(settings, spec.to_dict())
+
+
+def generate(out: str | os.PathLike, spec: DatasetSpec, workers: int | None = None, shard: str = "1/1",
+             overwrite: bool = False, progress: bool = True) -> dict:
+    """Make (or resume) the dataset ``spec`` in folder ``out``; returns the card when complete.
+
+    Finished chunks are skipped; with shard 'k/n' only the chunks of part k
+    are made. When every chunk exists the manifest and card are written.
+    """
+    k, n = parse_shard(shard)
+    workers = os.cpu_count() if workers is None else workers
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers={workers!r} is not accepted: expected an integer >= 1")
+    out = Path(out)
+    _prepare_output(out, spec, overwrite)
+    todo = [c for c in range(k - 1, spec.n_chunks, n) if not chunk_done(out, c)]
+    indices = [i for c in todo for i in range(c * spec.chunk_size, min((c + 1) * spec.chunk_size, spec.n_clips))]
+    start = time.perf_counter()
+    if indices:
+        _run_chunks(out, spec, todo, indices, workers, progress)
+        with open(out / "runs.jsonl", "a") as f:
+            f.write(json.dumps({"shard": shard, "clips": len(indices), "workers": workers,
+                                "wall_s": round(time.perf_counter() - start, 3)}) + "\n")
+    return finalize(out)
+
+
+def _run_chunks(out, spec, todo, indices, workers, progress):
+    bar = tqdm(total=len(indices), unit="clip", desc=f"generate {out.name}", disable=not progress, smoothing=0.1)
+    pending: list[tuple[dict, bytes]] = []
+    chunk_iter = iter(todo)
+    chunk = next(chunk_iter)
+
+    def collect(results):
+        nonlocal chunk
+        for row, data in results:
+            pending.append((row, data))
+            bar.update(1)
+            if len(pending) == min(spec.chunk_size, spec.n_clips - chunk * spec.chunk_size):
+                write_chunk(out, chunk, pending)
+                pending.clear()
+                chunk = next(chunk_iter, None)
+
+    if workers == 1:
+        _init_worker(spec)
+        collect(map(_encoded_clip, indices))
+    else:
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:
+            collect(pool.imap(_encoded_clip, indices, chunksize=2))
+    bar.close()
+
+
+def finalize(out: str | os.PathLike) -> dict | None:
+    """Write manifest.csv and card.json once every chunk exists; returns the card, or None."""
+    out = Path(out)
+    spec = DatasetSpec.from_dict(json.loads((out / "settings.json").read_text()))
+    missing = [c for c in range(spec.n_chunks) if not chunk_done(out, c)]
+    if missing:
+        return None
+    rows = [r for c in range(spec.n_chunks) for r in read_rows(chunk_paths(out, c)[1])]
+    write_rows(out / "manifest.tmp", rows)
+    os.replace(out / "manifest.tmp", out / "manifest.csv")
+    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()] \
+        if (out / "runs.jsonl").exists() else []
+    rejected: dict[str, int] = {}
+    for r in rows:
+        for reason in filter(None, r["rejected"].split("+")):
+            rejected[reason] = rejected.get(reason, 0) + 1
+    nbytes = sum(r["nbytes"] for r in rows)
+    wall = sum(r["wall_s"] for r in runs)
+    card = {
+        "generator": f"fractalvid {__version__}",
+        "family": spec.family,
+        "settings": spec.to_dict(),
+        "clips": len(rows),
+        "splits": {s: sum(r["split"] == s for r in rows) for s in sorted({r["split"] for r in rows})},
+        "classes": spec.classes,
+        "rejected_draws": dict(sorted(rejected.items())),
+        "bytes": nbytes,
+        "bytes_per_clip": round(nbytes / len(rows)),
+        "wall_s": round(wall, 2),
+        "clips_per_s": round(sum(r["clips"] for r in runs) / wall, 3) if wall else None,
+        "runs": runs,
+    }
+    write_json(out / "card.json", card)
+    return card
+
+
+def merge(out: str | os.PathLike, parts: list[str | os.PathLike]) -> dict | None:
+    """Combine datasets made as shards (same settings) into ``out``; chunks keep their numbers."""
+    out = Path(out)
+    specs = {}
+    for part in map(Path, parts):
+        if not (part / "settings.json").exists():
+            raise FileNotFoundError(f"{part} is not a fractalvid dataset part: {part / 'settings.json'} is missing")
+        specs[part] = json.loads((part / "settings.json").read_text())
+    first = next(iter(specs.values()))
+    for part, s in specs.items():
+        if s != first:
+            raise ValueError(f"{part} was made with other settings than {next(iter(specs))}; parts must match")
+    _prepare_output(out, DatasetSpec.from_dict(first), overwrite=False)
+    for part in specs:
+        if part.resolve() == out.resolve():
+            continue
+        for csv_path in sorted((part / "chunks").glob("chunk-*.csv")):
+            chunk = int(csv_path.stem.split("-")[1])
+            if chunk_done(out, chunk):
+                continue
+            bin_dst, csv_dst = chunk_paths(out, chunk)
+            shutil.copyfile(csv_path.with_suffix(".bin"), str(bin_dst) + ".tmp")
+            os.replace(str(bin_dst) + ".tmp", bin_dst)
+            shutil.copyfile(csv_path, str(csv_dst) + ".tmp")
+            os.replace(str(csv_dst) + ".tmp", csv_dst)
+        if (part / "runs.jsonl").exists():
+            with open(out / "runs.jsonl", "a") as f:
+                f.write((part / "runs.jsonl").read_text())
+    return finalize(out)
