@@ -1,0 +1,86 @@
+"""Generator speed at the paper's settings, beside the chaos-game speed limit, in one job.
+
+    python benchmarks/generate.py --json          # one JSON line
+    python benchmarks/generate.py --clips 200     # a longer, steadier run
+
+s_per_clip: wall time of `generate` over --clips unsupervised clips at paper
+settings with every core, redraws, framing, tone map and H.264 storage
+included; points_per_s: the kept clips' chaos-game points over that wall
+time. points_per_s_per_core: chaos-game points (walkers x steps x frames)
+per second of one process rendering clips end to end (render_clip), divided
+by ../shared/bench/chaos_limit.py's rate measured in the same job:
+ratio_to_limit.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fractalvid import DatasetSpec, FractalConfig, generate, open_dataset
+from fractalvid.ifs import sample_clip
+from fractalvid.render import render_clip
+
+LIMIT = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "chaos_limit.py"
+
+
+def limit_rate() -> float | None:
+    if not LIMIT.exists():
+        return None
+    out = subprocess.run([sys.executable, str(LIMIT)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["points_per_s_per_core"]
+
+
+def renderer_rate(cfg: FractalConfig, n_clips: int) -> float:
+    """Points per second of one process rendering whole clips (draws degenerate or not)."""
+    render_clip(sample_clip(np.random.default_rng(10**6), cfg), cfg, np.random.default_rng(0))  # compile
+    points, seconds = 0, 0.0
+    for i in range(n_clips):
+        rng = np.random.default_rng([7, i])
+        params = sample_clip(rng, cfg)
+        start = time.perf_counter()
+        render_clip(params, cfg, rng)
+        seconds += time.perf_counter() - start
+        points += params.n_frames * cfg.walkers * cfg.steps
+    return points / seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=96, help="clips generated for s_per_clip")
+    parser.add_argument("--render-clips", type=int, default=40, help="clips rendered for the point rate")
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--json", action="store_true", help="print one JSON line only")
+    args = parser.parse_args()
+    cfg = FractalConfig()
+    limit = limit_rate()
+    per_core = renderer_rate(cfg, args.render_clips)
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = DatasetSpec(samples=args.clips, seed=1, chunk_size=max(1, args.clips // 4), fractal=cfg)
+        start = time.perf_counter()
+        card = generate(Path(tmp) / "bench", spec, workers=args.workers, progress=not args.json)
+        wall = time.perf_counter() - start
+        frames = sum(r["frames"] for r in open_dataset(Path(tmp) / "bench").rows)
+    result = {
+        "benchmark": "generate",
+        "s_per_clip": round(wall / args.clips, 4),
+        "points_per_s": round(frames * cfg.walkers * cfg.steps / wall),
+        "points_per_s_per_core": round(per_core),
+        "limit_points_per_s_per_core": limit,
+        "ratio_to_limit": round(per_core / limit, 3) if limit else None,
+        "cores": args.workers,
+        "bytes_per_clip": card["bytes_per_clip"],
+        "rejected_per_clip": round(sum(card["rejected_draws"].values()) / args.clips, 3),
+        "public_implementation_s_per_clip": 1.7,
+    }
+    result["speedup_vs_public"] = round(1.7 / result["s_per_clip"], 1)
+    print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
