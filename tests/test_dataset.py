@@ -1,0 +1,159 @@
+"""Datasets: same seed same bytes, workers, shards, resume, bad input, reading back."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fractalvid import DatasetSpec, generate, make_clip, merge, open_dataset
+from fractalvid.cli import main as cli
+from fractalvid.store import decode_clip, encode_clip
+
+from conftest import TINY
+
+TINY_ARGS = ["--res", "64", "--set", "walkers=32", "--set", "steps=500", "--set", "discard=50",
+             "--set", "framing_res=64", "--set", "framing_steps=400"]
+
+
+def dataset_bytes(path: Path) -> dict:
+    """Everything that must be identical between two makings of a dataset."""
+    files = sorted((path / "chunks").glob("chunk-*")) + [path / "manifest.csv", path / "settings.json"]
+    return {f.name: f.read_bytes() for f in files}
+
+
+def test_supervised_dataset_reads_back_with_labels_splits_and_card(tiny_spec, tmp_path):
+    card = generate(tmp_path / "ds", tiny_spec, workers=1, progress=False)
+    ds = open_dataset(tmp_path / "ds")
+    assert len(ds) == 12 and card["clips"] == 12 and card["splits"] == {"train": 9, "val": 3}
+    assert list(ds.labels) == [0] * 4 + [1] * 4 + [2] * 4
+    frames, label = ds[5]
+    assert frames.dtype == np.uint8 and frames.shape[1:] == (64, 64) and 18 <= frames.shape[0] <= 20 and label == 1
+    assert [r["split"] for r in ds.rows[:4]] == ["train"] * 3 + ["val"]
+    assert len(open_dataset(tmp_path / "ds", split="val")) == 3
+    assert card["generator"].startswith("fractalvid") and card["wall_s"] > 0
+    assert len(list((tmp_path / "ds" / "chunks").glob("*.bin"))) == 3  # 12 clips in chunks of 5
+    with pytest.raises(IndexError):
+        ds[12]
+
+
+def test_instances_of_a_class_share_its_shape(tiny_spec, tmp_path):
+    generate(tmp_path / "ds", tiny_spec, workers=1, progress=False)
+    ds = open_dataset(tmp_path / "ds")
+    first = [ds[i][0][0].astype(float) for i in (0, 1, 4, 8)]  # two of class 0, one each of 1 and 2
+    same = np.corrcoef(first[0].ravel(), first[1].ravel())[0, 1]
+    other = max(np.corrcoef(first[0].ravel(), f.ravel())[0, 1] for f in first[2:])
+    assert same > other
+
+
+def test_any_clip_regenerates_alone_from_seed_and_index(tiny_spec, tmp_path):
+    generate(tmp_path / "ds", tiny_spec, workers=1, progress=False)
+    ds = open_dataset(tmp_path / "ds")
+    for i in (0, 7, 11):
+        frames, row = make_clip(tiny_spec, i)
+        assert encode_clip(frames, tiny_spec.crf, tiny_spec.preset) == ds.clip_bytes(i)
+        assert row["attempt"] == ds.rows[i]["attempt"]
+
+
+def test_lossless_storage_round_trips_exactly(rng):
+    frames = rng.integers(0, 256, (19, 64, 64), dtype=np.uint8)
+    assert np.array_equal(decode_clip(encode_clip(frames, crf=0)), frames)
+
+
+def test_same_bytes_across_runs_and_worker_counts(tiny_spec, tmp_path):
+    generate(tmp_path / "a", tiny_spec, workers=1, progress=False)
+    generate(tmp_path / "b", tiny_spec, workers=2, progress=False)
+    assert dataset_bytes(tmp_path / "a") == dataset_bytes(tmp_path / "b")
+
+
+def test_shards_merge_into_the_single_run(tiny_spec, tmp_path):
+    generate(tmp_path / "whole", tiny_spec, workers=2, progress=False)
+    assert generate(tmp_path / "p1", tiny_spec, workers=1, shard="1/2", progress=False) is None  # incomplete
+    generate(tmp_path / "p2", tiny_spec, workers=1, shard="2/2", progress=False)
+    card = merge(tmp_path / "merged", [tmp_path / "p1", tmp_path / "p2"])
+    assert card["clips"] == 12
+    assert dataset_bytes(tmp_path / "merged") == dataset_bytes(tmp_path / "whole")
+    # parts may also be made into one shared folder
+    generate(tmp_path / "shared", tiny_spec, workers=1, shard="2/2", progress=False)
+    generate(tmp_path / "shared", tiny_spec, workers=1, shard="1/2", progress=False)
+    assert dataset_bytes(tmp_path / "shared") == dataset_bytes(tmp_path / "whole")
+
+
+def test_merge_refuses_parts_of_other_datasets(tiny_spec, tmp_path):
+    generate(tmp_path / "p1", tiny_spec, workers=1, shard="1/2", progress=False)
+    other = DatasetSpec(**{**tiny_spec.__dict__, "seed": 6})
+    generate(tmp_path / "p2", other, workers=1, shard="2/2", progress=False)
+    with pytest.raises(ValueError, match="other settings"):
+        merge(tmp_path / "m", [tmp_path / "p1", tmp_path / "p2"])
+
+
+def test_other_settings_are_refused_unless_overwrite(tiny_spec, tmp_path):
+    generate(tmp_path / "ds", tiny_spec, workers=1, progress=False)
+    other = DatasetSpec(**{**tiny_spec.__dict__, "seed": 6})
+    with pytest.raises(FileExistsError, match="seed"):
+        generate(tmp_path / "ds", other, workers=1, progress=False)
+    before = dataset_bytes(tmp_path / "ds")
+    assert dataset_bytes(tmp_path / "ds") == before  # the refusal touched nothing
+    generate(tmp_path / "ds", other, workers=1, overwrite=True, progress=False)
+    assert json.loads((tmp_path / "ds" / "settings.json").read_text())["seed"] == 6
+
+
+def test_resume_after_a_killed_run_gives_identical_bytes(tmp_path):
+    def command(out):
+        return ["generate", str(out), "--samples", "16", "--chunk-size", "2", "--seed", "3", "--workers", "1",
+                "--quiet", *TINY_ARGS]
+
+    assert cli(command(tmp_path / "clean")) == 0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-m", "fractalvid", *command(tmp_path / "killed")], env=env)
+    chunks = tmp_path / "killed" / "chunks"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(chunks.glob("*.csv"))) < 2:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(list(chunks.glob("*.csv")))
+    assert 2 <= done < 8, "the run was to be killed part-way"
+    (chunks / f"chunk-{done:05d}.bin").write_bytes(b"half a chunk")  # as if killed between the two renames
+    (chunks / f"chunk-{done + 1:05d}.bin.tmp").write_bytes(b"half a chunk")
+    assert cli(command(tmp_path / "killed")) == 0
+    assert dataset_bytes(tmp_path / "killed") == dataset_bytes(tmp_path / "clean")
+    assert not list(chunks.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--classes", "0"], "classes=0"),
+    (["--samples", "-3"], "samples=-3"),
+    (["--classes", "2", "--per-class", "0"], "per_class=0"),
+    (["--classes", "2", "--per-class", "4", "--val-per-class", "4"], "val_per_class=4"),
+    (["--samples", "4", "--res", "63"], "res=63"),
+    (["--samples", "4", "--res", "8"], "res=8"),
+    (["--samples", "4", "--variations", "horseshoe", "wobble"], "wobble"),
+    (["--samples", "4", "--shard", "3/2"], "shard='3/2'"),
+    (["--samples", "4", "--shard", "half"], "shard='half'"),
+    (["--samples", "4", "--p-nonlinear", "1.5"], "p_nonlinear=1.5"),
+    (["--samples", "4", "--motion", "jerky"], "motion='jerky'"),
+    (["--samples", "4", "--workers", "0"], "workers=0"),
+    (["--samples", "4", "--set", "p_const_bias=-0.5"], "p_const_bias=-0.5"),
+    (["--samples", "4", "--set", "speed=3"], "speed"),
+])
+def test_bad_values_fail_before_any_work_naming_value_and_range(extra, needle, tmp_path, capsys):
+    out = tmp_path / "never"
+    assert cli(["generate", str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and ("expected" in err or "accepted" in err), err
+    assert not out.exists()
+
+
+def test_show_writes_mp4_gif_and_contact_sheet(tiny_spec, tmp_path):
+    generate(tmp_path / "ds", tiny_spec, workers=1, progress=False)
+    for name in ("c.mp4", "c.gif", "c.png"):
+        assert cli(["show", str(tmp_path / "ds"), "--index", "2", "--out", str(tmp_path / name)]) == 0
+        assert (tmp_path / name).stat().st_size > 1000
+    frames, _ = open_dataset(tmp_path / "ds")[2]
+    assert np.abs(decode_clip((tmp_path / "c.mp4").read_bytes()).astype(int) - frames).mean() < 3
+    assert cli(["show", str(tmp_path / "ds"), "--index", "2", "--out", str(tmp_path / "c.avi")]) == 2
