@@ -5,7 +5,8 @@
 
 s_per_clip: wall time of `generate` over --clips unsupervised clips at paper
 settings with every core, redraws, framing, tone map and H.264 storage
-included; points_per_s: the kept clips' chaos-game points over that wall
+included (s_per_clip_supervised: the same for two classes of --clips / 2
+instances, class draws and instance redraws included); points_per_s: the kept clips' chaos-game points over that wall
 time. points_per_s_per_core: chaos-game points (walkers x steps x frames)
 per second of one process rendering clips end to end (render_clip), divided
 by ../shared/bench/chaos_limit.py's rate measured in the same job:
@@ -50,6 +51,15 @@ def renderer_rate(cfg: FractalConfig, n_clips: int) -> float:
     return points / seconds
 
 
+def timed_generate(spec: DatasetSpec, args) -> tuple[float, dict, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        card = generate(Path(tmp) / "bench", spec, workers=args.workers, progress=not args.json)
+        wall = time.perf_counter() - start
+        frames = sum(r["frames"] for r in open_dataset(Path(tmp) / "bench").rows)
+    return wall, card, frames
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=96, help="clips generated for s_per_clip")
@@ -60,15 +70,16 @@ def main():
     cfg = FractalConfig()
     limit = limit_rate()
     per_core = renderer_rate(cfg, args.render_clips)
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = DatasetSpec(samples=args.clips, seed=1, chunk_size=max(1, args.clips // 4), fractal=cfg)
-        start = time.perf_counter()
-        card = generate(Path(tmp) / "bench", spec, workers=args.workers, progress=not args.json)
-        wall = time.perf_counter() - start
-        frames = sum(r["frames"] for r in open_dataset(Path(tmp) / "bench").rows)
+    wall, card, frames = timed_generate(
+        DatasetSpec(samples=args.clips, seed=1, chunk_size=max(1, args.clips // 4), fractal=cfg), args)
+    # supervised at paper scale per class (200 clips), so class set-up weighs as it does at 100k clips
+    per_class = max(args.clips // 2, 2)
+    wall_sup, _, _ = timed_generate(DatasetSpec(classes=2, per_class=per_class, val_per_class=1, seed=1,
+                                                chunk_size=per_class, fractal=cfg), args)
     result = {
         "benchmark": "generate",
         "s_per_clip": round(wall / args.clips, 4),
+        "s_per_clip_supervised": round(wall_sup / (2 * per_class), 4),
         "points_per_s": round(frames * cfg.walkers * cfg.steps / wall),
         "points_per_s_per_core": round(per_core),
         "limit_points_per_s_per_core": limit,

@@ -284,10 +284,11 @@ def apply_variation(v, xs, ys, coef, chosen, state, lane_c, lane_f):
 
 
 @numba.njit(fastmath=FASTMATH, error_model="numpy", cache=True)
-def chaos_game(coef, cut, other, variation, view, res, border, steps, discard, seeds):
+def chaos_game(coef, table, variation, view, res, border, steps, discard, seeds, min_counted=0.0):
     """Count the chaos game's points per pixel, for every frame.
 
-    coef (T, K, 6) float32 maps; cut, other (T, K) alias tables; variation (T,)
+    coef (T, K, 6) float32 maps; table (T, 2**b) uint8 map lookup tables (the
+    top b bits of a walker's random word pick the map); variation (T,)
     ints (0 = linear); view (T, 4) float32 (x0, y0, sx, sy) sends a point to
     pixel ((y - y0) * sy, (x - x0) * sx); res the view's size in pixels and
     border the extra pixels kept on each side; seeds (T, walkers) non-zero
@@ -297,7 +298,9 @@ def chaos_game(coef, cut, other, variation, view, res, border, steps, discard, s
     first ``discard`` uncounted. Returns counts (T, res + 2 border, same) uint32
     and, per frame, the number of points that escaped to non-finite or huge
     values (re-seeded at the origin). Points that miss the image are simply
-    not counted: drawn - counts.sum() of them.
+    not counted: drawn - counts.sum() of them. With min_counted > 0, a frame
+    that counts fewer points ends the work and the later frames stay empty
+    (a clip whose points fly out of view is redrawn anyway).
     """
     n_frames, n_maps, _ = coef.shape
     walkers = seeds.shape[1]
@@ -315,11 +318,10 @@ def chaos_game(coef, cut, other, variation, view, res, border, steps, discard, s
     fborder = np.float32(border)
     for t in range(n_frames):
         c = coef[t]
-        ct = cut[t]
-        ot = other[t]
+        tt = table[t]
         v = variation[t]
         x0, y0, sx, sy = view[t, 0], view[t, 1], view[t, 2], view[t, 3]
-        kk = np.uint64(n_maps)
+        shift = np.uint32(32 - int(np.log2(table.shape[1])))
         for i in range(walkers):
             s, u = next_random(seeds[t, i])
             s, w = next_random(s)
@@ -334,9 +336,7 @@ def chaos_game(coef, cut, other, variation, view, res, border, steps, discard, s
                 s ^= s >> np.uint32(17)
                 s ^= np.uint32(s << np.uint32(5))
                 state[i] = s
-                r = np.uint64(s) * kk
-                m = np.int64(r >> np.uint64(32))
-                k = m if np.uint32(r & np.uint64(0xFFFFFFFF)) < ct[m] else ot[m]
+                k = np.int64(tt[s >> shift])
                 chosen[i] = k
                 x, y = xs[i], ys[i]
                 xs[i] = c[k, 0] * x + c[k, 1] * y + c[k, 2]
@@ -359,6 +359,12 @@ def chaos_game(coef, cut, other, variation, view, res, border, steps, discard, s
                     if j >= 0:
                         counts[t, j] += np.uint32(1)
         escaped[t] = n_escaped
+        if min_counted > 0:
+            counted = 0
+            for j in range(side * side):
+                counted += counts[t, j]
+            if counted < min_counted:
+                break  # the clip is lost anyway: leave the later frames empty
     return counts.reshape(n_frames, side, side), escaped
 
 

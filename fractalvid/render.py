@@ -21,47 +21,31 @@ from .kernels import chaos_game, splat_tone_map
 
 # ----------------------------------------------------------------- map choice
 
-def alias_tables(coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Walker's alias tables for choosing map i with probability ~ |det W_i|, per frame.
+TABLE_BITS = 14
 
-    coef: (T, K, 6). Returns ``cut`` (T, K) uint32 and ``other`` (T, K) int64:
-    a 32-bit random r picks column m = (r * K) >> 32; the column keeps m when
-    the low 32 bits of r * K are below cut[m], else it takes other[m]. This is
-    exact up to 2**-32, unlike a lookup table that rounds small maps away.
+
+def map_tables(coef: np.ndarray, bits: int = TABLE_BITS) -> np.ndarray:
+    """Lookup tables for choosing map i with probability ~ |det W_i|, per frame.
+
+    coef: (T, K, 6). Returns (T, 2**bits) uint8: entry j is the map whose
+    cumulative probability interval holds (j + 0.5) / 2**bits, so each map
+    gets its probability to within 2**-bits (6e-5). A table lookup keeps the
+    chaos game's lane loop vectorised (an alias draw measured 2.5x slower).
     Frames whose maps all have |det| == 0 fall back to equal probabilities.
     """
     n_frames, k, _ = coef.shape
-    det = abs_det(coef)
-    cut = np.zeros((n_frames, k), np.uint32)
-    other = np.zeros((n_frames, k), np.int64)
-    for t in range(n_frames):
-        d = det[t]
-        p = d / d.sum() if d.sum() > 0 else np.full(k, 1.0 / k)
-        scaled = p * k
-        small = [i for i in range(k) if scaled[i] < 1.0]
-        large = [i for i in range(k) if scaled[i] >= 1.0]
-        prob = np.ones(k)
-        alias = np.arange(k)
-        while small and large:
-            s, l = small.pop(), large.pop()
-            prob[s], alias[s] = scaled[s], l
-            scaled[l] -= 1.0 - scaled[s]
-            (small if scaled[l] < 1.0 else large).append(l)
-        cut[t] = np.minimum(np.round(prob * 2.0**32), 2.0**32 - 1).astype(np.uint32)
-        cut[t][prob >= 1.0] = np.uint32(0xFFFFFFFF)
-        other[t] = alias
-    return cut, other
+    det = abs_det(coef.astype(np.float64))
+    total = det.sum(1, keepdims=True)
+    p = np.where(total > 0, det / np.where(total > 0, total, 1), 1.0 / k)
+    edges = np.cumsum(p, 1)
+    grid = (np.arange(2**bits) + 0.5) / 2**bits
+    table = np.stack([np.searchsorted(e, grid, side="right") for e in edges])
+    return np.minimum(table, k - 1).astype(np.uint8)
 
 
-def map_probabilities(cut: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """The distribution an alias table encodes, (T, K); for tests and the tour."""
-    n_frames, k = cut.shape
-    keep = cut.astype(np.float64) / 2.0**32
-    keep[cut == 0xFFFFFFFF] = 1.0
-    p = keep / k
-    for t in range(n_frames):
-        np.add.at(p[t], other[t], (1.0 - keep[t]) / k)
-    return p
+def map_probabilities(table: np.ndarray, n_maps: int) -> np.ndarray:
+    """The distribution each frame's table encodes, (T, K); for tests and the tour."""
+    return np.stack([np.bincount(t, minlength=n_maps) / t.size for t in table])
 
 
 # log1p of the counts most pixels have, so that the tone map rarely calls log
@@ -117,7 +101,7 @@ def keep_box(occupied: np.ndarray, keep: float) -> tuple[int, int, int, int] | N
     return int(r0), int(r1), int(c0), int(c1)
 
 
-def frame_view(coef, cut, other, variation, cfg: FractalConfig, seeds) -> np.ndarray | None:
+def frame_view(coef, table, variation, cfg: FractalConfig, seeds) -> np.ndarray | None:
     """The view (x0, y0, x1, y1) of the clip, from its first and last frames.
 
     Both frames are rendered as occupancy at framing_res over the window
@@ -128,7 +112,7 @@ def frame_view(coef, cut, other, variation, cfg: FractalConfig, seeds) -> np.nda
     w = cfg.framing_window
     scale = np.float32(cfg.framing_res / (2 * w))
     view = np.tile(np.array([-w, -w, scale, scale], np.float32), (len(ends), 1))
-    counts, _ = chaos_game(coef[ends], cut[ends], other[ends], variation[ends], view, cfg.framing_res, 0,
+    counts, _ = chaos_game(coef[ends], table[ends], variation[ends], view, cfg.framing_res, 0,
                            cfg.framing_steps, cfg.discard, seeds[: len(ends)])
     boxes = [keep_box(c > 0, cfg.framing_keep) for c in counts]
     if any(b is None for b in boxes):
@@ -164,14 +148,14 @@ def render_clip(params: ClipParams, cfg: FractalConfig, rng: np.random.Generator
     if not np.all(np.isfinite(coef)):
         empty.problem = "nonfinite"
         return empty
-    cut, other = alias_tables(coef)
+    table = map_tables(coef)
     seeds = rng.integers(1, 2**32, (n_frames, cfg.walkers), dtype=np.uint32)
     variation = params.variation.astype(np.int64)
     if cfg.image:
-        views = [frame_view(coef[t:t + 1], cut[t:t + 1], other[t:t + 1], variation[t:t + 1], cfg, seeds[t:t + 1])
+        views = [frame_view(coef[t:t + 1], table[t:t + 1], variation[t:t + 1], cfg, seeds[t:t + 1])
                  for t in range(n_frames)]
     else:
-        views = [frame_view(coef, cut, other, variation, cfg, seeds)] * n_frames
+        views = [frame_view(coef, table, variation, cfg, seeds)] * n_frames
     if any(v is None for v in views):
         empty.problem = "empty"
         return empty
@@ -182,9 +166,10 @@ def render_clip(params: ClipParams, cfg: FractalConfig, rng: np.random.Generator
         return empty
     border = cfg.splat // 2
     kernel_view = np.concatenate([views[:, :2], res / size], 1).astype(np.float32)
-    counts, escaped = chaos_game(coef, cut, other, variation, kernel_view, res, border, cfg.steps, cfg.discard, seeds)
-    frames, coverage = splat_and_tone_map(counts, cfg.splat, cfg.image)
     drawn = cfg.walkers * (cfg.steps - cfg.discard)
+    counts, escaped = chaos_game(coef, table, variation, kernel_view, res, border, cfg.steps, cfg.discard,
+                                 seeds, cfg.min_in_view * drawn)
+    frames, coverage = splat_and_tone_map(counts, cfg.splat, cfg.image)
     in_view = counts.sum(axis=(1, 2), dtype=np.int64) / drawn
     out = Rendered(frames, None, coverage, in_view, views)
     out.problem = diagnose(out, cfg)

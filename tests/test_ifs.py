@@ -5,7 +5,7 @@ import pytest
 from fractalvid.ifs import (FractalConfig, abs_det, compose, curve_periodic, curve_sharp, curve_spline,
                             interpolate, perturb, sample_clip, sample_key_frames, sample_motion_curves,
                             sample_sigma_factors)
-from fractalvid.render import alias_tables, map_probabilities
+from fractalvid.render import TABLE_BITS, map_probabilities, map_tables
 
 
 @pytest.mark.parametrize("k", range(3, 9))
@@ -27,14 +27,14 @@ def test_sigma_factors_meet_their_constraints_and_maps_contract(k, rng):
 def test_map_probabilities_follow_abs_det(rng):
     coef = np.stack([sample_clip(rng, FractalConfig()).coef[0, :3] for _ in range(20)])
     coef[3, 1] = 0.0  # a map with |det| == 0 is never chosen
-    cut, other = alias_tables(coef)
+    table = map_tables(coef)
     det = abs_det(coef)
-    assert np.allclose(map_probabilities(cut, other), det / det.sum(1, keepdims=True), atol=1e-8)
-    # the kernel's draw, replayed in numpy on random 32-bit words
-    r = rng.integers(0, 2**32, 400_000, dtype=np.uint64) * np.uint64(3)
-    m = (r >> np.uint64(32)).astype(np.int64)
-    chosen = np.where((r & np.uint64(0xFFFFFFFF)) < cut[0][m], m, other[0][m])
-    assert np.allclose(np.bincount(chosen, minlength=3) / len(r), det[0] / det[0].sum(), atol=4e-3)
+    assert np.allclose(map_probabilities(table, 3), det / det.sum(1, keepdims=True), atol=2 * 2.0**-TABLE_BITS)
+    assert np.all(table[3] != 1)
+    # the kernel's draw, replayed in numpy: the top bits of xorshift words pick the entry
+    words = rng.integers(1, 2**32, 400_000, dtype=np.uint64)
+    chosen = table[0][words >> np.uint64(32 - TABLE_BITS)]
+    assert np.allclose(np.bincount(chosen, minlength=3) / len(words), det[0] / det[0].sum(), atol=4e-3)
 
 
 def test_linear_and_sharp_curves(rng):

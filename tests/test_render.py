@@ -4,7 +4,7 @@ import pytest
 
 from fractalvid.ifs import ClipParams, FractalConfig, sample_clip
 from fractalvid.kernels import VARIATIONS, chaos_game
-from fractalvid.render import alias_tables, frame_view, render_clip, splat_and_tone_map
+from fractalvid.render import frame_view, map_tables, render_clip, splat_and_tone_map
 
 
 def _good_clips(cfg, n, seed=0):
@@ -23,11 +23,11 @@ def test_framing_keeps_90_percent_of_first_and_last_frame_points(tiny_cfg):
     cfg = tiny_cfg.replace(res=128, walkers=64, steps=2000, framing_res=128, framing_steps=3000)
     for params, r in _good_clips(cfg, 12):
         coef = params.coef.astype(np.float32)[[0, -1]]
-        cut, other = alias_tables(coef)
+        table = map_tables(coef)
         x0, y0, x1, y1 = r.view[0]
         view = np.tile(np.array([x0, y0, 256 / (x1 - x0), 256 / (y1 - y0)], np.float32), (2, 1))
         seeds = np.random.default_rng(9).integers(1, 2**32, (2, 64), dtype=np.uint32)
-        counts, _ = chaos_game(coef, cut, other, params.variation[[0, -1]].astype(np.int64), view, 256, 0,
+        counts, _ = chaos_game(coef, table, params.variation[[0, -1]].astype(np.int64), view, 256, 0,
                                4000, 200, seeds)
         kept = counts.sum((1, 2)) / (64 * 3800)
         assert np.all(kept >= 0.9), kept
@@ -37,19 +37,19 @@ def test_view_fits_the_shape_it_frames(tiny_cfg):
     """A small shape far from the origin gets a small view around it."""
     coef = np.array([[[0.5, 0, 1.5, 0, 0.5, 2.0], [0.5, 0, 2.0, 0, 0.5, 2.0], [0.5, 0, 1.5, 0, 0.5, 2.5]]] * 2,
                     np.float32)  # Sierpinski triangle on [3, 4] x [4, 5]
-    cut, other = alias_tables(coef)
+    table = map_tables(coef)
     seeds = np.random.default_rng(0).integers(1, 2**32, (2, 32), dtype=np.uint32)
-    x0, y0, x1, y1 = frame_view(coef, cut, other, np.zeros(2, np.int64), tiny_cfg, seeds)
+    x0, y0, x1, y1 = frame_view(coef, table, np.zeros(2, np.int64), tiny_cfg, seeds)
     assert 2.6 < x0 < 3.05 and 3.95 < x1 < 4.4 and 3.6 < y0 < 4.05 and 4.95 < y1 < 5.4
 
 
 def test_counts_never_wrap_on_a_dense_clip():
     """Every point on one pixel: 128 x 1000 > 2**16 points must count exactly."""
     coef = np.zeros((2, 1, 6), np.float32)  # maps everything onto the origin
-    cut, other = alias_tables(coef)
+    table = map_tables(coef)
     view = np.tile(np.array([-1, -1, 32, 32], np.float32), (2, 1))  # origin -> pixel (32, 32) of 64
     seeds = np.arange(1, 257, dtype=np.uint32).reshape(2, 128)
-    counts, escaped = chaos_game(coef, cut, other, np.zeros(2, np.int64), view, 64, 1, 1100, 100, seeds)
+    counts, escaped = chaos_game(coef, table, np.zeros(2, np.int64), view, 64, 1, 1100, 100, seeds)
     assert counts.dtype == np.uint32 and counts.max() == 128 * 1000 and counts.sum() == 2 * 128 * 1000
     frames, lit = splat_and_tone_map(counts, 3, False)
     assert frames.shape == (2, 64, 64)
