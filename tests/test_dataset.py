@@ -14,7 +14,6 @@ from fractalvid import DatasetSpec, generate, make_clip, merge, open_dataset
 from fractalvid.cli import main as cli
 from fractalvid.store import decode_clip, encode_clip
 
-from conftest import TINY
 
 TINY_ARGS = ["--res", "64", "--set", "walkers=32", "--set", "steps=500", "--set", "discard=50",
              "--set", "framing_res=64", "--set", "framing_steps=400"]
