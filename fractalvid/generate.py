@@ -33,6 +33,7 @@ from .store import chunk_done, chunk_paths, encode_clip, read_rows, write_chunk,
 
 CLIP_STREAM, CLASS_STREAM, PROBE_STREAM = 0, 1, 2
 FAMILIES = ("fractal",)
+RUN_KEYS = ("out", "workers")  # params.yaml keys that say where and how, not what
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
@@ -102,8 +103,13 @@ class DatasetSpec:
     @classmethod
     def from_dict(cls, d: dict) -> "DatasetSpec":
         d = dict(d)
-        d["fractal"] = FractalConfig.from_dict(d.get("fractal", {}))
+        d["fractal"] = FractalConfig.from_dict(d.get("fractal") or {})
         return cls(**d)
+
+    @classmethod
+    def from_params(cls, section: dict) -> "DatasetSpec":
+        """The spec in a params.yaml ``generate`` section, whose run keys (out, workers) are not part of it."""
+        return cls.from_dict({k: v for k, v in section.items() if k not in RUN_KEYS})
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -208,11 +214,10 @@ def _prepare_output(out: Path, spec: DatasetSpec, overwrite: bool) -> None:
     settings = out / "settings.json"
     if settings.exists():
         old = json.loads(settings.read_text())
-        if old != json.loads(json.dumps(spec.to_dict())):
+        new = json.loads(json.dumps(spec.to_dict()))  # as it would read back from JSON
+        if old != new:
             if not overwrite:
-                changed = sorted(k for k in set(old) | set(spec.to_dict())
-                                 if json.dumps(old.get(k), sort_keys=True)
-                                 != json.dumps(spec.to_dict().get(k), sort_keys=True))
+                changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 raise FileExistsError(f"{out} holds a dataset made with other settings (differing: {changed}); "
                                       "pass --overwrite to replace it, or choose another folder")
             for name in ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json"):

@@ -336,10 +336,6 @@ class ClipParams:
         return self.coef.shape[0]
 
 
-def variation_index(name: str) -> int:
-    return VARIATIONS[name]
-
-
 def sample_variation(rng: np.random.Generator, cfg: FractalConfig) -> str:
     if rng.random() < cfg.p_nonlinear:
         return cfg.variations[int(rng.integers(len(cfg.variations)))]
@@ -354,7 +350,7 @@ def sample_moving_clip(rng: np.random.Generator, cfg: FractalConfig) -> ClipPara
     lam, kinds = sample_motion_curves(rng, n_frames, n_maps, cfg)
     var = sample_variation(rng, cfg)
     coef = interpolate(keys, lam, cfg.motion)
-    return ClipParams(coef, np.full(n_frames, variation_index(var)),
+    return ClipParams(coef, np.full(n_frames, VARIATIONS[var]),
                       {"n_maps": n_maps, "curves": kinds, "variation": var})
 
 
@@ -366,7 +362,7 @@ def sample_still_frames(rng: np.random.Generator, cfg: FractalConfig) -> ClipPar
         keys = sample_key_frames(rng, n_maps, 1.0)
         coef = interpolate(keys, np.zeros((1, n_maps)), "decomposed")[0]
         frames.append(np.pad(coef, ((0, cfg.max_maps - n_maps), (0, 0))))  # zero maps are never chosen
-        variations.append(variation_index(sample_variation(rng, cfg)))
+        variations.append(VARIATIONS[sample_variation(rng, cfg)])
     return ClipParams(np.stack(frames), np.asarray(variations), {"image": True})
 
 
