@@ -9,10 +9,19 @@ Layout of a dataset folder::
     manifest.csv             all rows, once every chunk exists
     card.json                settings, counts, rejected draws, version, wall time
 
-A clip is stored as a grey H.264 mp4: the frame is the luma plane of full-range
-yuv420p with flat chroma, so nothing is lost to a colour conversion and the
-quality is set by the constant rate factor alone (``crf=0`` is lossless). The
-encoder runs single-threaded, so the same frames always give the same bytes.
+A grey clip (generated datasets) is stored as an H.264 mp4 whose frame is the
+luma plane of full-range yuv420p with flat chroma, so nothing is lost to a
+colour conversion and the quality is set by the constant rate factor alone
+(``crf=0`` is lossless). A colour clip (real videos prepared by
+:mod:`fractalvid.data`) is full-range yuv420p too: RGB is converted with the
+BT.601 matrix in numpy (chroma averaged over 2 x 2 pixels), and decoding
+inverts it (chroma repeated over 2 x 2), so the conversion is explicit and
+does not depend on how a decoder reads colour tags. The encoder runs
+single-threaded, so the same frames always give the same bytes.
+
+Generated datasets write the manifest columns ``MANIFEST_FIELDS``; prepared
+real datasets write ``PREPARED_FIELDS`` and say ``"channels": 3`` in their
+card. :class:`ClipDataset` reads both.
 """
 from __future__ import annotations
 
@@ -28,13 +37,37 @@ import numpy as np
 MANIFEST_FIELDS = ("index", "split", "label", "seed", "attempt", "rejected", "frames", "variation", "n_maps",
                    "chunk", "offset", "nbytes")
 INT_FIELDS = ("index", "label", "seed", "attempt", "frames", "n_maps", "chunk", "offset", "nbytes")
+# The manifest of a dataset prepared from real videos: ``path`` is the source file, ``note`` says what was
+# odd about it (e.g. truncated) but still kept; ``source_*`` describe the file before resizing.
+PREPARED_FIELDS = ("index", "split", "label", "class_name", "path", "frames", "source_frames", "height", "width",
+                   "source_height", "source_width", "fps", "note", "chunk", "offset", "nbytes")
+# How to read back a column of either manifest (other columns stay text).
+_NUMERIC = {**{k: int for k in INT_FIELDS + ("source_frames", "height", "width", "source_height", "source_width")},
+            "fps": float}
+
+# Full-range BT.601 (as in JPEG): rows give Y, Cb, Cr from R, G, B (chroma centred on 128) ...
+_RGB_TO_YUV = np.array([[0.299, 0.587, 0.114],
+                        [-0.168736, -0.331264, 0.5],
+                        [0.5, -0.418688, -0.081312]], np.float32)
+# ... and R, G, B from Y, Cb - 128, Cr - 128.
+_YUV_TO_RGB = np.array([[1.0, 0.0, 1.402],
+                        [1.0, -0.344136, -0.714136],
+                        [1.0, 1.772, 0.0]], np.float32)
 
 
 # ----------------------------------------------------------------- one clip
 
 def encode_clip(frames: np.ndarray, crf: int = 20, preset: str = "superfast", fps: int = 12) -> bytes:
-    """uint8 frames (T, H, W), H and W even -> the bytes of a grey H.264 mp4."""
-    n_frames, height, width = frames.shape
+    """uint8 frames (T, H, W) (grey) or (T, H, W, 3) (RGB), H and W even -> the bytes of an H.264 mp4."""
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim not in (3, 4) or (frames.ndim == 4 and frames.shape[3] != 3):
+        raise ValueError(f"frames of dtype {frames.dtype} and shape {frames.shape} are not accepted: "
+                         "expected uint8 (T, H, W) or (T, H, W, 3)")
+    n_frames, height, width = frames.shape[:3]
+    if n_frames < 1 or height % 2 or width % 2:
+        raise ValueError(f"frames of shape {frames.shape} are not accepted: expected T >= 1 and even H and W "
+                         "(yuv420p halves the chroma planes)")
+    colour = frames.ndim == 4
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -42,9 +75,14 @@ def encode_clip(frames: np.ndarray, crf: int = 20, preset: str = "superfast", fp
         stream.options = {"crf": str(crf), "preset": preset}
         stream.thread_count = 1
         stream.codec_context.color_range = 2  # full range (JPEG): luma 0..255 as is
+        if colour:  # tag the matrix so that players show the colours right (decode_clip does not need it)
+            stream.codec_context.colorspace = 5  # AVCOL_SPC_BT470BG, i.e. BT.601
         yuv = np.full((height * 3 // 2, width), 128, np.uint8)
         for frame in frames:
-            yuv[:height] = frame
+            if colour:
+                yuv = _rgb_to_yuv420(frame)
+            else:
+                yuv[:height] = frame
             vf = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             vf.color_range = 2
             for packet in stream.encode(vf):
@@ -54,11 +92,57 @@ def encode_clip(frames: np.ndarray, crf: int = 20, preset: str = "superfast", fp
     return buf.getvalue()
 
 
-def decode_clip(data: bytes) -> np.ndarray:
-    """The bytes of a clip -> uint8 frames (T, H, W) (the luma plane)."""
+def decode_clip(data: bytes, channels: int = 1, indices=None) -> np.ndarray:
+    """The bytes of a clip -> uint8 frames (T, H, W) (channels=1, the luma plane) or (T, H, W, 3) (channels=3, RGB).
+
+    With ``indices`` (frame numbers, any order, repeats allowed) only those
+    frames are returned, in that order, and decoding stops after the last one
+    needed. A colour clip read with channels=1 gives its luma; a grey clip
+    read with channels=3 gives R = G = B.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels={channels!r} is not accepted: expected 1 (grey) or 3 (RGB)")
+    wanted = None if indices is None else np.asarray(indices, dtype=np.int64).ravel()
+    if wanted is not None and wanted.size and wanted.min() < 0:
+        raise IndexError(f"frame indices must be >= 0, got {wanted.min()}")
+    last = None if wanted is None else (int(wanted.max()) if wanted.size else -1)
+    planes = []
     with av.open(io.BytesIO(data)) as container:
-        frames = [f.to_ndarray(format="yuv420p")[: f.height] for f in container.decode(video=0)]
-    return np.stack(frames)
+        for n, f in enumerate(container.decode(video=0)):
+            if last is not None and n > last:
+                break
+            planes.append(f.to_ndarray(format="yuv420p"))
+    if wanted is not None:
+        if last >= len(planes):
+            raise IndexError(f"frame {last} was asked for but the clip has {len(planes)} frames")
+        planes = [planes[i] for i in wanted]
+    if not planes:
+        return np.zeros((0, 0, 0) if channels == 1 else (0, 0, 0, 3), np.uint8)
+    height = planes[0].shape[0] * 2 // 3
+    yuv = np.stack(planes)
+    return yuv[:, :height] if channels == 1 else _yuv420_to_rgb(yuv, height)
+
+
+def _rgb_to_yuv420(rgb: np.ndarray) -> np.ndarray:
+    """One RGB frame (H, W, 3) -> the planes of full-range yuv420p stacked as (H * 3 / 2, W)."""
+    height, width = rgb.shape[:2]
+    yuv = rgb.astype(np.float32) @ _RGB_TO_YUV.T
+    # 2 x 2 box average of the chroma: the same as converting the averaged RGB, the matrix being linear
+    chroma = yuv[..., 1:].reshape(height // 2, 2, width // 2, 2, 2).mean(axis=(1, 3)) + 128
+    out = np.empty((height * 3 // 2, width), np.uint8)
+    out[:height] = np.clip(np.rint(yuv[..., 0]), 0, 255)
+    # below the luma: the U plane then the V plane, each (H/2 x W/2) bytes, packed into rows of W
+    out[height:] = np.clip(np.rint(chroma.transpose(2, 0, 1)), 0, 255).reshape(height // 2, width)
+    return out
+
+
+def _yuv420_to_rgb(yuv: np.ndarray, height: int) -> np.ndarray:
+    """Stacked yuv420p planes (T, H * 3 / 2, W) -> RGB (T, H, W, 3), chroma repeated over 2 x 2 pixels."""
+    n, _, width = yuv.shape
+    chroma = yuv[:, height:].reshape(n, 2, height // 2, width // 2).astype(np.float32) - 128
+    chroma = chroma.repeat(2, axis=2).repeat(2, axis=3)
+    stacked = np.stack([yuv[:, :height].astype(np.float32), chroma[:, 0], chroma[:, 1]], axis=-1)
+    return np.clip(np.rint(stacked @ _YUV_TO_RGB.T), 0, 255).astype(np.uint8)
 
 
 # ------------------------------------------------------------- chunk files
@@ -72,8 +156,8 @@ def chunk_done(root: Path, chunk: int) -> bool:
     return chunk_paths(root, chunk)[1].exists()
 
 
-def write_chunk(root: Path, chunk: int, clips: list[tuple[dict, bytes]]) -> None:
-    """Write a chunk under temporary names, then rename: the .bin first, the .csv last."""
+def write_chunk(root: Path, chunk: int, clips: list[tuple[dict, bytes]], fields=MANIFEST_FIELDS) -> None:
+    """Write a chunk under temporary names, then rename: the .bin first, the .csv last (columns ``fields``)."""
     bin_path, csv_path = chunk_paths(root, chunk)
     bin_path.parent.mkdir(parents=True, exist_ok=True)
     rows, offset = [], 0
@@ -85,24 +169,27 @@ def write_chunk(root: Path, chunk: int, clips: list[tuple[dict, bytes]]) -> None
             offset += len(data)
         f.flush()
         os.fsync(f.fileno())
-    write_rows(tmp_csv, rows)
+    write_rows(tmp_csv, rows, fields)
     os.replace(tmp_bin, bin_path)
     os.replace(tmp_csv, csv_path)
 
 
-def write_rows(path: Path, rows: list[dict]) -> None:
+def write_rows(path: Path, rows: list[dict], fields=MANIFEST_FIELDS) -> None:
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, MANIFEST_FIELDS, lineterminator="\n")
+        writer = csv.DictWriter(f, fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
 
 
 def read_rows(path: Path) -> list[dict]:
+    """Manifest rows with the columns of either format; the known numeric columns as numbers."""
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        casts = [(k, _NUMERIC[k]) for k in reader.fieldnames or () if k in _NUMERIC]
+        rows = list(reader)
     for row in rows:
-        for k in INT_FIELDS:
-            row[k] = int(row[k])
+        for k, cast in casts:
+            row[k] = cast(row[k])
     return rows
 
 
@@ -116,10 +203,14 @@ def write_json(path: Path, obj) -> None:
 # ------------------------------------------------------------------ reading
 
 class ClipDataset:
-    """A generated dataset, opened read-only: ``ds[i]`` is (uint8 frames T x H x W, label).
+    """A generated or prepared dataset, opened read-only: ``ds[i]`` is (uint8 frames, label).
 
-    Files are opened lazily and per process, so the object can be handed to
-    DataLoader workers. ``ds.card`` is the dataset card, ``ds.rows`` the manifest.
+    Frames are (T, H, W) for grey (generated) datasets and (T, H, W, 3) RGB for
+    datasets prepared from real videos (``ds.channels`` is 1 or 3, from the
+    card; cards without it are grey). Files are opened lazily and per process,
+    so the object can be handed to DataLoader workers. ``ds.card`` is the
+    dataset card, ``ds.rows`` the manifest, ``ds.class_names`` the class names
+    when the card has them (prepared datasets), else None.
     """
 
     def __init__(self, path: str | os.PathLike, split: str | None = None):
@@ -137,6 +228,8 @@ class ClipDataset:
                 raise ValueError(f"split={split!r} is not in this dataset: expected one of {splits}")
             rows = [r for r in rows if r["split"] == split]
         self.rows = rows
+        self.channels = int(self.card.get("channels", 1))
+        self.class_names = self.card.get("class_names")
         self._files: dict[int, object] = {}
         self._pid = None
 
@@ -153,11 +246,18 @@ class ClipDataset:
         f.seek(row["offset"])
         return f.read(row["nbytes"])
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+    def __getstate__(self):  # open files do not travel to spawned workers; each reopens its own
+        return {**self.__dict__, "_files": {}, "_pid": None}
+
+    def read(self, i: int, indices=None) -> np.ndarray:
+        """The frames of clip ``i``; with ``indices``, only those frames (see :func:`decode_clip`)."""
         if not -len(self) <= i < len(self):
             raise IndexError(f"index {i} is out of range for a dataset of {len(self)} clips")
-        i %= len(self)
-        return decode_clip(self.clip_bytes(i)), self.rows[i]["label"]
+        return decode_clip(self.clip_bytes(i % len(self)), self.channels, indices)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        frames = self.read(i)
+        return frames, self.rows[i % len(self)]["label"]
 
     @property
     def labels(self) -> np.ndarray:
@@ -168,5 +268,5 @@ class ClipDataset:
 
 
 def open_dataset(path: str | os.PathLike, split: str | None = None) -> ClipDataset:
-    """Open a generated dataset: ``len()``, ``ds[i] -> (frames, label)``, ``ds.card``."""
+    """Open a generated or prepared dataset: ``len()``, ``ds[i] -> (frames, label)``, ``ds.card``."""
     return ClipDataset(path, split)
