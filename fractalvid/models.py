@@ -194,7 +194,8 @@ def build_model(arch: str, num_classes: int, frames: int = 8, dropout: float = 0
 class LoadReport:
     """What a load did: model keys loaded, model keys left as they were (missing from the
     checkpoint), checkpoint keys that fit nothing (unexpected), checkpoint keys deliberately
-    not loaded (skipped, e.g. a head for other classes)."""
+    not loaded (skipped, e.g. a head for other classes). Checkpoint keys are named
+    without their "module." prefix."""
 
     loaded: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -303,12 +304,11 @@ def load_tsm_kinetics(model: TSM, path) -> LoadReport:
     sd, ckpt_arch = _unpack(checkpoint)
     ours = set(trunk_state_dict(model))
     without_net = {k.replace(".net.", "."): k for k in ours}
-    trunk, head, other = {}, {}, []
+    trunk, head, head_keys, other = {}, {}, [], []
     for key, value in sd.items():
-        if key.startswith("new_fc."):
-            head[key.removeprefix("new_fc.")] = value
-        elif key.startswith("base_model.fc."):   # TSM trained with dropout 0 keeps its head inside
-            head[key.removeprefix("base_model.fc.")] = value
+        if key.startswith(("new_fc.", "base_model.fc.")):   # dropout 0 kept TSM's head inside base_model
+            head[key.rsplit(".", 1)[1]] = value
+            head_keys.append(key)
         elif key.startswith("base_model."):
             name = "trunk." + key.removeprefix("base_model.")
             trunk[name if name in ours else without_net.get(name, name)] = value
@@ -318,18 +318,19 @@ def load_tsm_kinetics(model: TSM, path) -> LoadReport:
     if other:
         raise ValueError(f"{path} ({label or 'arch not saved'}) is not in the TSM checkpoint format "
                          f"(keys 'module.base_model.*', 'module.new_fc.*'); other keys: {_some(other)}")
-    report = load_trunk(model, {"arch": label, "state_dict": trunk}, strict_trunk=True)
-    head_keys = sorted("module.new_fc." + k for k in head)
-    if model.num_classes == KINETICS_CLASSES:
+    load_head = model.num_classes == KINETICS_CLASSES
+    if load_head:   # checked before anything is loaded, so a failure leaves the model as it was
         w, b = head.get("weight"), head.get("bias")
         if w is None or b is None or w.shape != model.head.weight.shape or b.shape != model.head.bias.shape:
             shapes = {k: tuple(v.shape) for k, v in head.items()}
             raise ValueError(f"{path}: model has {KINETICS_CLASSES} classes so the checkpoint's head should "
                              f"load, but its head is {shapes or 'absent'}; expected weight "
                              f"{tuple(model.head.weight.shape)} and bias {tuple(model.head.bias.shape)}")
-        model.head.load_state_dict({"weight": w, "bias": b})
+    report = load_trunk(model, {"arch": label, "state_dict": trunk}, strict_trunk=True)
+    if load_head:
+        model.head.load_state_dict({"weight": head["weight"], "bias": head["bias"]})
         report.loaded += ["head.bias", "head.weight"]
         report.skipped = []
     else:
-        report.skipped = head_keys
+        report.skipped = sorted(head_keys)
     return report
