@@ -27,6 +27,7 @@ library that has one (pytorchvideo) is unmaintained and would add a dependency.
 """
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -114,7 +115,7 @@ def _make_trunk(arch: str, frames: int, shift_div: int) -> tuple[nn.Module, int]
 
 
 def _check_int(name: str, value, lo: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lo:
         raise ValueError(f"{name}={value!r} is not accepted: expected an int >= {lo}")
 
 
@@ -132,13 +133,13 @@ class TSM(nn.Module):
             raise ValueError(f"arch={arch!r} is not accepted: expected one of {ARCHS}")
         _check_int("num_classes", num_classes, 1)
         _check_int("frames", frames, 1)
-        if isinstance(shift_div, bool) or not isinstance(shift_div, int) or shift_div == 1 or shift_div < 0:
+        if isinstance(shift_div, bool) or not isinstance(shift_div, numbers.Integral) or shift_div == 1 or shift_div < 0:
             raise ValueError(f"shift_div={shift_div!r} is not accepted: expected an int >= 2 "
                              "(or 0 for no shift, a TSN baseline)")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
             raise ValueError(f"dropout={dropout!r} is not accepted: expected a probability in [0, 1)")
-        self.arch, self.frames, self.shift_div = arch, frames, shift_div
-        self.trunk, self.feat_dim = _make_trunk(arch, frames, shift_div)
+        self.arch, self.frames, self.shift_div = arch, int(frames), int(shift_div)
+        self.trunk, self.feat_dim = _make_trunk(arch, self.frames, self.shift_div)
         self.drop = nn.Dropout(float(dropout))
         self.reset_head(num_classes)
 
@@ -147,11 +148,11 @@ class TSM(nn.Module):
         _check_int("num_classes", num_classes, 1)
         old = getattr(self, "head", None)
         kw = {} if old is None else dict(device=old.weight.device, dtype=old.weight.dtype)
-        self.head = nn.Linear(self.feat_dim, num_classes, **kw)
+        self.head = nn.Linear(self.feat_dim, int(num_classes), **kw)
         # TSM's initialisation of a new head: tiny weights, so early logits are near uniform.
         nn.init.normal_(self.head.weight, 0.0, 0.001)
         nn.init.zeros_(self.head.bias)
-        self.num_classes = num_classes
+        self.num_classes = int(num_classes)
 
     def _check_input(self, x) -> None:
         if not isinstance(x, torch.Tensor) or x.dim() != 5 or x.shape[1] != 3 or 0 in x.shape:
