@@ -1,4 +1,4 @@
-"""The numba kernels: flame variations and the chaos game.
+"""The numba kernels: flame variations, the chaos game, and the comparison families' renderers.
 
 All compiled code lives in this one file because numba's on-disk cache only
 notices edits to the file of the function it caches, not to its callees.
@@ -419,3 +419,160 @@ def splat_tone_map(counts, size, per_frame, log_table):
                 v = log_table[c] if c < n_table else np.float32(np.log1p(np.float64(c)))
                 frames[t, y, x] = np.uint8(v * scale + np.float32(0.5))
     return frames, lit
+
+
+# ------------------------------------------------------------ other families
+# Kernels of the comparison families of fractalvid/families.py: 3D gradient
+# noise, painted shapes (dead leaves) and stamped discs (octopus limbs).
+
+
+@numba.njit(fastmath=FASTMATH, error_model="numpy", cache=True, inline="always")
+def _fade(u):
+    """Perlin's quintic 6u^5 - 15u^4 + 10u^3: zero first and second derivative at the lattice."""
+    return u * u * u * (u * (u * np.float32(6.0) - np.float32(15.0)) + np.float32(10.0))
+
+
+@numba.njit(fastmath=FASTMATH, error_model="numpy", cache=True)
+def perlin_octave(out, perm, grads, scale, offset, amp):
+    """Add ``amp`` times one octave of 3D gradient noise to ``out`` (T, H, W) float32, in place.
+
+    Voxel (t, y, x) samples the noise at lattice point
+    ``offset + scale * (x, y, t)``; scale (3,) is in lattice cells per pixel
+    (x, y) and per frame (t), offset (3,) must be >= 0. Lattice node
+    (i, j, k) has gradient ``grads[perm[(perm[(perm[i & 255] + j) & 255] + k) & 255]]``:
+    perm (256,) int64 a permutation of 0..255, grads (256, 3) float32 unit
+    vectors, so the noise repeats every 256 cells along each axis (callers
+    keep a clip's span below that).
+
+    Noise at a point is sum over the cell's 8 corners of
+    fade weights x gradient . (point - corner). Summing the 4 (y, t)
+    corners first leaves, per node column j of the row, a value
+    ``base_j + slope_j * (x - j)`` that is linear in x, so the per-pixel work
+    is one blend of two such lines; the corners' gradients are looked up
+    once per lattice row, not per pixel.
+    """
+    n_frames, height, width = out.shape
+    sx, sy, st = scale[0], scale[1], scale[2]
+    ox, oy, ot = offset[0], offset[1], offset[2]
+    x0 = int(np.floor(ox))
+    cell = np.empty(width, np.int64)
+    frac = np.empty(width, np.float32)
+    fade_x = np.empty(width, np.float32)
+    for x in range(width):
+        p = ox + sx * x
+        c = int(np.floor(p))
+        cell[x] = c - x0
+        frac[x] = np.float32(p - c)
+        fade_x[x] = _fade(frac[x])
+    n_nodes = cell[width - 1] + 2
+    g = np.empty((4, 3, n_nodes), np.float32)   # corner (b + 2c), component, node column
+    base = np.empty(n_nodes, np.float32)
+    slope = np.empty(n_nodes, np.float32)
+    one = np.float32(1.0)
+    for t in range(n_frames):
+        pt = ot + st * t
+        ct = int(np.floor(pt))
+        ft = np.float32(pt - ct)
+        wt = _fade(ft)
+        last_cy = -1
+        for y in range(height):
+            py = oy + sy * y
+            cy = int(np.floor(py))
+            fy = np.float32(py - cy)
+            wy = _fade(fy)
+            if cy != last_cy:  # entering a new lattice row: look its gradients up
+                for corner in range(4):
+                    b, c = corner & 1, corner >> 1
+                    for j in range(n_nodes):
+                        h = perm[(perm[(perm[(x0 + j) & 255] + cy + b) & 255] + ct + c) & 255]
+                        g[corner, 0, j] = grads[h, 0]
+                        g[corner, 1, j] = grads[h, 1]
+                        g[corner, 2, j] = grads[h, 2]
+                last_cy = cy
+            w00, w10 = (one - wy) * (one - wt), wy * (one - wt)
+            w01, w11 = (one - wy) * wt, wy * wt
+            for j in range(n_nodes):
+                base[j] = (w00 * (g[0, 1, j] * fy + g[0, 2, j] * ft)
+                           + w10 * (g[1, 1, j] * (fy - one) + g[1, 2, j] * ft)
+                           + w01 * (g[2, 1, j] * fy + g[2, 2, j] * (ft - one))
+                           + w11 * (g[3, 1, j] * (fy - one) + g[3, 2, j] * (ft - one)))
+                slope[j] = w00 * g[0, 0, j] + w10 * g[1, 0, j] + w01 * g[2, 0, j] + w11 * g[3, 0, j]
+            for x in range(width):
+                j = cell[x]
+                u = frac[x]
+                left = base[j] + slope[j] * u
+                right = base[j + 1] + slope[j + 1] * (u - one)
+                out[t, y, x] += amp * (left + fade_x[x] * (right - left))
+
+
+@numba.njit(fastmath=FASTMATH, error_model="numpy", cache=True)
+def paint_shapes(frames, cx, cy, radius, angle, sides, shade):
+    """Paint shapes one over another into ``frames`` (T, H, W) float32, in place.
+
+    Shape k at frame t is centred on pixel coordinates (cx[t, k], cy[t, k])
+    (pixel (x, y) is the point (x, y)); it is a disc of radius ``radius[k]``
+    when ``sides[k] < 3``, else a regular polygon with that circumradius,
+    ``sides[k]`` <= 16 sides and a vertex direction rotated by angle[t, k].
+    Later shapes cover earlier ones (the dead-leaves order). Edges are
+    anti-aliased: a pixel at signed distance d from the boundary takes
+    coverage clip(0.5 - d, 0, 1) of the shade.
+    cx, cy, angle (T, K) float64; radius (K,) float64; sides (K,) int64;
+    shade (K,) float32.
+    """
+    n_frames, height, width = frames.shape
+    n_shapes = sides.shape[0]
+    nx = np.empty(16, np.float32)
+    ny = np.empty(16, np.float32)
+    half = np.float32(0.5)
+    for t in range(n_frames):
+        for k in range(n_shapes):
+            r = radius[k]
+            px, py = cx[t, k], cy[t, k]
+            n = sides[k]
+            xa, xb = max(0, int(np.floor(px - r - 1.0))), min(width, int(np.ceil(px + r + 1.0)) + 1)
+            ya, yb = max(0, int(np.floor(py - r - 1.0))), min(height, int(np.ceil(py + r + 1.0)) + 1)
+            apothem = np.float32(r * np.cos(np.pi / n)) if n >= 3 else np.float32(r)
+            for e in range(max(n, 0)):
+                # edge e's outward normal points half a sector past vertex e
+                a = angle[t, k] + (2.0 * e + 1.0) * np.pi / max(n, 1)
+                nx[e], ny[e] = np.float32(np.cos(a)), np.float32(np.sin(a))
+            s = shade[k]
+            for y in range(ya, yb):
+                dy = np.float32(y - py)
+                for x in range(xa, xb):
+                    dx = np.float32(x - px)
+                    if n < 3:
+                        d = np.sqrt(dx * dx + dy * dy) - apothem
+                    else:
+                        d = dx * nx[0] + dy * ny[0]
+                        for e in range(1, n):
+                            d = max(d, dx * nx[e] + dy * ny[e])
+                        d -= apothem
+                    cover = min(max(half - d, np.float32(0.0)), np.float32(1.0))
+                    frames[t, y, x] += cover * (s - frames[t, y, x])
+
+
+@numba.njit(fastmath=FASTMATH, error_model="numpy", cache=True)
+def stamp_discs(cover, xs, ys, radii):
+    """Union of discs, anti-aliased: ``cover`` (T, H, W) float32 takes, in place, the max of
+    itself and each disc's coverage clip(r + 0.5 - distance, 0, 1).
+
+    Disc i of frame t is centred on pixel coordinates (xs[t, i], ys[t, i])
+    with radius radii[t, i] (all (T, N) float64). Discs placed closer than
+    their radius trace a smooth stroke (the octopus's limbs).
+    """
+    n_frames, height, width = cover.shape
+    n = xs.shape[1]
+    for t in range(n_frames):
+        for i in range(n):
+            r = radii[t, i]
+            px, py = xs[t, i], ys[t, i]
+            xa, xb = max(0, int(np.floor(px - r - 1.0))), min(width, int(np.ceil(px + r + 1.0)) + 1)
+            ya, yb = max(0, int(np.floor(py - r - 1.0))), min(height, int(np.ceil(py + r + 1.0)) + 1)
+            edge = np.float32(r + 0.5)
+            for y in range(ya, yb):
+                dy = np.float32(y - py)
+                for x in range(xa, xb):
+                    dx = np.float32(x - px)
+                    c = min(max(edge - np.sqrt(dx * dx + dy * dy), np.float32(0.0)), np.float32(1.0))
+                    cover[t, y, x] = max(cover[t, y, x], c)
