@@ -11,8 +11,11 @@ from .kernels import DEFAULT_VARIATIONS, VARIATION_NAMES
 
 def _generate_parser(sub):
     p = sub.add_parser("generate", help="make (or resume) a synthetic clip dataset",
-                       description="Make a fractal clip dataset in OUT; rerunning the same command resumes it.")
+                       description="Make a synthetic clip dataset in OUT (fractal clips, or one of the families "
+                                   "the paper compares with); rerunning the same command resumes it.")
     p.add_argument("out", help="output folder")
+    p.add_argument("--family", default="fractal",
+                   help="fractal (default), perlin, dead_leaves or octopus (see fractalvid/families.py)")
     p.add_argument("--classes", type=int, help="supervised: number of classes")
     p.add_argument("--per-class", type=int, default=200, help="clips per class, validation included (default 200)")
     p.add_argument("--val-per-class", type=int, default=10, help="held-out clips per class (default 10)")
@@ -32,29 +35,49 @@ def _generate_parser(sub):
     p.add_argument("--crf", type=int, default=20, help="H.264 quality, 0 = lossless (default 20)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other fractal setting, value as JSON, e.g. --set steps=5000 (repeatable)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting of a non-fractal --family, value as JSON, e.g. --option octaves=3 or "
+                        "--option radius=[8,24] (repeatable; the fields of PerlinConfig, DeadLeavesConfig, "
+                        "OctopusConfig)")
     p.add_argument("--overwrite", action="store_true", help="replace an output made with other settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _spec_from_args(a):
-    from .generate import DatasetSpec
-
-    extra = {}
-    for item in a.set:
+def _key_values(items: list[str], flag: str) -> dict:
+    """['k=v', ...] -> {k: v}, v read as JSON when it parses, else as a string."""
+    out = {}
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"--set {item!r} is not accepted: expected KEY=VALUE")
+            raise ValueError(f"{flag} {item!r} is not accepted: expected KEY=VALUE")
         try:
-            extra[key] = json.loads(value)
+            out[key] = json.loads(value)
         except json.JSONDecodeError:
-            extra[key] = value
-    fractal = FractalConfig.from_dict({
-        "res": a.res, "image": a.image, "motion": a.motion, "linear_motion": a.linear_motion,
-        "variations": list(a.variations), "p_nonlinear": a.p_nonlinear, **extra})
+            out[key] = value
+    return out
+
+
+def _spec_from_args(a):
+    import dataclasses
+
+    from .generate import FAMILIES, DatasetSpec
+
+    if a.family not in FAMILIES:
+        raise ValueError(f"family={a.family!r} is not accepted: expected one of {tuple(FAMILIES)}")
+    extra = _key_values(a.set, "--set")
+    options = _key_values(a.option, "--option")
+    config = FAMILIES[a.family].config
+    fractal = {"image": a.image, "motion": a.motion, "linear_motion": a.linear_motion,
+               "variations": list(a.variations), "p_nonlinear": a.p_nonlinear}
+    if config is None:
+        fractal["res"] = a.res
+    elif "res" in {f.name for f in dataclasses.fields(config)}:
+        options = {"res": a.res, **options}  # --res is the frame size of every family
+    fractal.update(extra)
     supervised = a.classes is not None
-    return DatasetSpec(classes=a.classes, per_class=a.per_class, val_per_class=a.val_per_class,
+    return DatasetSpec(family=a.family, classes=a.classes, per_class=a.per_class, val_per_class=a.val_per_class,
                        samples=a.samples if not supervised else None, seed=a.seed, chunk_size=a.chunk_size,
-                       crf=a.crf, fractal=fractal)
+                       crf=a.crf, fractal=FractalConfig.from_dict(fractal), options=options or None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,32 @@ Clip indices are laid out class by class: class c owns indices
 them held out for validation. Chunks of ``chunk_size`` consecutive clips are
 the unit of storage, of resuming and of sharding (chunk i belongs to shard
 ``i % n + 1`` of n).
+
+Families. ``spec.family`` names an entry of :data:`FAMILIES`; "fractal" is
+the paper's method, the others (fractalvid/families.py) the synthetic
+families it compares with. A family is a :class:`Family`:
+
+- ``config``: its settings class, a frozen dataclass validated on
+  construction with ``to_dict()`` and ``from_dict(d)`` (ValueError on an
+  unknown key); ``spec.options`` holds an instance. None for "fractal", whose
+  settings are ``spec.fractal``.
+- ``draw_class(spec, label, rng) -> class_params``: the parameter set of a
+  class, any object; rng is seeded ``[seed, CLASS_STREAM, label, 0]``. Called
+  once per class and process (classes are cached one at a time).
+- ``clip(spec, index, rng, class_params) -> (frames, info)``: one clip,
+  uint8 frames (T, R, R); class_params is None for unsupervised sets (and for
+  indices whose label is -1). rng is seeded ``[seed, CLIP_STREAM, index,
+  attempt]``. info fills the manifest: "variation" (str; the fractal's
+  variation, for other families a short description they choose) and
+  "n_maps" (int; maps, shapes, limbs, octaves); "problem" (str) rejects the
+  draw, which is made again with the next attempt, and "rejected" (list of
+  str) reports earlier redraws (a class's own) in the row.
+- ``label_split(spec, index) -> (label, split)``: optional; the default is
+  the class-by-class layout above (a family may split by actor instead).
+- ``check(spec)``: optional, raises ValueError for a spec the family cannot
+  make (e.g. more classes than it has), before any work.
+
+So registering a family is one import and one entry in FAMILIES.
 """
 from __future__ import annotations
 
@@ -22,24 +48,31 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from . import __version__
+from . import families
 from .ifs import ClipParams, FractalConfig, perturb, sample_clip
 from .render import render_clip
 from .store import chunk_done, chunk_paths, encode_clip, read_rows, write_chunk, write_json, write_rows
 
 CLIP_STREAM, CLASS_STREAM, PROBE_STREAM = 0, 1, 2
-FAMILIES = ("fractal",)
 RUN_KEYS = ("out", "workers")  # params.yaml keys that say where and how, not what
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """What a dataset is; two datasets with equal specs are byte-identical."""
+    """What a dataset is; two datasets with equal specs are byte-identical.
+
+    ``options`` are the settings of a family other than "fractal" (its
+    ``Family.config``): None for the defaults, a dict, or the config itself;
+    it is stored as the config. Fractal datasets keep theirs in ``fractal``,
+    which must stay at its defaults for the other families.
+    """
 
     family: str = "fractal"
     classes: int | None = None      # supervised: number of classes ...
@@ -51,6 +84,7 @@ class DatasetSpec:
     crf: int = 20                   # H.264 constant rate factor (0 = lossless)
     preset: str = "superfast"
     fractal: FractalConfig = field(default_factory=FractalConfig)
+    options: Any = None             # the family's settings (not "fractal")
 
     def __post_init__(self):
         self.validate()
@@ -60,7 +94,7 @@ class DatasetSpec:
             if not ok:
                 raise ValueError(f"{name}={value!r} is not accepted: expected {accepted}")
 
-        check(self.family in FAMILIES, "family", self.family, f"one of {FAMILIES}")
+        check(self.family in FAMILIES, "family", self.family, f"one of {tuple(FAMILIES)}")
         check((self.classes is None) != (self.samples is None), "classes/samples", (self.classes, self.samples),
               "exactly one of --classes (supervised) or --samples (unsupervised)")
         if self.classes is not None:
@@ -76,6 +110,22 @@ class DatasetSpec:
               "an integer >= 1")
         check(isinstance(self.crf, int) and 0 <= self.crf <= 51, "crf", self.crf, "an integer in [0, 51]")
         check(self.preset in PRESETS, "preset", self.preset, f"one of {PRESETS}")
+        check(isinstance(self.fractal, FractalConfig), "fractal", self.fractal, "a FractalConfig")
+        fam = FAMILIES[self.family]
+        if fam.config is None:
+            check(self.options in (None, {}), "options", self.options,
+                  f"none for family {self.family!r}, whose settings are `fractal` (--set KEY=VALUE)")
+            object.__setattr__(self, "options", None)
+        else:
+            changed = {k: v for k, v in self.fractal.to_dict().items() if FractalConfig().to_dict()[k] != v}
+            check(not changed, "fractal", changed, f"no fractal settings for family {self.family!r}: "
+                  f"its settings are `options` ({fam.config.__name__})")
+            if self.options is None or isinstance(self.options, dict):
+                object.__setattr__(self, "options", fam.config.from_dict(self.options or {}))
+            check(isinstance(self.options, fam.config), "options", self.options,
+                  f"a dict of {fam.config.__name__} settings for family {self.family!r}")
+        if fam.check is not None:
+            fam.check(self)
 
     @property
     def supervised(self) -> bool:
@@ -90,19 +140,28 @@ class DatasetSpec:
         return -(-self.n_clips // self.chunk_size)
 
     def label_split(self, index: int) -> tuple[int, str]:
-        if not self.supervised:
-            return -1, "train"
-        label, j = divmod(index, self.per_class)
-        return label, ("val" if j >= self.per_class - self.val_per_class else "train")
+        fam = FAMILIES[self.family]
+        return fam.label_split(self, index) if fam.label_split is not None else default_label_split(self, index)
 
     def to_dict(self) -> dict:
+        """Plain JSON-able settings; a family's own settings are stored under one key
+        ("fractal" or "options"), so fractal datasets read as before families existed."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["fractal"] = self.fractal.to_dict()
+        if self.options is None:
+            d["fractal"] = self.fractal.to_dict()
+            del d["options"]
+        else:
+            d["options"] = self.options.to_dict()
+            del d["fractal"]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "DatasetSpec":
         d = dict(d)
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise ValueError(f"unknown dataset setting(s) {unknown}; accepted: {names}")
         d["fractal"] = FractalConfig.from_dict(d.get("fractal") or {})
         return cls(**d)
 
@@ -110,6 +169,14 @@ class DatasetSpec:
     def from_params(cls, section: dict) -> "DatasetSpec":
         """The spec in a params.yaml ``generate`` section, whose run keys (out, workers) are not part of it."""
         return cls.from_dict({k: v for k, v in section.items() if k not in RUN_KEYS})
+
+
+def default_label_split(spec: DatasetSpec, index: int) -> tuple[int, str]:
+    """Class by class: class c owns indices c * per_class.., its last val_per_class are validation."""
+    if not spec.supervised:
+        return -1, "train"
+    label, j = divmod(index, spec.per_class)
+    return label, ("val" if j >= spec.per_class - spec.val_per_class else "train")
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -164,34 +231,76 @@ def _instance(rng: np.random.Generator, base: ClipParams, cfg: FractalConfig) ->
                       dict(base.info))
 
 
+def _fractal_class(spec: DatasetSpec, label: int, rng: np.random.Generator):
+    """Fractal classes redraw on streams of their own (see class_params); rng is not used."""
+    return class_params(spec, label)
+
+
+def _fractal_clip(spec: DatasetSpec, index: int, rng: np.random.Generator, cls) -> tuple[np.ndarray, dict]:
+    cfg = spec.fractal
+    base, class_rejected = cls if cls is not None else (None, [])
+    params = _instance(rng, base, cfg) if base is not None else sample_clip(rng, cfg)
+    rendered = render_clip(params, cfg, rng)
+    info = {"variation": params.info.get("variation", "mixed"), "n_maps": params.info.get("n_maps", 0),
+            "problem": rendered.problem}
+    if cls is not None and index % spec.per_class == 0:  # a class's first clip reports the class's own redraws
+        info["rejected"] = ["class-" + r for r in class_rejected]
+    return rendered.frames, info
+
+
+@dataclass(frozen=True)
+class Family:
+    """One kind of clip; the protocol is in the module docstring."""
+
+    config: type | None
+    draw_class: Callable[[DatasetSpec, int, np.random.Generator], Any]
+    clip: Callable[[DatasetSpec, int, np.random.Generator, Any], tuple[np.ndarray, dict]]
+    label_split: Callable[[DatasetSpec, int], tuple[int, str]] | None = None
+    check: Callable[[DatasetSpec], None] | None = None
+
+
+FAMILIES: dict[str, Family] = {
+    "fractal": Family(None, _fractal_class, _fractal_clip),
+    "perlin": Family(families.PerlinConfig, families.perlin_class, families.perlin_clip,
+                     check=families.perlin_check),
+    "dead_leaves": Family(families.DeadLeavesConfig, families.dead_leaves_class, families.dead_leaves_clip),
+    "octopus": Family(families.OctopusConfig, families.octopus_class, families.octopus_clip),
+}
+DEFAULT_MAX_ATTEMPTS = 64  # redraws of a family whose settings have no max_attempts
+
+
 def make_clip(spec: DatasetSpec, index: int, class_cache: dict | None = None) -> tuple[np.ndarray, dict]:
     """Render clip ``index`` of the dataset: uint8 frames (T, R, R) and its manifest row."""
     if not 0 <= index < spec.n_clips:
         raise IndexError(f"index={index} is out of range: the dataset has {spec.n_clips} clips")
-    cfg = spec.fractal
+    fam = FAMILIES[spec.family]
     label, split = spec.label_split(index)
-    rejected = []
     base = None
-    if spec.supervised:
+    if label >= 0:
         cache = class_cache if class_cache is not None else {}
         if label not in cache:
             cache.clear()  # indices come class by class: one class at a time is enough
-            cache[label] = class_params(spec, label)
-        base, class_rejected = cache[label]
-        if index % spec.per_class == 0:  # a class's first clip reports the class's own redraws
-            rejected += ["class-" + r for r in class_rejected]
-    for attempt in range(cfg.max_attempts):
-        rng = _rng(spec, CLIP_STREAM, index, attempt)
-        params = _instance(rng, base, cfg) if base is not None else sample_clip(rng, cfg)
-        rendered = render_clip(params, cfg, rng)
-        if rendered.problem is None:
+            cache[label] = fam.draw_class(spec, label, _rng(spec, CLASS_STREAM, label, 0))
+        base = cache[label]
+    attempts = spec.fractal.max_attempts if fam.config is None else \
+        getattr(spec.options, "max_attempts", DEFAULT_MAX_ATTEMPTS)
+    rejected = []
+    for attempt in range(attempts):
+        frames, info = fam.clip(spec, index, _rng(spec, CLIP_STREAM, index, attempt), base)
+        problem = info.get("problem")
+        if problem is None:
+            if not (isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.ndim == 3
+                    and frames.shape[1] == frames.shape[2] and frames.shape[1] % 2 == 0):
+                raise TypeError(f"family {spec.family!r} made clip {index} as {type(frames).__name__} "
+                                f"{getattr(frames, 'shape', '')} {getattr(frames, 'dtype', '')}: "
+                                "expected uint8 frames (T, R, R) with R even")
             row = {"index": index, "split": split, "label": label, "seed": spec.seed, "attempt": attempt,
-                   "rejected": "+".join(rejected), "frames": rendered.frames.shape[0],
-                   "variation": params.info.get("variation", "mixed"), "n_maps": params.info.get("n_maps", 0)}
-            return rendered.frames, row
-        rejected.append(rendered.problem)
-    raise RuntimeError(f"clip {index}: {cfg.max_attempts} draws were all degenerate ({rejected}); "
-                       "loosen min_coverage/max_coverage/min_in_view or raise max_attempts")
+                   "rejected": "+".join([*info.get("rejected", ()), *rejected]), "frames": frames.shape[0],
+                   "variation": info.get("variation", ""), "n_maps": int(info.get("n_maps", 0))}
+            return frames, row
+        rejected.append(problem)
+    hint = "; loosen min_coverage/max_coverage/min_in_view or raise max_attempts" if fam.config is None else ""
+    raise RuntimeError(f"clip {index}: {attempts} draws were all degenerate ({rejected}){hint}")
 
 
 # ------------------------------------------------------------- the whole run
