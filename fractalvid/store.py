@@ -15,7 +15,7 @@ colour conversion and the quality is set by the constant rate factor alone
 (``crf=0`` is lossless). A colour clip (real videos prepared by
 :mod:`fractalvid.data`) is full-range yuv420p too: RGB is converted with the
 BT.601 matrix in numpy (chroma averaged over 2 x 2 pixels), and decoding
-inverts it (chroma repeated over 2 x 2), so the conversion is explicit and
+inverts it (chroma interpolated bilinearly), so the conversion is explicit and
 does not depend on how a decoder reads colour tags. The encoder runs
 single-threaded, so the same frames always give the same bytes.
 
@@ -137,12 +137,25 @@ def _rgb_to_yuv420(rgb: np.ndarray) -> np.ndarray:
 
 
 def _yuv420_to_rgb(yuv: np.ndarray, height: int) -> np.ndarray:
-    """Stacked yuv420p planes (T, H * 3 / 2, W) -> RGB (T, H, W, 3), chroma repeated over 2 x 2 pixels."""
+    """Stacked yuv420p planes (T, H * 3 / 2, W) -> RGB (T, H, W, 3), chroma upsampled bilinearly."""
     n, _, width = yuv.shape
     chroma = yuv[:, height:].reshape(n, 2, height // 2, width // 2).astype(np.float32) - 128
-    chroma = chroma.repeat(2, axis=2).repeat(2, axis=3)
+    chroma = _double(_double(chroma, 2), 3)
     stacked = np.stack([yuv[:, :height].astype(np.float32), chroma[:, 0], chroma[:, 1]], axis=-1)
     return np.clip(np.rint(stacked @ _YUV_TO_RGB.T), 0, 255).astype(np.uint8)
+
+
+def _double(c: np.ndarray, axis: int) -> np.ndarray:
+    """Twice as many samples along ``axis``, each 3/4 of its own and 1/4 of the nearer neighbour (edges repeat).
+
+    A chroma sample is the mean of 2 pixels, sited between them; this is linear
+    interpolation from those sites back to the pixels.
+    """
+    c = np.moveaxis(c, axis, -1)
+    before = np.concatenate([c[..., :1], c[..., :-1]], axis=-1)
+    after = np.concatenate([c[..., 1:], c[..., -1:]], axis=-1)
+    out = np.stack([0.75 * c + 0.25 * before, 0.75 * c + 0.25 * after], axis=-1).reshape(*c.shape[:-1], -1)
+    return np.moveaxis(out, -1, axis)
 
 
 # ------------------------------------------------------------- chunk files

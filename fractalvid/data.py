@@ -1,0 +1,863 @@
+"""Video data for training: real downstream sets, clip sampling, fractal clips made on the fly.
+
+Three jobs, in this order in the file:
+
+1. Real datasets. :func:`list_videos` reads the official UCF101 and HMDB51
+   layouts and split files, or a "generic" folder of class folders or a CSV,
+   into :class:`VideoRecord` s. :func:`prepare` decodes them with PyAV,
+   resizes the short side, and stores them as colour clips in the chunk store
+   of :mod:`fractalvid.store` (the format of generated datasets), so
+   ``open_dataset`` reads both. Files that cannot be read are skipped and
+   listed in ``prepare_report.json`` / ``.csv``; nothing is dropped silently.
+2. Clip sampling (SPEC section 4): :class:`VideoClips` turns a stored dataset
+   into torch items ``(uint8 clip (C, T, H, W), label)`` for training, or
+   ``(uint8 clips (num_clips, C, T, H, W), label)`` for validation;
+   :func:`eval_transform` is the validation resize-and-centre-crop.
+3. :class:`FractalStream` renders fractal clips inside DataLoader workers
+   (no disk) and yields the same items as :class:`VideoClips`.
+
+All randomness is derived from explicit seeds: an item's draws come from
+``np.random.default_rng([seed, epoch, index])``, so results depend neither on
+the number of DataLoader workers nor on the order items are asked for.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import multiprocessing as mp
+import os
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+from tqdm.auto import tqdm
+
+from . import __version__
+from .generate import PRESETS, DatasetSpec, class_params, make_clip
+from .store import (PREPARED_FIELDS, ClipDataset, chunk_done, chunk_paths, encode_clip, open_dataset, read_rows,
+                    write_chunk, write_json, write_rows)
+
+DATASETS = ("ucf101", "hmdb51", "generic")
+VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
+SPLITS = (1, 2, 3)
+# generic sets without a split of their own: a file is a test file when the hash of its name falls below this
+GENERIC_TEST_FRACTION = 0.2
+PADS = ("repeat", "loop")
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One video of a real dataset: its file, its class index and its split ("train" or "test")."""
+
+    path: Path
+    label: int
+    split: str
+
+
+# ======================================================================= listing
+
+def list_videos(dataset: str, root: str | os.PathLike, split: int = 1) -> tuple[list[VideoRecord], list[str]]:
+    """The videos of a real dataset and its class names: ``(records, class_names)``.
+
+    ``dataset`` is one of:
+
+    - ``"ucf101"``: ``root/UCF-101/<Class>/v_*.avi`` and
+      ``root/ucfTrainTestlist/{classInd.txt, trainlist0N.txt, testlist0N.txt}``
+      (also accepted: the videos in ``root/UCF101``, ``root/videos`` or directly
+      in ``root/<Class>``; the lists in ``root``, ``root/splits`` or
+      ``root/UCF101TrainTestSplits-RecognitionTask/ucfTrainTestlist``).
+      Labels are classInd's numbers minus 1.
+    - ``"hmdb51"``: ``root/hmdb51/<class>/*.avi`` (each class's rar unpacked)
+      and ``root/testTrainMulti_7030_splits/<class>_test_splitN.txt`` with lines
+      ``<video>.avi <0|1|2>`` (1 train, 2 test, 0 unused and left out)
+      (also accepted: videos in ``root/hmdb51_org``, ``root/HMDB51``,
+      ``root/videos`` or ``root/<class>``; split files in ``root``,
+      ``root/splits`` or ``root/test_train_splits[/testTrainMulti_7030_splits]``).
+      Labels are the classes' places in alphabetical order.
+    - ``"generic"``: see :func:`list_generic` (split must be 1).
+
+    ``split`` picks the official split 1, 2 or 3. Listed videos whose files are
+    missing are kept (``prepare`` reports them) after a warning; when none is
+    found, or the layout is not there, FileNotFoundError says where it looked.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset={dataset!r} is not accepted: expected one of {DATASETS}")
+    if dataset == "generic":
+        if split != 1:
+            raise ValueError(f"split={split!r} is not accepted for a generic dataset: it has one split, use 1")
+        return list_generic(root)
+    if split not in SPLITS or isinstance(split, bool):
+        raise ValueError(f"split={split!r} is not accepted for {dataset}: expected one of {SPLITS}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{dataset} root {root} is not a folder")
+    records, names = (_list_ucf101 if dataset == "ucf101" else _list_hmdb51)(root, split)
+    _check_found(records, dataset, root)
+    return records, names
+
+
+def _first_dir(root: Path, candidates: tuple[str, ...], ok) -> Path | None:
+    for c in candidates:
+        d = root / c
+        if d.is_dir() and ok(d):
+            return d
+    return None
+
+
+def _looked_in(root: Path, candidates: tuple[str, ...]) -> str:
+    return ", ".join(str(root / c) for c in candidates)
+
+
+class _Resolver:
+    """Finds ``folder/relative`` even when the file's case differs from the list's (case-insensitive fallback)."""
+
+    def __init__(self, folder: Path):
+        self.folder, self._index = folder, None
+
+    def __call__(self, relative: str) -> Path:
+        path = self.folder / relative
+        if path.exists():
+            return path
+        if self._index is None:
+            self._index = {str(p.relative_to(self.folder)).lower(): p for p in self.folder.rglob("*") if p.is_file()}
+        return self._index.get(str(Path(relative)).lower(), path)
+
+
+def _check_found(records: list[VideoRecord], dataset: str, root: Path) -> None:
+    missing = [r.path for r in records if not r.path.is_file()]
+    if records and len(missing) == len(records):
+        raise FileNotFoundError(f"none of the {len(records)} videos that the {dataset} split lists name exists "
+                                f"under {root} (the first was looked for at {missing[0]})")
+    if missing:
+        warnings.warn(f"{len(missing)} of the {len(records)} {dataset} videos listed are missing "
+                      f"(e.g. {missing[0]}); they stay in the list and prepare() reports them", stacklevel=3)
+
+
+_UCF_LAYOUT = ("root/UCF-101/<Class>/v_<Class>_gXX_cYY.avi and root/ucfTrainTestlist/{classInd.txt, "
+               "trainlist0N.txt, testlist0N.txt} (UCF101.rar and UCF101TrainTestSplits-RecognitionTask.zip "
+               "unpacked side by side)")
+_UCF_LIST_DIRS = ("ucfTrainTestlist", "UCF101TrainTestSplits-RecognitionTask/ucfTrainTestlist",
+                  "UCF-101/ucfTrainTestlist", "splits", ".")
+_UCF_VIDEO_DIRS = ("UCF-101", "UCF101", "videos", ".")
+
+
+def _list_ucf101(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
+    lists = _first_dir(root, _UCF_LIST_DIRS, lambda d: (d / "classInd.txt").is_file())
+    if lists is None:
+        raise FileNotFoundError(f"no UCF101 split lists under {root}: classInd.txt was looked for in "
+                                f"{_looked_in(root, _UCF_LIST_DIRS)}; expected layout: {_UCF_LAYOUT}")
+    numbered = {}
+    for lineno, line in enumerate((lists / "classInd.txt").read_text().splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or not fields[0].isdigit():
+            raise ValueError(f"{lists / 'classInd.txt'} line {lineno}: {line!r} is not accepted: "
+                             "expected '<number> <ClassName>', e.g. '1 ApplyEyeMakeup'")
+        numbered[int(fields[0])] = fields[1]
+    if sorted(numbered) != list(range(1, len(numbered) + 1)):
+        raise ValueError(f"{lists / 'classInd.txt'} numbers its classes {sorted(numbered)}: expected 1..N")
+    names = [numbered[k] for k in sorted(numbered)]
+    by_name = {n.lower(): i for i, n in enumerate(names)}
+    videos = _first_dir(root, _UCF_VIDEO_DIRS, lambda d: any((d / n).is_dir() for n in names))
+    if videos is None:
+        raise FileNotFoundError(f"no UCF101 class folders (e.g. {names[0]}/) under {root}: looked in "
+                                f"{_looked_in(root, _UCF_VIDEO_DIRS)}; expected layout: {_UCF_LAYOUT}")
+    resolve = _Resolver(videos)
+    records = []
+    for part, name in (("train", f"trainlist0{split}.txt"), ("test", f"testlist0{split}.txt")):
+        path = lists / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: split {split} needs {name} beside classInd.txt")
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            fields = line.split()
+            if not fields:
+                continue
+            relative = fields[0].replace("\\", "/")
+            label = by_name.get(relative.split("/")[0].lower())
+            if label is None or "/" not in relative:
+                raise ValueError(f"{path} line {lineno}: {line!r} does not start with a class of classInd.txt "
+                                 "followed by '/', e.g. 'ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi'")
+            if len(fields) > 1 and fields[1] != str(label + 1):
+                raise ValueError(f"{path} line {lineno}: {line!r} gives class number {fields[1]}, but "
+                                 f"classInd.txt numbers {names[label]} {label + 1}")
+            records.append(VideoRecord(resolve(relative), label, part))
+    return records, names
+
+
+_HMDB_LAYOUT = ("root/hmdb51/<class>/<video>.avi (each class's .rar unpacked) and "
+                "root/testTrainMulti_7030_splits/<class>_test_split{1,2,3}.txt with lines '<video>.avi <0|1|2>'")
+_HMDB_SPLIT_DIRS = ("testTrainMulti_7030_splits", "test_train_splits/testTrainMulti_7030_splits",
+                    "test_train_splits", "splits", ".")
+_HMDB_VIDEO_DIRS = ("hmdb51", "hmdb51_org", "HMDB51", "videos", ".")
+
+
+def _list_hmdb51(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
+    suffix = f"_test_split{split}.txt"
+    splits = _first_dir(root, _HMDB_SPLIT_DIRS, lambda d: any(d.glob("*" + suffix)))
+    if splits is None:
+        raise FileNotFoundError(f"no HMDB51 split files *{suffix} under {root}: looked in "
+                                f"{_looked_in(root, _HMDB_SPLIT_DIRS)}; expected layout: {_HMDB_LAYOUT}")
+    files = sorted(splits.glob("*" + suffix))
+    names = [f.name[: -len(suffix)] for f in files]
+    videos = _first_dir(root, _HMDB_VIDEO_DIRS, lambda d: any((d / n).is_dir() for n in names))
+    if videos is None:
+        raise FileNotFoundError(f"no HMDB51 class folders (e.g. {names[0]}/) under {root}: looked in "
+                                f"{_looked_in(root, _HMDB_VIDEO_DIRS)}; expected layout: {_HMDB_LAYOUT}")
+    resolve = _Resolver(videos)
+    records = []
+    for label, (name, path) in enumerate(zip(names, files)):
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
+                raise ValueError(f"{path} line {lineno}: {line!r} is not accepted: expected '<video>.avi <0|1|2>'")
+            if fields[1] != "0":  # 0: in neither part of this split
+                records.append(VideoRecord(resolve(f"{name}/{fields[0]}"), label,
+                                           "train" if fields[1] == "1" else "test"))
+    return records, names
+
+
+_GENERIC_LAYOUT = (f"class folders root/<class>/**/*{{{','.join(VIDEO_EXTS)}}} (split by file-name hash), or "
+                   "root/train/<class>/... with root/test/<class>/... (or root/val/...), or a CSV file with "
+                   "columns path,label[,split] (paths relative to the CSV's folder)")
+
+
+def hash_split(name: str, test_fraction: float = GENERIC_TEST_FRACTION) -> str:
+    """"test" for about ``test_fraction`` of names, "train" for the rest; fixed by the name alone (SHA-1)."""
+    h = int.from_bytes(hashlib.sha1(name.encode("utf-8")).digest()[:8], "big") / 2.0 ** 64
+    return "test" if h < test_fraction else "train"
+
+
+def _label_order(names) -> list[str]:
+    """Class names sorted, numerically when every name is an integer (so labels '0'..'9' keep their numbers)."""
+    names = set(names)
+    if all(n.lstrip("-").isdigit() for n in names):
+        return sorted(names, key=int)
+    return sorted(names)
+
+
+def list_generic(root: str | os.PathLike) -> tuple[list[VideoRecord], list[str]]:
+    """A generic labelled video set (Diving48, EGTEA, Volleyball, YUP++, one's own): ``(records, class_names)``.
+
+    ``root`` is either
+
+    - a folder of class folders, ``root/<class>/**/*.{mp4,avi,mkv,webm,mov}``;
+      a file is in "test" when :func:`hash_split` of its path relative to
+      ``root`` (``"<class>/<file>"``) says so, i.e. about
+      ``GENERIC_TEST_FRACTION`` = 20 % of files, chosen by name so the split
+      never changes when files are added or the folder is moved;
+    - a folder with ``train/<class>/...`` and ``test/<class>/...`` (or
+      ``val/``, treated as the test split; both at once is refused);
+    - a CSV file with columns ``path,label`` and optionally ``split``: paths
+      relative to the CSV's folder (or absolute), labels class names, splits
+      ``train``, ``test`` or ``val`` (= test); a row with an empty split is
+      split by the hash of its path as written.
+
+    Class names are sorted (numerically when all are integers); a label is the
+    place of its class in that order.
+    """
+    root = Path(root)
+    if root.is_file():
+        if root.suffix.lower() != ".csv":
+            raise ValueError(f"generic root {root} is a file but not a .csv: expected {_GENERIC_LAYOUT}")
+        return _list_csv(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"generic root {root} does not exist: expected {_GENERIC_LAYOUT}")
+    held_out = [root / n for n in ("test", "val") if (root / n).is_dir()]
+    if (root / "train").is_dir():
+        if len(held_out) != 1:
+            raise ValueError(f"{root} has train/ and {'both test/ and val/' if held_out else 'neither test/ nor val/'}"
+                             f": expected exactly one of them (or write a CSV with a split column)")
+        parts = [("train", root / "train"), ("test", held_out[0])]
+    else:
+        parts = [(None, root)]
+    found = []  # (class name, path, split)
+    for split, folder in parts:
+        for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+            for path in sorted(class_dir.rglob("*")):
+                if path.suffix.lower() in VIDEO_EXTS and path.is_file():
+                    found.append((class_dir.name, path,
+                                  split or hash_split(path.relative_to(root).as_posix())))
+    if not found:
+        raise FileNotFoundError(f"no videos found under {root}: expected {_GENERIC_LAYOUT}")
+    names = _label_order(c for c, _, _ in found)
+    label = {n: i for i, n in enumerate(names)}
+    return [VideoRecord(p, label[c], s) for c, p, s in found], names
+
+
+def _list_csv(path: Path) -> tuple[list[VideoRecord], list[str]]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        columns = [c.strip() for c in reader.fieldnames or ()]
+        if not {"path", "label"} <= set(columns):
+            raise ValueError(f"{path} has columns {columns}: expected path,label and optionally split")
+        rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k is not None} for r in reader]
+    found = []
+    for lineno, row in enumerate(rows, 2):
+        if not row["path"] or not row["label"]:
+            raise ValueError(f"{path} line {lineno}: path and label must not be empty, got {row}")
+        split = row.get("split", "").lower()
+        split = {"": hash_split(row["path"]), "train": "train", "test": "test", "val": "test",
+                 "validation": "test"}.get(split)
+        if split is None:
+            raise ValueError(f"{path} line {lineno}: split={row['split']!r} is not accepted: "
+                             "expected train, test, val or empty (split by hash)")
+        found.append((row["label"], path.parent / row["path"], split))
+    if not found:
+        raise FileNotFoundError(f"{path} lists no videos: expected rows of path,label[,split]")
+    if {"val", "validation"} & {r.get("split", "").lower() for r in rows} and \
+            "test" in {r.get("split", "").lower() for r in rows}:
+        raise ValueError(f"{path} has both test and val rows: expected one held-out split (val counts as test)")
+    names = _label_order(c for c, _, _ in found)
+    label = {n: i for i, n in enumerate(names)}
+    records = [VideoRecord(p, label[c], s) for c, p, s in found]
+    _check_found(records, "generic", path.parent)
+    return records, names
+
+
+# ====================================================================== reading
+
+class VideoError(Exception):
+    """A video file that yields no frames; the message is the reason reported."""
+
+
+def _target_size(height: int, width: int, short_side: int | None) -> tuple[int, int]:
+    """(H, W) with the short side ``short_side`` (both even, aspect kept); None: the size made even."""
+    if short_side is None:
+        return max(2, height // 2 * 2), max(2, width // 2 * 2)
+    scale = short_side / min(height, width)
+    return max(2, round(height * scale / 2) * 2), max(2, round(width * scale / 2) * 2)
+
+
+def read_video(path: str | os.PathLike, short_side: int | None = None,
+               max_frames: int | None = None) -> tuple[np.ndarray, dict]:
+    """Decode a video file with PyAV: RGB uint8 frames (T, H, W, 3) and facts about it.
+
+    Frames are resized (area averaging when shrinking, bilinear when
+    enlarging) so that the short side is ``short_side`` with both sides even;
+    with None the size is kept (trimmed by resizing to even sizes). Only the
+    first ``max_frames`` frames are read when given. The first video stream
+    is read; packets that fail to decode are skipped and counted.
+
+    The dict holds ``fps``, ``source_frames`` (what the container declares;
+    0 if unknown), ``source_height``, ``source_width`` and ``note``: empty, or
+    what was wrong but still gave frames (a truncated file, bad packets).
+    Raises :class:`VideoError` with the reason when no frame comes out.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError("missing file")
+    if path.stat().st_size == 0:
+        raise VideoError("empty file (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except Exception as e:  # FFmpeg's many errors, and PyAV's own on streams it cannot describe
+        raise VideoError(f"cannot open: {type(e).__name__}: {e}") from None
+    frames, bad_packets, last_error, stopped, size = [], 0, None, None, None
+    with container:
+        if not container.streams.video:
+            raise VideoError("no video stream")
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1  # prepare() runs one process per core already
+        declared = stream.frames or 0
+        rate = stream.average_rate or stream.guessed_rate
+        try:
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError as e:  # a damaged packet: the next key frame may recover
+                    bad_packets, last_error = bad_packets + 1, e
+                    continue
+                for frame in decoded:
+                    if size is None:
+                        size = (frame.height, frame.width)
+                        out_h, out_w = _target_size(*size, short_side)
+                        shrink = out_h * out_w < size[0] * size[1]
+                    frames.append(frame.reformat(width=out_w, height=out_h, format="rgb24",
+                                                 interpolation="AREA" if shrink else "BILINEAR").to_ndarray())
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+        except av.error.FFmpegError as e:  # the container itself is cut or damaged: keep what came out
+            stopped = e
+    if not frames:
+        why = stopped or last_error
+        raise VideoError("no frames decoded" + (f": {type(why).__name__}: {why}" if why else ""))
+    frames = frames[:max_frames] if max_frames is not None else frames
+    notes = []
+    if stopped is not None:
+        notes.append(f"truncated: reading stopped after {len(frames)} frames ({stopped})")
+    if bad_packets:
+        notes.append(f"{bad_packets} packet(s) failed to decode ({last_error})")
+    if max_frames is None and stopped is None and declared > len(frames):
+        notes.append(f"decoded {len(frames)} of the {declared} frames the container declares")
+    info = {"fps": round(float(rate), 4) if rate else 0.0, "source_frames": declared,
+            "source_height": size[0], "source_width": size[1], "note": "; ".join(notes)}
+    return np.stack(frames), info
+
+
+# ==================================================================== preparing
+
+_prep: dict = {}  # a prepare() worker's settings
+
+
+def _init_prep(opts: dict) -> None:
+    _prep.clear()
+    _prep.update(opts)
+
+
+def _prepare_one(job: tuple[int, VideoRecord]) -> tuple[int, dict | None, bytes | None, str | None]:
+    """(index, manifest row, clip bytes, None) for a readable video, (index, None, None, reason) otherwise."""
+    index, rec = job
+    try:
+        frames, info = read_video(rec.path, _prep["short_side"], _prep["max_frames"])
+        # the stored rate only matters for playback; the source's exact rate is in the manifest
+        data = encode_clip(frames, _prep["crf"], _prep["preset"], fps=round(info["fps"]) or 12)
+    except VideoError as e:
+        return index, None, None, str(e)
+    except Exception as e:  # anything else one file does must not stop the run: it is reported instead
+        return index, None, None, f"{type(e).__name__}: {e}"
+    names = _prep["class_names"]
+    row = {"index": index, "split": rec.split, "label": rec.label, "class_name": names[rec.label],
+           "path": str(rec.path), "frames": frames.shape[0], "height": frames.shape[1], "width": frames.shape[2],
+           **info}
+    return index, row, data, None
+
+
+def _problems_path(out: Path, chunk: int) -> Path:
+    return chunk_paths(out, chunk)[1].with_suffix(".problems.json")
+
+
+def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int = 128,
+            max_frames: int | None = None, workers: int | None = None, progress: bool = True,
+            class_names: list[str] | None = None, chunk_size: int = 200, crf: int = 18,
+            preset: str = "veryfast", overwrite: bool = False, source: dict | None = None) -> dict:
+    """Decode, resize and store real videos in folder ``out``; returns the dataset card.
+
+    Each video is read with :func:`read_video` (short side ``short_side``,
+    even, aspect kept; at most ``max_frames`` frames, the first ones) and
+    stored as a colour H.264 clip (``crf``, ``preset``) in chunks of
+    ``chunk_size`` videos, the store of generated datasets, so
+    ``open_dataset(out)`` reads it (``ds[i]`` -> RGB (T, H, W, 3), label).
+    Record i is manifest index i; the manifest has ``PREPARED_FIELDS``.
+
+    Videos that give no frame (missing, empty, garbage, cut before the first
+    frame) are skipped; ones that give some frames despite damage are kept
+    with a note. Both are listed with their reason in
+    ``prepare_report.json`` and ``prepare_report.csv`` (path, status, reason).
+
+    Rerunning resumes: finished chunks are kept (each is written under a
+    temporary name, then renamed, its .csv last). Other settings or records
+    in an existing folder raise FileExistsError unless ``overwrite``.
+    ``workers`` processes (default: every core) decode in parallel.
+    ``class_names`` names the labels (default "0", "1", ...); ``source``
+    (e.g. dataset, root, split) is copied into the card.
+    """
+    records = list(records)
+    if not records:
+        raise ValueError("records is empty: there is nothing to prepare (see list_videos)")
+    _check_int("short_side", short_side, 2, "an even integer >= 2")
+    if short_side % 2:
+        raise ValueError(f"short_side={short_side!r} is not accepted: expected an even integer (yuv420p)")
+    if max_frames is not None:
+        _check_int("max_frames", max_frames, 1, "None or an integer >= 1")
+    workers = os.cpu_count() if workers is None else workers
+    _check_int("workers", workers, 1, "an integer >= 1")
+    _check_int("chunk_size", chunk_size, 1, "an integer >= 1")
+    _check_int("crf", crf, 0, "an integer in [0, 51]")
+    if crf > 51:
+        raise ValueError(f"crf={crf!r} is not accepted: expected an integer in [0, 51]")
+    if preset not in PRESETS:
+        raise ValueError(f"preset={preset!r} is not accepted: expected one of {PRESETS}")
+    top = max(r.label for r in records)
+    class_names = [str(i) for i in range(top + 1)] if class_names is None else list(class_names)
+    bad = [r for r in records if not 0 <= r.label < len(class_names) or r.split not in ("train", "test")]
+    if bad:
+        raise ValueError(f"record {bad[0]} is not accepted: expected a label in [0, {len(class_names)}) "
+                         "and split 'train' or 'test'")
+    out = Path(out)
+    listing = "\n".join(f"{r.path}\t{r.label}\t{r.split}" for r in records)
+    settings = {"kind": "prepared", "short_side": short_side, "max_frames": max_frames, "crf": crf,
+                "preset": preset, "chunk_size": chunk_size, "records": len(records),
+                "records_sha256": hashlib.sha256(listing.encode()).hexdigest(), "class_names": class_names,
+                "source": source}
+    _prepare_folder(out, settings, overwrite)
+
+    n_chunks = -(-len(records) // chunk_size)
+    todo = [c for c in range(n_chunks) if not chunk_done(out, c)]
+    jobs = [(i, records[i]) for c in todo for i in range(c * chunk_size, min((c + 1) * chunk_size, len(records)))]
+    start = time.perf_counter()
+    if jobs:
+        opts = {"short_side": short_side, "max_frames": max_frames, "crf": crf, "preset": preset,
+                "class_names": class_names}
+        bar = tqdm(total=len(jobs), unit="video", desc=f"prepare {out.name}", disable=not progress, smoothing=0.1)
+        pending, problems = [], []
+
+        def collect(results):
+            for index, row, data, reason in results:
+                if row is None:
+                    problems.append({"path": str(records[index].path), "reason": reason})
+                else:
+                    pending.append((row, data))
+                bar.update(1)
+                chunk = index // chunk_size
+                if index == min((chunk + 1) * chunk_size, len(records)) - 1:  # the chunk's last video
+                    write_json(_problems_path(out, chunk), problems)  # before the .csv that marks it done
+                    write_chunk(out, chunk, pending, PREPARED_FIELDS)
+                    pending.clear()
+                    problems.clear()
+
+        if workers == 1:
+            _init_prep(opts)
+            collect(map(_prepare_one, jobs))
+        else:
+            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+            with ctx.Pool(min(workers, len(jobs)), initializer=_init_prep, initargs=(opts,)) as pool:
+                collect(pool.imap(_prepare_one, jobs, chunksize=2))
+        bar.close()
+        with open(out / "runs.jsonl", "a") as f:
+            f.write(json.dumps({"videos": len(jobs), "workers": workers,
+                                "wall_s": round(time.perf_counter() - start, 3)}) + "\n")
+    return _finish_prepared(out, settings, n_chunks)
+
+
+def _check_int(name: str, value, low: int, accepted: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name}={value!r} is not accepted: expected {accepted}")
+
+
+def _prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
+    path = out / "settings.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        new = json.loads(json.dumps(settings))
+        if old != new:
+            if not overwrite:
+                changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+                raise FileExistsError(f"{out} holds a dataset made with other settings or videos (differing: "
+                                      f"{changed}); pass overwrite=True to replace it, or choose another folder")
+            for name in ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json",
+                         "prepare_report.json", "prepare_report.csv"):
+                p = out / name
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    elif out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} exists, is not empty and is not a prepared dataset; "
+                              "pass overwrite=True or choose another folder")
+    (out / "chunks").mkdir(parents=True, exist_ok=True)
+    for stale in (out / "chunks").glob("*.tmp"):  # left by a killed run
+        stale.unlink()
+    if not path.exists():
+        write_json(path, settings)
+
+
+def _finish_prepared(out: Path, settings: dict, n_chunks: int) -> dict:
+    """Write manifest.csv, the report and card.json from the finished chunks."""
+    rows = [r for c in range(n_chunks) for r in read_rows(chunk_paths(out, c)[1])]
+    skipped = [p for c in range(n_chunks) for p in json.loads(_problems_path(out, c).read_text())]
+    noted = [{"path": r["path"], "reason": r["note"]} for r in rows if r["note"]]
+    write_rows(out / "manifest.tmp", rows, PREPARED_FIELDS)
+    os.replace(out / "manifest.tmp", out / "manifest.csv")
+    write_json(out / "prepare_report.json", {"skipped": skipped, "kept_with_notes": noted})
+    with open(out / "prepare_report.tmp", "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["path", "status", "reason"])
+        writer.writerows([p["path"], "skipped", p["reason"]] for p in skipped)
+        writer.writerows([p["path"], "kept", p["reason"]] for p in noted)
+    os.replace(out / "prepare_report.tmp", out / "prepare_report.csv")
+    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()] \
+        if (out / "runs.jsonl").exists() else []
+    names = settings["class_names"]
+    nbytes = sum(r["nbytes"] for r in rows)
+    card = {
+        "kind": "prepared",
+        "generator": f"fractalvid {__version__}",
+        "source": settings["source"],
+        "channels": 3,
+        "classes": len(names),
+        "class_names": names,
+        "videos": settings["records"],
+        "clips": len(rows),
+        "skipped": len(skipped),
+        "kept_with_notes": len(noted),
+        "splits": {s: sum(r["split"] == s for r in rows) for s in sorted({r["split"] for r in rows})},
+        "per_class": {n: sum(r["label"] == i for r in rows) for i, n in enumerate(names)},
+        "frames": sum(r["frames"] for r in rows),
+        "bytes": nbytes,
+        "bytes_per_clip": round(nbytes / len(rows)) if rows else 0,
+        "fields": list(PREPARED_FIELDS),
+        "settings": settings,
+        "wall_s": round(sum(r["wall_s"] for r in runs), 2),
+    }
+    write_json(out / "card.json", card)
+    return card
+
+
+def prepare_dataset(dataset: str, root: str | os.PathLike, out: str | os.PathLike, split: int = 1,
+                    short_side: int = 128, **kwargs) -> dict:
+    """:func:`list_videos` then :func:`prepare`: a real dataset's split, stored in ``out``; returns the card.
+
+    Other keyword arguments go to :func:`prepare` (max_frames, workers, chunk_size, crf, preset, overwrite,
+    progress).
+    """
+    records, names = list_videos(dataset, root, split)
+    return prepare(records, out, short_side=short_side, class_names=names,
+                   source={"dataset": dataset, "root": str(root), "split": split}, **kwargs)
+
+
+# ===================================================================== sampling
+
+def _fit_stride(n: int, frames: int, stride: int) -> int:
+    """``stride``, or for a short video the largest smaller stride whose span fits in its n frames (at least 1)."""
+    if frames == 1:
+        return stride
+    return max(1, min(stride, (n - 1) // (frames - 1)))
+
+
+def _clip_at(start: int, n: int, frames: int, stride: int, pad: str) -> np.ndarray:
+    idx = start + stride * np.arange(frames)
+    if idx[-1] >= n:  # only when n < frames: even stride 1 runs past the end
+        idx = np.minimum(idx, n - 1) if pad == "repeat" else idx % n
+    return idx
+
+
+def train_indices(n: int, frames: int, stride: int, rng: np.random.Generator, pad: str = "repeat") -> np.ndarray:
+    """Frame numbers (frames,) of one training clip of a video of n frames: a uniformly random start, fixed stride.
+
+    Short videos: the stride shrinks to the largest that fits (see
+    :class:`VideoClips`); below ``frames`` frames the clip is padded.
+    """
+    s = _fit_stride(n, frames, stride)
+    span = (frames - 1) * s + 1
+    start = int(rng.integers(0, n - span + 1)) if span <= n else 0
+    return _clip_at(start, n, frames, s, pad)
+
+
+def eval_indices(n: int, frames: int, stride: int, num_clips: int, pad: str = "repeat") -> np.ndarray:
+    """Frame numbers (num_clips, frames) of evenly spaced validation clips.
+
+    With ``last`` the latest possible start, clip k starts at
+    ``round(last * (k + 1/2) / num_clips)``: the centres of num_clips equal
+    parts (one clip: the middle of the video). Short videos repeat clips.
+    """
+    s = _fit_stride(n, frames, stride)
+    last = max(0, n - ((frames - 1) * s + 1))
+    starts = np.rint(last * (np.arange(num_clips) + 0.5) / num_clips).astype(int)
+    return np.stack([_clip_at(int(t), n, frames, s, pad) for t in starts])
+
+
+def resize_center_crop(x: torch.Tensor, short_side: int, crop: int) -> torch.Tensor:
+    """Resize so the short side is ``short_side`` (bilinear, antialiased), then take the centre ``crop`` x ``crop``.
+
+    ``x`` is any tensor (..., H, W), uint8 (rounded back to uint8) or float;
+    leading dimensions (clips, channels, time, batch) are kept. Sizes that
+    already match are not resampled.
+    """
+    if crop > short_side:
+        raise ValueError(f"crop={crop} is not accepted: expected crop <= short_side={short_side}")
+    h, w = x.shape[-2:]
+    if min(h, w) != short_side:
+        nh, nw = (short_side, round(w * short_side / h)) if h <= w else (round(h * short_side / w), short_side)
+        y = F.interpolate(x.reshape(-1, 1, h, w).float(), size=(nh, nw), mode="bilinear", antialias=True,
+                          align_corners=False)
+        if x.dtype == torch.uint8:
+            y = y.round_().clamp_(0, 255).to(torch.uint8)
+        x, h, w = y.reshape(*x.shape[:-2], nh, nw).to(x.dtype), nh, nw
+    top, left = (h - crop) // 2, (w - crop) // 2
+    return x[..., top: top + crop, left: left + crop]
+
+
+def eval_transform(x: torch.Tensor, size: int = 112) -> torch.Tensor:
+    """SPEC validation view: short side resized to ``round(size * 256 / 224)``, then the centre ``size`` x ``size``.
+
+    Works on items (C, T, H, W), multi-clip items (N, C, T, H, W) or batches.
+    """
+    return resize_center_crop(x, round(size * 256 / 224), size)
+
+
+def _to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(T, H, W) grey or (T, H, W, 3) RGB numpy -> uint8 tensor (C, T, H, W)."""
+    t = torch.from_numpy(np.ascontiguousarray(frames))
+    return t.unsqueeze(0) if t.ndim == 3 else t.permute(3, 0, 1, 2).contiguous()
+
+
+class VideoClips(Dataset):
+    """Clips of a stored dataset as torch items (SPEC section 4).
+
+    ``source`` is a dataset folder (opened with ``open_dataset(source, split)``),
+    a :class:`~fractalvid.store.ClipDataset` (generated grey: C = 1; prepared
+    real: C = 3), or any sequence whose items are ``(frames, label)`` with
+    frames (T, H, W) or (T, H, W, 3).
+
+    - ``train=True``: ``(clip uint8 (C, frames, H, W), label)``, one clip of
+      ``frames`` frames ``stride`` apart from a uniformly random start. The
+      stride is not jittered. With ``train_size`` the clip is resized (short
+      side ``train_size``) and centre-cropped to a ``train_size`` square, so
+      real videos of different aspect ratios batch together (for data
+      prepared at short side 128, ``train_size=128`` only crops); without it
+      items come at the stored size. Random crops are the augmentation's job.
+    - ``train=False``: ``(clips uint8 (num_clips, C, frames, H, W), label)``,
+      evenly spaced clips (:func:`eval_indices`); ``eval_size`` applies
+      :func:`eval_transform` (SPEC: 112).
+
+    Short videos: when ``(frames - 1) * stride + 1`` exceeds the video, the
+    stride shrinks to the largest that fits (a 7-frame video at frames=8,
+    stride=2 is read at stride 1); when the video has fewer than ``frames``
+    frames, ``pad="repeat"`` repeats its last frame and ``pad="loop"`` starts
+    it again. Validation clips of a short video may repeat.
+
+    Randomness: item i of epoch e draws from
+    ``np.random.default_rng([seed, e, i])``, whatever the worker, so batches
+    do not depend on ``num_workers``. Call :meth:`set_epoch` before each
+    epoch; DataLoader workers see it when they start, so keep the default
+    ``persistent_workers=False``.
+    """
+
+    def __init__(self, source, frames: int = 8, stride: int = 2, train: bool = True, num_clips: int = 10,
+                 seed: int = 0, split: str | None = None, pad: str = "repeat", train_size: int | None = None,
+                 eval_size: int | None = None):
+        for name, value in (("frames", frames), ("stride", stride), ("num_clips", num_clips), ("seed", seed)):
+            _check_int(name, value, 0 if name == "seed" else 1, "an integer >= " + ("0" if name == "seed" else "1"))
+        for name, value in (("train_size", train_size), ("eval_size", eval_size)):
+            if value is not None:
+                _check_int(name, value, 1, "None or an integer >= 1")
+        if pad not in PADS:
+            raise ValueError(f"pad={pad!r} is not accepted: expected one of {PADS}")
+        if isinstance(source, (str, os.PathLike)):
+            source = open_dataset(source, split)
+        elif split is not None:
+            raise ValueError(f"split={split!r} is only accepted with a dataset folder: pass open_dataset(..., split)")
+        self.source, self.frames, self.stride, self.train = source, frames, stride, train
+        self.num_clips, self.seed, self.pad = num_clips, seed, pad
+        self.train_size, self.eval_size = train_size, eval_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    @property
+    def labels(self) -> np.ndarray:
+        if isinstance(self.source, ClipDataset):
+            return self.source.labels
+        return np.array([self.source[i][1] for i in range(len(self.source))])
+
+    def _frames(self, i: int, idx: np.ndarray) -> tuple[np.ndarray, int]:
+        if isinstance(self.source, ClipDataset):  # decode only up to the last frame needed
+            return self.source.read(i, idx), self.source.rows[i]["label"]
+        frames, label = self.source[i]
+        return np.asarray(frames)[idx], label
+
+    def _n_frames(self, i: int) -> int:
+        if isinstance(self.source, ClipDataset):
+            return self.source.rows[i]["frames"]
+        return len(self.source[i][0])
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < len(self):
+            raise IndexError(f"index {i} is out of range for {len(self)} videos")
+        n = self._n_frames(i)
+        if self.train:
+            idx = train_indices(n, self.frames, self.stride, np.random.default_rng([self.seed, self.epoch, i]),
+                                self.pad)
+            frames, label = self._frames(i, idx)
+            clip = _to_tensor(frames)
+            if self.train_size is not None:
+                clip = resize_center_crop(clip, self.train_size, self.train_size)
+            return clip, int(label)
+        idx = eval_indices(n, self.frames, self.stride, self.num_clips, self.pad)
+        frames, label = self._frames(i, idx.ravel())
+        clips = torch.stack([_to_tensor(f) for f in frames.reshape(self.num_clips, self.frames, *frames.shape[1:])])
+        if self.eval_size is not None:
+            clips = eval_transform(clips, self.eval_size)
+        return clips, int(label)
+
+
+# ============================================================ fractals on the fly
+
+class FractalStream(IterableDataset):
+    """Fractal clips rendered inside DataLoader workers (no disk): an endless stream of the items of VideoClips.
+
+    Items are ``(clip uint8 (1, frames, R, R), label)``, the clips of
+    ``spec`` (rendered by :func:`fractalvid.generate.make_clip`, so identical
+    to those a generated dataset would hold before compression) sampled as
+    :class:`VideoClips` does for training; labels are
+    ``spec.label_split(index)[0]`` (-1 for unsupervised specs). Only clips of
+    ``split`` ("train" or "val"; "val" exists for supervised specs) are drawn.
+
+    Reproducibility: the stream is a fixed sequence for each (seed, epoch):
+    round r of it is a permutation of the split's clip indices drawn from
+    ``default_rng([seed, epoch, 0, r])``, and the clip taken at stream position
+    p starts where ``default_rng([seed, epoch, 1, p])`` says. With n
+    DataLoader workers, worker w renders the blocks of ``block`` consecutive
+    positions numbered w, w + n, w + 2n, ...; the DataLoader takes batches
+    from its workers in turn, so with ``block`` equal to the batch size the
+    batches are exactly those of ``num_workers=0``, for any worker count.
+    Call :meth:`set_epoch` before iterating (workers are started per epoch
+    unless ``persistent_workers``, which would keep the old epoch).
+
+    Each worker keeps the parameters of every class it has met, so a class's
+    base clip is drawn (and probed) once per worker rather than once per item.
+    """
+
+    def __init__(self, spec: DatasetSpec, frames: int = 8, stride: int = 2, seed: int = 0, split: str = "train",
+                 block: int = 1, pad: str = "repeat"):
+        if not isinstance(spec, DatasetSpec):
+            raise ValueError(f"spec={spec!r} is not accepted: expected a fractalvid.DatasetSpec")
+        for name, value in (("frames", frames), ("stride", stride), ("block", block)):
+            _check_int(name, value, 1, "an integer >= 1")
+        _check_int("seed", seed, 0, "an integer >= 0")
+        if pad not in PADS:
+            raise ValueError(f"pad={pad!r} is not accepted: expected one of {PADS}")
+        splits = ("train", "val") if spec.supervised and spec.val_per_class else ("train",)
+        if split not in splits:
+            raise ValueError(f"split={split!r} is not accepted for this spec: expected one of {splits}")
+        self.spec, self.frames, self.stride, self.seed = spec, frames, stride, seed
+        self.split, self.block, self.pad = split, block, pad
+        self.pool = np.array([i for i in range(spec.n_clips) if spec.label_split(i)[1] == split])
+        self.epoch = 0
+        self._classes: dict = {}
+        self._perm: tuple[int, np.ndarray] | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        self._perm = None
+
+    def index_at(self, position: int) -> int:
+        """The clip index at a stream position of the current epoch."""
+        r, j = divmod(position, len(self.pool))
+        if self._perm is None or self._perm[0] != r:
+            self._perm = (r, np.random.default_rng([self.seed, self.epoch, 0, r]).permutation(len(self.pool)))
+        return int(self.pool[self._perm[1][j]])
+
+    def item(self, position: int) -> tuple[torch.Tensor, int]:
+        """The item at a stream position of the current epoch (what iteration yields there)."""
+        index = self.index_at(position)
+        label = self.spec.label_split(index)[0]
+        cache = None
+        if self.spec.supervised:
+            if label not in self._classes:
+                self._classes[label] = class_params(self.spec, label)
+            cache = {label: self._classes[label]}  # make_clip then skips drawing the class
+        frames, row = make_clip(self.spec, index, cache)
+        rng = np.random.default_rng([self.seed, self.epoch, 1, position])
+        idx = train_indices(frames.shape[0], self.frames, self.stride, rng, self.pad)
+        return _to_tensor(frames[idx]), int(row["label"])
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        for b in itertools.count(worker, workers):
+            for position in range(b * self.block, (b + 1) * self.block):
+                yield self.item(position)
