@@ -42,7 +42,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from tqdm.auto import tqdm
 
 from . import __version__
-from .generate import PRESETS, DatasetSpec, class_params, make_clip
+from .generate import PRESETS, DatasetSpec, make_clip
 from .store import (PREPARED_FIELDS, ClipDataset, chunk_done, chunk_paths, encode_clip, open_dataset, read_rows,
                     write_chunk, write_json, write_rows)
 
@@ -787,14 +787,14 @@ class VideoClips(Dataset):
 # ============================================================ fractals on the fly
 
 class FractalStream(IterableDataset):
-    """Fractal clips rendered inside DataLoader workers (no disk): an endless stream of the items of VideoClips.
+    """Synthetic clips rendered inside DataLoader workers (no disk): an endless stream of the items of VideoClips.
 
     Items are ``(clip uint8 (1, frames, R, R), label)``, the clips of
-    ``spec`` (rendered by :func:`fractalvid.generate.make_clip`, so identical
-    to those a generated dataset would hold before compression) sampled as
-    :class:`VideoClips` does for training; labels are
+    ``spec`` (any family; rendered by :func:`fractalvid.generate.make_clip`,
+    so identical to those a generated dataset would hold before compression)
+    sampled as :class:`VideoClips` does for training; labels are
     ``spec.label_split(index)[0]`` (-1 for unsupervised specs). Only clips of
-    ``split`` ("train" or "val"; "val" exists for supervised specs) are drawn.
+    ``split`` (one of the spec's splits, e.g. "train" or "val") are drawn.
 
     Reproducibility: the stream is a fixed sequence for each (seed, epoch):
     round r of it is a permutation of the split's clip indices drawn from
@@ -807,8 +807,9 @@ class FractalStream(IterableDataset):
     Call :meth:`set_epoch` before iterating (workers are started per epoch
     unless ``persistent_workers``, which would keep the old epoch).
 
-    Each worker keeps the parameters of every class it has met, so a class's
-    base clip is drawn (and probed) once per worker rather than once per item.
+    Each worker keeps the parameters of every class it has met (one
+    ``make_clip`` class cache per label), so a class is drawn (and, for
+    fractals, probed) once per worker rather than once per item.
     """
 
     def __init__(self, spec: DatasetSpec, frames: int = 8, stride: int = 2, seed: int = 0, split: str = "train",
@@ -820,12 +821,13 @@ class FractalStream(IterableDataset):
         _check_int("seed", seed, 0, "an integer >= 0")
         if pad not in PADS:
             raise ValueError(f"pad={pad!r} is not accepted: expected one of {PADS}")
-        splits = ("train", "val") if spec.supervised and spec.val_per_class else ("train",)
+        splits = [spec.label_split(i)[1] for i in range(spec.n_clips)]
         if split not in splits:
-            raise ValueError(f"split={split!r} is not accepted for this spec: expected one of {splits}")
+            raise ValueError(f"split={split!r} is not accepted for this spec: expected one of "
+                             f"{tuple(sorted(set(splits)))}")
         self.spec, self.frames, self.stride, self.seed = spec, frames, stride, seed
         self.split, self.block, self.pad = split, block, pad
-        self.pool = np.array([i for i in range(spec.n_clips) if spec.label_split(i)[1] == split])
+        self.pool = np.array([i for i, s in enumerate(splits) if s == split])
         self.epoch = 0
         self._classes: dict = {}
         self._perm: tuple[int, np.ndarray] | None = None
@@ -844,12 +846,8 @@ class FractalStream(IterableDataset):
     def item(self, position: int) -> tuple[torch.Tensor, int]:
         """The item at a stream position of the current epoch (what iteration yields there)."""
         index = self.index_at(position)
-        label = self.spec.label_split(index)[0]
-        cache = None
-        if self.spec.supervised:
-            if label not in self._classes:
-                self._classes[label] = class_params(self.spec, label)
-            cache = {label: self._classes[label]}  # make_clip then skips drawing the class
+        # make_clip keeps one class in the dict it is given: one dict per label keeps them all
+        cache = self._classes.setdefault(self.spec.label_split(index)[0], {})
         frames, row = make_clip(self.spec, index, cache)
         rng = np.random.default_rng([self.seed, self.epoch, 1, position])
         idx = train_indices(frames.shape[0], self.frames, self.stride, rng, self.pad)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from fractalvid import generate, make_clip, open_dataset
+from fractalvid import DatasetSpec, generate, make_clip, open_dataset
 from fractalvid.data import (FractalStream, VideoClips, VideoRecord, eval_indices, eval_transform, hash_split,
                              list_videos, prepare, prepare_dataset, read_video, resize_center_crop, train_indices)
 from fractalvid.store import MANIFEST_FIELDS, decode_clip, encode_clip
@@ -391,15 +391,22 @@ def test_eval_transform_resizes_short_side_then_centre_crops():
 
 # --------------------------------------------------------- fractals on the fly
 
+def assert_stream_renders_the_spec(stream, items):
+    """Each item is its clip of the spec, rendered afresh, at the frames the position's generator picks."""
+    for p, (clip, label) in enumerate(items):
+        index = stream.index_at(p)
+        assert stream.spec.label_split(index) == (label, stream.split)
+        frames, _ = make_clip(stream.spec, index)
+        idx = train_indices(len(frames), stream.frames, stream.stride,
+                            np.random.default_rng([stream.seed, stream.epoch, 1, p]))
+        assert torch.equal(clip[0], torch.from_numpy(frames[idx]))
+
+
 def test_fractal_stream_is_reproducible_per_seed_and_epoch_and_worker_count(tiny_spec):
     stream = FractalStream(tiny_spec, frames=8, stride=2, seed=4, block=3)
     first = [stream.item(p) for p in range(6)]
-    for p, (clip, label) in enumerate(first):
-        index = stream.index_at(p)
-        assert tiny_spec.label_split(index) == (label, "train")
-        frames, _ = make_clip(tiny_spec, index)
-        assert clip.shape == (1, 8, 64, 64) and clip.dtype == torch.uint8
-        assert any(torch.equal(clip[0], torch.from_numpy(frames[s: s + 15: 2])) for s in range(len(frames) - 14))
+    assert all(c.shape == (1, 8, 64, 64) and c.dtype == torch.uint8 for c, _ in first)
+    assert_stream_renders_the_spec(stream, first)
     assert sorted(stream.index_at(p) for p in range(9)) == [i for i in range(12) if i % 4 != 3]  # a permutation
 
     loader = DataLoader(FractalStream(tiny_spec, frames=8, stride=2, seed=4, block=3), batch_size=3, num_workers=2)
@@ -410,6 +417,10 @@ def test_fractal_stream_is_reproducible_per_seed_and_epoch_and_worker_count(tiny
     assert [stream.index_at(p) for p in range(9)] != [FractalStream(tiny_spec, seed=4).index_at(p) for p in range(9)]
     assert [FractalStream(tiny_spec, seed=5).index_at(p) for p in range(9)] != \
         [FractalStream(tiny_spec, seed=4).index_at(p) for p in range(9)]
+    leaves = DatasetSpec(family="dead_leaves", classes=2, per_class=3, val_per_class=1, options={"res": 32})
+    stream = FractalStream(leaves, frames=4, stride=2, seed=1)
+    stream.set_epoch(3)
+    assert_stream_renders_the_spec(stream, [stream.item(p) for p in range(5)])  # classes cached right
     val = FractalStream(tiny_spec, split="val")
     assert sorted(val.index_at(p) for p in range(3)) == [3, 7, 11]
     with pytest.raises(ValueError, match="split='test'"):
