@@ -7,7 +7,10 @@ s_per_clip: wall time of `generate` over --clips unsupervised clips at paper
 settings with every core, redraws, framing, tone map and H.264 storage
 included (s_per_clip_supervised: the same for two classes of --clips / 2
 instances, class draws and instance redraws included); points_per_s: the kept clips' chaos-game points over that wall
-time. points_per_s_per_core: chaos-game points (walkers x steps x frames)
+time. s_per_clip_perlin, s_per_clip_dead_leaves, s_per_clip_octopus: the same as
+s_per_clip for the comparison families at their default (paper-like) settings,
+256 px (mostly H.264 encoding: their frames render in about 0.01 s).
+points_per_s_per_core: chaos-game points (walkers x steps x frames)
 per second of one process rendering clips end to end (render_clip), divided
 by ../shared/bench/chaos_limit.py's rate measured in the same job:
 ratio_to_limit.
@@ -24,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from fractalvid import DatasetSpec, FractalConfig, generate, open_dataset
+from fractalvid.generate import FAMILIES
 from fractalvid.ifs import sample_clip
 from fractalvid.render import render_clip
 
@@ -76,10 +80,16 @@ def main():
     per_class = max(args.clips // 2, 2)
     wall_sup, _, _ = timed_generate(DatasetSpec(classes=2, per_class=per_class, val_per_class=1, seed=1,
                                                 chunk_size=per_class, fractal=cfg), args)
+    other = {}
+    for family in FAMILIES:
+        if family != "fractal":
+            spec = DatasetSpec(family=family, samples=args.clips, seed=1, chunk_size=max(1, args.clips // 4))
+            other[f"s_per_clip_{family}"] = round(timed_generate(spec, args)[0] / args.clips, 4)
     result = {
         "benchmark": "generate",
         "s_per_clip": round(wall / args.clips, 4),
         "s_per_clip_supervised": round(wall_sup / (2 * per_class), 4),
+        **other,
         "points_per_s": round(frames * cfg.walkers * cfg.steps / wall),
         "points_per_s_per_core": round(per_core),
         "limit_points_per_s_per_core": limit,
