@@ -106,16 +106,20 @@ def decode_clip(data: bytes, channels: int = 1, indices=None) -> np.ndarray:
     if wanted is not None and wanted.size and wanted.min() < 0:
         raise IndexError(f"frame indices must be >= 0, got {wanted.min()}")
     last = None if wanted is None else (int(wanted.max()) if wanted.size else -1)
-    planes = []
+    keep = None if wanted is None else set(wanted.tolist())
+    planes, kept, n = [], {}, 0
     with av.open(io.BytesIO(data)) as container:
-        for n, f in enumerate(container.decode(video=0)):
+        for n, f in enumerate(container.decode(video=0), 1):
+            if keep is None:
+                planes.append(f.to_ndarray(format="yuv420p"))
+            elif n - 1 in keep:  # frames not asked for are decoded (H.264 needs them) but not copied out
+                kept[n - 1] = f.to_ndarray(format="yuv420p")
             if last is not None and n > last:
                 break
-            planes.append(f.to_ndarray(format="yuv420p"))
     if wanted is not None:
-        if last >= len(planes):
-            raise IndexError(f"frame {last} was asked for but the clip has {len(planes)} frames")
-        planes = [planes[i] for i in wanted]
+        if last >= n:
+            raise IndexError(f"frame {last} was asked for but the clip has {n} frames")
+        planes = [kept[i] for i in wanted.tolist()]
     if not planes:
         return np.zeros((0, 0, 0) if channels == 1 else (0, 0, 0, 3), np.uint8)
     height = planes[0].shape[0] * 2 // 3
