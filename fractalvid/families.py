@@ -88,6 +88,10 @@ class _Settings:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
     def _check_geometry(self) -> None:
+        """Called first by every __post_init__: lists become tuples (as from JSON), then res and frames."""
+        for f in dataclasses.fields(self):
+            if isinstance(getattr(self, f.name), list):
+                object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
         _check(_is_int(self.res) and 16 <= self.res <= 4096 and self.res % 2 == 0, "res", self.res,
                "an even integer in [16, 4096]")
         _check(_is_int(self.min_frames) and 2 <= self.min_frames <= self.max_frames, "min_frames",
@@ -104,9 +108,9 @@ class _Settings:
         _check(isinstance(w, tuple) and len(w) == 3 and all(_is_num(x) and x >= 0 for x in w) and sum(w) > 0,
                "curve_weights", w, "three non-negative weights (sharp, curve, periodic) with a positive sum")
         _check(isinstance(self.linear_motion, bool), "linear_motion", self.linear_motion, "true or false")
-        lo, hi = self.perturb_knots if len(self.perturb_knots) == 2 else (0, 0)
-        _check(_is_int(lo) and _is_int(hi) and 2 <= lo <= hi, "perturb_knots", self.perturb_knots,
-               "two integers 2 <= lo <= hi")
+        k = self.perturb_knots
+        _check(isinstance(k, tuple) and len(k) == 2 and all(_is_int(v) for v in k) and 2 <= k[0] <= k[1],
+               "perturb_knots", k, "two integers 2 <= lo <= hi")
 
 
 def smooth_tracks(rng: np.random.Generator, n_frames: int, n_tracks: int, knots: tuple[int, int],
