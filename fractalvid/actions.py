@@ -59,6 +59,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -370,7 +371,7 @@ def _wave2(ph, rng, body, p):
 
 @dataclass(frozen=True)
 class _Motion:
-    fn: object
+    fn: Callable  # (phase, rng, body, pose dict to fill) -> None
     hz: tuple[float, float]   # cycles per second
     view: str                 # "side" (yaw about +-90 degrees) or "front" (about 0)
 
@@ -427,8 +428,9 @@ def _torso_rotation(lean, tilt):
 def _skeleton(pose: dict, body: Body):
     """Capsules of every frame in body coordinates (x left, y up, z forward; pelvis at height 0).
 
-    Returns (p0, p1) each (T, N, 3), radii (N, 2) and shades (N,), plus the
-    index of limb capsules that are on the body's left (+x) or right side.
+    Returns the capsules' end points p0, p1 (T, N, 3), their end radii (N, 2),
+    grey levels (N,) and sides (N,: +1 left limb, -1 right limb, 0 trunk and
+    head), and ground (T,), the height of the lowest point of either foot.
     """
     rot = _torso_rotation(pose["lean"], pose["tilt"])
     T = rot.shape[0]
@@ -463,7 +465,7 @@ def _skeleton(pose: dict, body: Body):
             caps.append((knee, ankle, 0.85 * body.leg_r, 0.65 * body.leg_r, body.shins, s))
             caps.append((ankle, toe, 0.75 * body.leg_r, 0.6 * body.leg_r, body.shoes, s))
             feet += [ankle[:, 1] - 0.75 * body.leg_r, toe[:, 1] - 0.6 * body.leg_r]
-    # the head last among equals: a disc, with a darker cap of hair on top
+    # the head last among equals: a disc, with a cap of hair on top
     caps.append((head, head, body.head_r, body.head_r, body.skin, 0))
     hair = head + up([0, 0.4 * body.head_r, -0.25 * body.head_r])   # on top, towards the back
     caps.append((hair, hair, 0.75 * body.head_r, 0.75 * body.head_r, body.hair, 0))
@@ -578,9 +580,9 @@ def _render(rng: np.random.Generator, action: int | str, body: Body, cfg: Action
         yaw = math.radians((90 + rng.uniform(-20, 20)) * (1 if rng.random() < 0.5 else -1))
     else:
         yaw = math.radians(rng.uniform(-30, 30))
-    cy, sy = math.cos(yaw), math.sin(yaw)
-    X0, X1 = p0[..., 0] * cy + p0[..., 2] * sy, p1[..., 0] * cy + p1[..., 2] * sy
-    depth = 0.5 * ((p0[..., 2] + p1[..., 2]) * cy - (p0[..., 0] + p1[..., 0]) * sy)   # larger = nearer
+    cos_y, sin_y = math.cos(yaw), math.sin(yaw)
+    X0, X1 = p0[..., 0] * cos_y + p0[..., 2] * sin_y, p1[..., 0] * cos_y + p1[..., 2] * sin_y
+    depth = 0.5 * ((p0[..., 2] + p1[..., 2]) * cos_y - (p0[..., 0] + p1[..., 0]) * sin_y)  # larger = nearer
     depth = depth + 1e-4 * np.arange(len(shades))  # ties keep drawing order
     depth[:, -1] = depth[:, -2] + 1e-4              # the hair right after the head it sits on
     # far-side limbs in shadow, as real limbs are
@@ -591,7 +593,7 @@ def _render(rng: np.random.Generator, action: int | str, body: Body, cfg: Action
     # --- size and place; a camera that pans to follow long travel
     height_px = rng.uniform(cfg.min_height, cfg.max_height) * R
     sc = height_px / body.height
-    path = sc * (pelvis[:, 0] * cy + pelvis[:, 2] * sy)                     # pelvis screen x, relative
+    path = sc * (pelvis[:, 0] * cos_y + pelvis[:, 2] * sin_y)               # pelvis screen x, relative
     span = float(path.max() - path.min())
     pan = np.zeros(T)
     if span > cfg.max_span * R:
@@ -605,8 +607,9 @@ def _render(rng: np.random.Generator, action: int | str, body: Body, cfg: Action
     # --- camera jitter: a mean-reverting random walk, in whole pixels
     lim = int(math.ceil(2 * cfg.jitter))
     jit = np.zeros((T, 2))
-    for t in range(T):
-        jit[t] = (0.6 * jit[t - 1] if t else 0) + rng.normal(0, cfg.jitter, 2) if cfg.jitter else 0
+    if cfg.jitter > 0:
+        for t in range(T):
+            jit[t] = (0.6 * jit[t - 1] if t else 0.0) + rng.normal(0, cfg.jitter, 2)
     jit = np.clip(np.round(jit), -lim, lim).astype(int)
     pan_i = np.round(pan).astype(int)
     m = lim + 1
