@@ -54,7 +54,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import __version__
-from . import families
+from . import actions, families
 from .ifs import ClipParams, FractalConfig, perturb, sample_clip
 from .render import render_clip
 from .store import chunk_done, chunk_paths, encode_clip, read_rows, write_chunk, write_json, write_rows
@@ -248,6 +248,23 @@ def _fractal_clip(spec: DatasetSpec, index: int, rng: np.random.Generator, cls) 
     return rendered.frames, info
 
 
+def _actions_check(spec: DatasetSpec) -> None:
+    if not spec.supervised or spec.classes > len(actions.ACTIONS):
+        raise ValueError(f"classes={spec.classes!r} is not accepted for family 'actions': expected an integer in "
+                         f"[1, {len(actions.ACTIONS)}] (the actions {', '.join(actions.ACTIONS)})")
+
+
+def _actions_split(spec: DatasetSpec, index: int) -> tuple[int, str]:
+    """The j-th clip of a class is played by actor j % actors; test actors make the test split."""
+    label, _, split = actions.clip_layout(index, spec.per_class, spec.options)
+    return label, split
+
+
+def _actions_clip(spec: DatasetSpec, index: int, rng: np.random.Generator, cls) -> tuple[np.ndarray, dict]:
+    frames, _, _, info = actions.clip_for_index(spec.seed, index, spec.per_class, spec.options)
+    return frames, {"variation": info["action"], "n_maps": info["actor"]}  # n_maps column: the actor
+
+
 @dataclass(frozen=True)
 class Family:
     """One kind of clip; the protocol is in the module docstring."""
@@ -265,6 +282,10 @@ FAMILIES: dict[str, Family] = {
                      check=families.perlin_check),
     "dead_leaves": Family(families.DeadLeavesConfig, families.dead_leaves_class, families.dead_leaves_clip),
     "octopus": Family(families.OctopusConfig, families.octopus_class, families.octopus_clip),
+    # the built-in downstream benchmark (a stand-in for real action videos, see fractalvid/actions.py);
+    # its clips have no class parameters and never need a redraw
+    "actions": Family(actions.ActionConfig, lambda spec, label, rng: None, _actions_clip,
+                      label_split=_actions_split, check=_actions_check),
 }
 DEFAULT_MAX_ATTEMPTS = 64  # redraws of a family whose settings have no max_attempts
 
@@ -424,6 +445,8 @@ def finalize(out: str | os.PathLike) -> dict | None:
         "clips_per_s": round(sum(r["clips"] for r in runs) / wall, 3) if wall else None,
         "runs": runs,
     }
+    if spec.family == "actions":  # named classes, like a real dataset's
+        card["class_names"] = list(actions.ACTIONS[: spec.classes])
     write_json(out / "card.json", card)
     return card
 

@@ -1,0 +1,588 @@
+"""Training: supervised and MoCo pre-training, fine-tuning, evaluation.
+
+The shape follows torchvision's ``references/video_classification``: build the
+data, the model and the optimiser from one :class:`TrainConfig`, then loop
+``train_one_epoch`` / ``evaluate``, writing a checkpoint after every epoch.
+
+A run lives in one folder::
+
+    last.pt, previous.pt   the two newest checkpoints (model, optimiser, scheduler,
+                           scaler, epoch, history, config); a run restarted in the
+                           same folder resumes from ``last.pt``
+    model.pt               the final weights, with the arch and class names
+    history.csv            one row per epoch: losses, top-1/top-5, lr, clips/s
+    metrics.json           the last epoch's numbers (what ``dvc metrics`` shows)
+    confusion.csv          the last evaluation's confusion matrix (rows: truth)
+
+Reproducibility. Every source of randomness is re-derived from (seed, epoch)
+at the start of an epoch: the shuffling order, the clip sampling of each item,
+the augmentation generator and torch's global generator (dropout, MoCo's
+queue). So a run killed mid-way and restarted from its last checkpoint redoes
+the interrupted epoch exactly as an uninterrupted run does it, and ends with the
+same metrics (bit for bit on the CPU, within float noise on a GPU).
+
+Distributed training: launched with ``torchrun --nproc-per-node N``, each
+process trains on 1/N of every epoch (``DistributedSampler``), gradients are
+averaged by ``DistributedDataParallel``, the learning rate scales with the
+global batch and rank 0 alone writes files.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from .augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, RealVideoAugment, StandardAugment
+from .data import resize_center_crop
+from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
+
+TASKS = ("supervised", "moco", "finetune")
+HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "clips_per_s",
+                  "epoch_s")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Defaults are the paper's pre-training recipe (SPEC section 4);
+    :func:`recipe` gives the fine-tuning one."""
+
+    task: str = "supervised"            # supervised | moco (pre-training) | finetune
+    data: str = ""                      # a dataset folder (generated or prepared)
+    train_split: str = "train"
+    val_split: str | None = "val"       # None: no evaluation
+    stream: dict | None = None          # pre-train on fractals rendered on the fly: a DatasetSpec dict
+    epoch_clips: int | None = None      # clips per epoch (required with stream; else the whole split)
+    init: str = "scratch"               # scratch | path to a fractalvid checkpoint | kinetics:PATH
+    arch: str = "tsm_r50"
+    frames: int = 8
+    stride: int = 2
+    size: int = 112
+    epochs: int = 25
+    warmup_epochs: int = 3
+    batch_size: int = 32
+    lr: float = 8e-4                    # for a global batch of 32; scaled linearly with it
+    weight_decay: float = 0.01
+    clip_grad: float = 5.0
+    dropout: float = 0.8
+    crop_scale: tuple[float, float] = (0.9, 1.0)
+    real_video: bool = True             # the real-video emulation (augment.RealVideoAugment)
+    augment: dict = field(default_factory=dict)  # AugmentConfig overrides (the ablation switches)
+    randaugment: bool = True
+    val_clips: int = 10
+    workers: int = 2
+    seed: int = 0
+    amp: bool = True                    # mixed precision (GPU only; the CPU trains in float32)
+    moco_dim: int = 128
+    moco_queue: int = 16384
+    moco_momentum: float = 0.999
+    moco_temperature: float = 0.07
+
+    def __post_init__(self):
+        validate(self)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown training setting(s) {unknown}; accepted: {sorted(names)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def recipe(task: str, **overrides) -> TrainConfig:
+    """The paper's recipe for a task, with overrides: pre-training (supervised,
+    moco) is 25 epochs at frame stride 2; fine-tuning 100 epochs (10 warm-up) at
+    stride 6 with crops of scale 0.2-1 and no real-video emulation; fine-tuning
+    from Kinetics uses lr 1e-5 and weight decay 0.1."""
+    base = dict(task=task)
+    if task == "finetune":
+        base.update(epochs=100, warmup_epochs=10, stride=6, crop_scale=(0.2, 1.0), real_video=False, val_split="test")
+        if str(overrides.get("init", "")).startswith("kinetics:"):
+            base.update(lr=1e-5, weight_decay=0.1)
+    return TrainConfig.from_dict({**base, **overrides})
+
+
+def _check(ok: bool, name: str, value, accepted: str) -> None:
+    if not ok:
+        raise ValueError(f"{name}={value!r} is not accepted: expected {accepted}")
+
+
+def validate(c: TrainConfig) -> None:
+    """Raise ValueError naming the first bad setting and what would be accepted."""
+    _check(c.task in TASKS, "task", c.task, f"one of {TASKS}")
+    _check(c.arch in ARCHS, "arch", c.arch, f"one of {ARCHS}")
+    _check(bool(c.data) != (c.stream is not None), "data/stream", (c.data, c.stream),
+           "exactly one of data (a dataset folder) or stream (fractals rendered on the fly)")
+    _check(c.stream is None or c.epoch_clips is not None, "epoch_clips", c.epoch_clips,
+           "an integer >= 1 when training on a stream")
+    _check(c.task != "finetune" or c.stream is None, "stream", c.stream, "None when fine-tuning")
+    for name in ("frames", "stride", "size", "epochs", "batch_size", "val_clips"):
+        v = getattr(c, name)
+        _check(isinstance(v, int) and not isinstance(v, bool) and v >= 1, name, v, "an integer >= 1")
+    _check(c.epoch_clips is None or (isinstance(c.epoch_clips, int) and c.epoch_clips >= 1), "epoch_clips",
+           c.epoch_clips, "an integer >= 1 or None")
+    _check(isinstance(c.warmup_epochs, int) and 0 <= c.warmup_epochs <= c.epochs, "warmup_epochs", c.warmup_epochs,
+           f"an integer in [0, epochs={c.epochs}]")
+    _check(isinstance(c.workers, int) and c.workers >= 0, "workers", c.workers, "an integer >= 0")
+    for name in ("lr", "weight_decay", "clip_grad", "moco_temperature"):
+        v = getattr(c, name)
+        _check(isinstance(v, (int, float)) and v >= 0 and math.isfinite(v), name, v, "a finite number >= 0")
+    _check(c.lr > 0, "lr", c.lr, "a number > 0")
+    _check(0 <= c.dropout < 1, "dropout", c.dropout, "a number in [0, 1)")
+    _check(len(c.crop_scale) == 2 and 0 < c.crop_scale[0] <= c.crop_scale[1] <= 1, "crop_scale", c.crop_scale,
+           "two numbers 0 < lo <= hi <= 1")
+    _check(0 <= c.moco_momentum < 1, "moco_momentum", c.moco_momentum, "a number in [0, 1)")
+    _check(c.init == "scratch" or c.init.startswith("kinetics:") or c.init.endswith(".pt"), "init", c.init,
+           "'scratch', a fractalvid checkpoint path ending in .pt, or 'kinetics:PATH'")
+    AugmentConfig.from_dict(dict(c.augment))  # raises on a bad augmentation setting
+
+
+# -------------------------------------------------------------- distributed
+
+def setup_device() -> tuple[torch.device, int, int]:
+    """(device, rank, world size); starts the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return torch.device("cuda", local), rank, world
+    return torch.device("cpu"), rank, world
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+@torch.no_grad()
+def _gather(x: torch.Tensor) -> torch.Tensor:
+    if not _distributed():
+        return x
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x)
+    return torch.cat(parts)
+
+
+# -------------------------------------------------------------------- data
+
+def _seed(*parts: int) -> int:
+    """A 63-bit seed from integers (numpy's SeedSequence mixes them well)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+def _class_names(source) -> list[str]:
+    if getattr(source, "class_names", None):
+        return list(source.class_names)
+    n = int(source.card.get("classes") or 0) or int(source.labels.max(initial=-1)) + 1
+    return [str(c) for c in range(n)]
+
+
+def build_data(cfg: TrainConfig):
+    """(train dataset, val dataset or None, class names)."""
+    from .data import FractalStream, VideoClips
+    from .generate import DatasetSpec
+    from .store import open_dataset
+
+    if cfg.stream is not None:
+        spec = DatasetSpec.from_dict(cfg.stream)
+        train = FractalStream(spec, frames=cfg.frames, stride=cfg.stride, seed=cfg.seed, block=cfg.batch_size)
+        return train, None, [str(c) for c in range(spec.classes)] if spec.supervised else []
+    if not Path(cfg.data, "manifest.csv").exists():
+        raise FileNotFoundError(
+            f"data={cfg.data!r}: no dataset there (looked for {Path(cfg.data, 'manifest.csv')}). Make it with "
+            "`fractalvid generate` (synthetic clips) or `fractalvid data prepare` (real videos; see the README)")
+    source = open_dataset(cfg.data, cfg.train_split)
+    # items come as squares of the size the crops are taken from (SPEC: 112 from 128)
+    train = VideoClips(source, frames=cfg.frames, stride=cfg.stride, train=True, seed=cfg.seed,
+                       train_size=_load_size(cfg.size))
+    val = None
+    if cfg.val_split is not None:
+        val = VideoClips(open_dataset(cfg.data, cfg.val_split), frames=cfg.frames, stride=cfg.stride, train=False,
+                         num_clips=cfg.val_clips, seed=cfg.seed, eval_size=cfg.size)
+    return train, val, _class_names(source)
+
+
+def _load_size(size: int) -> int:
+    return round(size * 256 / 224)
+
+
+def _loader(dataset, cfg: TrainConfig, epoch: int, train: bool, world: int) -> DataLoader:
+    if hasattr(dataset, "set_epoch"):
+        dataset.set_epoch(epoch)
+    sampler, shuffle, gen = None, None, None
+    if isinstance(dataset, torch.utils.data.IterableDataset):
+        pass
+    elif world > 1:
+        sampler = DistributedSampler(dataset, shuffle=train, seed=cfg.seed, drop_last=train)
+        sampler.set_epoch(epoch)
+    elif train:
+        shuffle, gen = True, torch.Generator().manual_seed(_seed(cfg.seed, epoch, 1))
+    batch = max(1, cfg.batch_size // world) if train else max(1, cfg.batch_size // (2 * world))
+    return DataLoader(dataset, batch_size=batch, shuffle=shuffle, sampler=sampler, generator=gen,
+                      num_workers=cfg.workers, drop_last=train and len(dataset) >= batch if hasattr(dataset, "__len__")
+                      else train, pin_memory=torch.cuda.is_available(),
+                      persistent_workers=False)
+
+
+# ------------------------------------------------------------------ models
+
+class MoCo(nn.Module):
+    """MoCo v2 (He et al. 2020; Chen et al. 2020): a query encoder trained to pick
+    its key, made by a momentum copy of itself, out of a queue of negatives."""
+
+    def __init__(self, encoder: nn.Module, dim: int = 128, queue: int = 16384, momentum: float = 0.999,
+                 temperature: float = 0.07):
+        super().__init__()
+        import copy
+
+        width = encoder.feat_dim
+        self.encoder = encoder
+        self.head = nn.Sequential(nn.Linear(width, width), nn.ReLU(inplace=True), nn.Linear(width, dim))
+        self.key_encoder = copy.deepcopy(encoder)
+        self.key_head = copy.deepcopy(self.head)
+        for p in list(self.key_encoder.parameters()) + list(self.key_head.parameters()):
+            p.requires_grad = False
+        self.momentum, self.temperature = momentum, temperature
+        self.register_buffer("queue", F.normalize(torch.randn(queue, dim), dim=1))
+        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def _momentum_update(self) -> None:
+        pairs = zip(list(self.encoder.parameters()) + list(self.head.parameters()),
+                    list(self.key_encoder.parameters()) + list(self.key_head.parameters()))
+        for q, k in pairs:
+            k.mul_(self.momentum).add_(q.detach(), alpha=1 - self.momentum)
+        for q, k in zip(self.encoder.buffers(), self.key_encoder.buffers()):
+            k.copy_(q)
+
+    @torch.no_grad()
+    def _enqueue(self, keys: torch.Tensor) -> None:
+        keys = _gather(keys)
+        n, size = keys.shape[0], self.queue.shape[0]
+        ptr = int(self.queue_ptr)
+        idx = (torch.arange(n, device=keys.device) + ptr) % size
+        self.queue[idx] = keys[-size:] if n > size else keys
+        self.queue_ptr.fill_((ptr + n) % size)
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        """Two views of the same clips -> InfoNCE logits; the positive is column 0."""
+        q = F.normalize(self.head(self.encoder.features(query)), dim=1)
+        with torch.no_grad():
+            self._momentum_update()
+            k = F.normalize(self.key_head(self.key_encoder.features(key)), dim=1)
+        logits = torch.cat([(q * k).sum(1, keepdim=True), q @ self.queue.clone().t()], dim=1) / self.temperature
+        self._enqueue(k)
+        return logits
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """torch.load with a clear error for a missing or corrupt file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # a truncated or overwritten file raises many kinds of errors
+        raise ValueError(f"checkpoint {path} is corrupt and was not loaded ({type(e).__name__}: {e})") from None
+    if not isinstance(state, dict) or "encoder" not in state or "arch" not in state:
+        raise ValueError(f"checkpoint {path} is not a fractalvid checkpoint (expected keys 'arch' and 'encoder')")
+    return state
+
+
+def build_model_for(cfg: TrainConfig, num_classes: int) -> nn.Module:
+    """The network of a run, initialised as ``cfg.init`` says."""
+    model = build_model(cfg.arch, max(num_classes, 1), frames=cfg.frames, dropout=cfg.dropout)
+    if cfg.init.startswith("kinetics:"):
+        load_tsm_kinetics(model, cfg.init.split(":", 1)[1])
+    elif cfg.init != "scratch":
+        state = load_checkpoint(cfg.init)
+        if state["arch"] != cfg.arch:
+            raise ValueError(f"init={cfg.init!r} holds a {state['arch']} network, but arch={cfg.arch!r}: "
+                             f"set arch: {state['arch']} or choose a {cfg.arch} checkpoint")
+        load_trunk(model, state["encoder"])
+    if cfg.task == "moco":
+        return MoCo(model, cfg.moco_dim, cfg.moco_queue, cfg.moco_momentum, cfg.moco_temperature)
+    return model
+
+
+def cosine_with_warmup(epochs: int, warmup: int, steps_per_epoch: int):
+    """lr factor per step: linear warm-up over ``warmup`` epochs, then cosine to 0."""
+    total, ramp = max(1, epochs * steps_per_epoch), warmup * steps_per_epoch
+
+    def factor(step: int) -> float:
+        if step < ramp:
+            return (step + 1) / ramp
+        return 0.5 * (1 + math.cos(math.pi * (step - ramp) / max(1, total - ramp)))
+
+    return factor
+
+
+# ---------------------------------------------------------------- one epoch
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) in [0, 1], C = 1 or 3 -> ImageNet-normalised, 3 channels."""
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1, 1)
+    return (x.expand(-1, 3, -1, -1, -1) - mean) / std
+
+
+def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks=(1, 5)) -> list[int]:
+    top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices
+    hit = top == labels[:, None]
+    return [int(hit[:, :k].any(1).sum()) for k in ks]
+
+
+class Run:
+    """Everything a training run holds; ``fit()`` runs (or resumes) it."""
+
+    def __init__(self, cfg: TrainConfig, out: str | os.PathLike, progress: bool = True):
+        self.cfg, self.out, self.progress = cfg, Path(out), progress
+        self.device, self.rank, self.world = setup_device()
+        torch.manual_seed(_seed(cfg.seed, 0, 0))
+        self.train_set, self.val_set, self.classes = build_data(cfg)
+        num_classes = len(self.classes)
+        if cfg.task != "moco" and num_classes < 2:
+            raise ValueError(f"data={cfg.data or cfg.stream!r} has {num_classes} labelled classes: supervised "
+                             "training needs at least 2 (use task: moco for unlabelled clips)")
+        self.model = build_model_for(cfg, num_classes).to(self.device)
+        self.net = self.model
+        if self.world > 1:
+            self.net = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.amp = cfg.amp and self.device.type == "cuda"
+        self.real_video = RealVideoAugment(AugmentConfig.from_dict(dict(cfg.augment))) if cfg.real_video else None
+        self.train_tf = StandardAugment(train=True, size=cfg.size, crop_scale=cfg.crop_scale,
+                                        randaugment=cfg.randaugment)
+        self.steps_per_epoch = max(1, self._train_len() // cfg.batch_size)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr * cfg.batch_size / 32, weight_decay=cfg.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, cosine_with_warmup(cfg.epochs, cfg.warmup_epochs, self.steps_per_epoch))
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.epoch, self.history = 0, []
+
+    def _train_len(self) -> int:
+        n = self.cfg.epoch_clips if self.cfg.stream is not None else len(self.train_set)
+        return min(n, self.cfg.epoch_clips or n)
+
+    # ------------------------------------------------------------ checkpoints
+    def state(self) -> dict:
+        encoder = self.model.encoder if isinstance(self.model, MoCo) else self.model
+        return {"arch": self.cfg.arch, "task": self.cfg.task, "classes": self.classes, "config": self.cfg.to_dict(),
+                "epoch": self.epoch, "history": self.history, "encoder": encoder.state_dict(),
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict()}
+
+    def save(self) -> None:
+        if self.rank != 0:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        last, tmp = self.out / "last.pt", self.out / "last.pt.tmp"
+        torch.save(self.state(), tmp)
+        if last.exists():
+            os.replace(last, self.out / "previous.pt")
+        os.replace(tmp, last)
+
+    def resume(self) -> str | None:
+        """Load the newest readable checkpoint of this folder; say what happened."""
+        notes = []
+        for name in ("last.pt", "previous.pt"):
+            path = self.out / name
+            if not path.exists():
+                continue
+            try:
+                state = load_checkpoint(path)
+            except ValueError as e:
+                notes.append(str(e))
+                continue
+            if state["config"] != json.loads(json.dumps(self.cfg.to_dict())):
+                old, new = state["config"], self.cfg.to_dict()
+                changed = sorted(k for k in new if old.get(k) != json.loads(json.dumps(new[k])))
+                raise ValueError(f"{self.out} holds a run with other settings (differing: {changed}); "
+                                 "choose another folder or delete it")
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            self.epoch, self.history = state["epoch"], state["history"]
+            notes.append(f"resumed from {path} after epoch {self.epoch}")
+            break
+        return "; ".join(notes) or None
+
+    # ---------------------------------------------------------------- epochs
+    def _inputs(self, clips: torch.Tensor, gen: torch.Generator, progress: float) -> torch.Tensor:
+        x = clips.to(self.device, non_blocking=True).float().div_(255)
+        x = resize_center_crop(x, _load_size(self.cfg.size), _load_size(self.cfg.size))  # a stream's clips
+        if self.real_video is not None:
+            x = self.real_video(x, gen, epoch=progress)
+        return self.train_tf(x, gen)
+
+    def train_one_epoch(self) -> dict:
+        cfg, epoch = self.cfg, self.epoch
+        torch.manual_seed(_seed(cfg.seed, epoch, 2))  # dropout
+        gen = torch.Generator().manual_seed(_seed(cfg.seed, epoch, 3, self.rank))
+        loader = _loader(self.train_set, cfg, epoch, train=True, world=self.world)
+        self.net.train()
+        total = loss_sum = correct = 0
+        start = time.perf_counter()
+        bar = tqdm(loader, total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not self.progress or self.rank != 0, leave=False)
+        for step, (clips, labels) in enumerate(bar):
+            if step >= self.steps_per_epoch:
+                break
+            progress = epoch + step / self.steps_per_epoch
+            labels = labels.to(self.device)
+            with torch.autocast(self.device.type, enabled=self.amp):
+                if cfg.task == "moco":
+                    logits = self.net(self._inputs(clips, gen, progress), self._inputs(clips, gen, progress))
+                    labels = torch.zeros(len(logits), dtype=torch.long, device=self.device)
+                else:
+                    logits = self.net(self._inputs(clips, gen, progress))
+                loss = F.cross_entropy(logits.float(), labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if cfg.clip_grad > 0:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            n = len(labels)
+            total += n
+            loss_sum += loss.item() * n
+            correct += topk_correct(logits.detach(), labels, (1,))[0]
+            bar.set_postfix(loss=f"{loss_sum / total:.3f}")
+        seconds = time.perf_counter() - start
+        return {"train_loss": loss_sum / max(total, 1), "train_top1": correct / max(total, 1),
+                "clips_per_s": total * self.world / seconds, "epoch_s": seconds}
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Top-1/top-5 and loss of scores averaged over each video's clips; confusion matrix."""
+        if self.val_set is None or self.cfg.task == "moco":
+            return {}
+        model = self.model
+        model.eval()
+        k = len(self.classes)
+        confusion = torch.zeros(k, k, dtype=torch.long)
+        total = loss_sum = top1 = top5 = 0
+        for clips, labels in _loader(self.val_set, self.cfg, 0, train=False, world=self.world):
+            b, n = clips.shape[:2]
+            x = normalise(clips.flatten(0, 1).to(self.device).float().div_(255))  # already resized and cropped
+            with torch.autocast(self.device.type, enabled=self.amp):
+                scores = model(x).float().softmax(1).view(b, n, -1).mean(1)
+            labels = labels.to(self.device)
+            loss_sum += float(F.nll_loss(scores.clamp_min(1e-8).log(), labels, reduction="sum"))
+            c1, c5 = topk_correct(scores, labels)
+            top1, top5, total = top1 + c1, top5 + c5, total + b
+            confusion += torch.bincount((labels * k + scores.argmax(1)).cpu(), minlength=k * k).view(k, k)
+        if _distributed():
+            sums = torch.tensor([loss_sum, top1, top5, total], dtype=torch.float64, device=self.device)
+            dist.all_reduce(sums)
+            loss_sum, top1, top5, total = sums.tolist()
+            confusion = confusion.to(self.device)
+            dist.all_reduce(confusion)
+            confusion = confusion.cpu()
+        self.confusion = confusion
+        return {"val_loss": loss_sum / max(total, 1), "val_top1": top1 / max(total, 1),
+                "val_top5": top5 / max(total, 1)}
+
+    def fit(self) -> dict:
+        """Train to ``cfg.epochs`` (resuming if this folder has a checkpoint); returns the metrics."""
+        note = self.resume()
+        if note and self.rank == 0:
+            print(note)
+        while self.epoch < self.cfg.epochs:
+            row = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
+            row.update(self.train_one_epoch())
+            row.update(self.evaluate())
+            self.epoch += 1
+            self.history.append(row)
+            self.save()
+            if self.rank == 0:
+                self.write_reports()
+                if self.progress:
+                    print(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+        if self.rank == 0:
+            if not (self.out / "metrics.json").exists() or not hasattr(self, "confusion"):
+                self.evaluate()  # a resumed, already finished run still reports its confusion matrix
+            self.write_reports()
+            encoder = self.model.encoder if isinstance(self.model, MoCo) else self.model
+            _save_atomic({"arch": self.cfg.arch, "task": self.cfg.task, "classes": self.classes,
+                          "config": self.cfg.to_dict(), "epoch": self.epoch, "encoder": encoder.state_dict()},
+                         self.out / "model.pt")
+        return self.metrics()
+
+    # ---------------------------------------------------------------- reports
+    def metrics(self) -> dict:
+        last = dict(self.history[-1]) if self.history else {}
+        best = max((r.get("val_top1", 0.0) for r in self.history), default=0.0)
+        return {**{k: v for k, v in last.items() if k != "lr"}, "best_val_top1": best, "epochs": self.epoch,
+                "task": self.cfg.task, "arch": self.cfg.arch, "init": self.cfg.init}
+
+    def write_reports(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        tmp = self.out / "history.csv.tmp"
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, HISTORY_FIELDS, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(self.history)
+        os.replace(tmp, self.out / "history.csv")
+        from .store import write_json
+
+        write_json(self.out / "metrics.json", self.metrics())
+        if getattr(self, "confusion", None) is not None:
+            tmp = self.out / "confusion.csv.tmp"
+            with open(tmp, "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["truth"] + list(self.classes))
+                for name, row in zip(self.classes, self.confusion.tolist()):
+                    w.writerow([name] + row)
+            os.replace(tmp, self.out / "confusion.csv")
+
+
+def _save_atomic(obj, path: Path) -> None:
+    tmp = Path(str(path) + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig, out: str | os.PathLike, progress: bool = True) -> dict:
+    """Run (or resume) the training run ``cfg`` in folder ``out``; returns its metrics."""
+    return Run(cfg, out, progress).fit()
+
+
+def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str, split: str = "test", val_clips: int = 10,
+                        batch_size: int = 16, workers: int = 2) -> dict:
+    """Top-1/top-5 of a saved model on a dataset split."""
+    state = load_checkpoint(checkpoint)
+    cfg = TrainConfig.from_dict({**state["config"], "data": data, "stream": None, "val_split": split,
+                                 "val_clips": val_clips, "batch_size": batch_size, "workers": workers,
+                                 "task": "finetune", "init": "scratch", "epoch_clips": None})
+    run = Run(cfg, Path(checkpoint).parent, progress=False)
+    if len(run.classes) != len(state["classes"]):
+        raise ValueError(f"{checkpoint} was trained on {len(state['classes'])} classes but {data} split {split!r} "
+                         f"has {len(run.classes)}")
+    run.model.load_state_dict(state["encoder"])
+    return run.evaluate()
