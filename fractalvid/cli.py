@@ -1,4 +1,10 @@
-"""Command line: ``fractalvid generate | show | merge`` (also ``python -m fractalvid``)."""
+"""Command line: ``fractalvid generate | show | merge | gallery | data prepare | pretrain | finetune | evaluate``.
+
+Also ``python -m fractalvid``. Training commands take the settings the
+notebooks take: a params.yaml section (``--params params.yaml``), then any
+``--set KEY=VALUE`` on top (the fields of ``fractalvid.train.TrainConfig``).
+Under ``torchrun --nproc-per-node N`` they train on N processes.
+"""
 from __future__ import annotations
 
 import argparse
@@ -80,6 +86,30 @@ def _spec_from_args(a):
                        crf=a.crf, fractal=FractalConfig.from_dict(fractal), options=options or None)
 
 
+def _train_config(a):
+    """params section, then the explicit flags, then --set; the recipe of the command's task underneath."""
+    from .train import PARAMS_ONLY, recipe
+
+    settings = {}
+    if a.params:
+        import yaml
+
+        params = yaml.safe_load(open(a.params))
+        section = a.section or a.command
+        if section not in params:
+            raise ValueError(f"section={section!r} is not in {a.params}: expected one of {sorted(params)}")
+        settings.update({k: v for k, v in params[section].items() if k not in PARAMS_ONLY})
+    for key in ("data", "init", "arch", "epochs", "batch_size", "lr", "seed"):
+        if getattr(a, key) is not None:
+            settings[key] = getattr(a, key)
+    settings.update(_key_values(a.set, "--set"))
+    task = settings.pop("task", "finetune" if a.command == "finetune" else "supervised")
+    if (a.command == "finetune") != (task == "finetune"):
+        raise ValueError(f"task={task!r} is not accepted by `fractalvid {a.command}`: expected "
+                         + ("finetune" if a.command == "finetune" else "supervised or moco"))
+    return recipe(task, **settings)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fractalvid", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +121,45 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("merge", help="combine shards made with --shard into one dataset")
     p.add_argument("out")
     p.add_argument("parts", nargs="+")
+    p = sub.add_parser("gallery", help="contact sheets and GIFs of every family and every augmentation")
+    p.add_argument("out")
+    p.add_argument("--clips", type=int, default=4, help="clips per picture (default 4)")
+    p.add_argument("--res", type=int, default=112, help="frame size (default 112)")
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("data", help="real downstream datasets")
+    data_sub = p.add_subparsers(dest="data_command", required=True)
+    p = data_sub.add_parser("prepare", help="decode a real dataset once into a fast training format",
+                            description="Decode, resize (short side) and store a real dataset's videos in OUT; "
+                                        "unreadable files are skipped and listed in OUT/prepare_report.csv.")
+    p.add_argument("dataset", help="ucf101, hmdb51 or generic (class folders, or a CSV of path,label,split)")
+    p.add_argument("root", help="where the dataset was unpacked (or the CSV file)")
+    p.add_argument("out")
+    p.add_argument("--split", type=int, default=1, help="official split 1-3 (default 1)")
+    p.add_argument("--short-side", type=int, default=128, help="frame short side after resizing (default 128)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    for name, text in (("pretrain", "pre-train on synthetic clips (supervised or MoCo)"),
+                       ("finetune", "fine-tune on a downstream dataset (from scratch or a checkpoint)")):
+        p = sub.add_parser(name, help=text, description=text + "; rerunning the same command resumes it.")
+        p.add_argument("out", help="run folder (checkpoints, history.csv, metrics.json, model.pt)")
+        p.add_argument("--data", help="dataset folder (generated or prepared)")
+        p.add_argument("--init", help="scratch, a fractalvid checkpoint .pt, or kinetics:PATH")
+        p.add_argument("--arch", help="tsm_r18, tsm_r50 or tsm_mnv2")
+        p.add_argument("--epochs", type=int)
+        p.add_argument("--batch-size", type=int)
+        p.add_argument("--lr", type=float, help="for a batch of 32 (scaled with the batch)")
+        p.add_argument("--seed", type=int)
+        p.add_argument("--params", help="a params.yaml whose section --section (default: the command) is read")
+        p.add_argument("--section")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any TrainConfig field, value as JSON, e.g. --set task=moco (repeatable)")
+        p.add_argument("--quiet", action="store_true")
+    p = sub.add_parser("evaluate", help="top-1/top-5 of a saved model on a dataset split")
+    p.add_argument("checkpoint", help="a run's model.pt")
+    p.add_argument("data", help="dataset folder")
+    p.add_argument("--split", default="test")
+    p.add_argument("--clips", type=int, default=10, help="clips per video, scores averaged (default 10)")
     a = parser.parse_args(argv)
     try:
         if a.command == "generate":
@@ -114,6 +183,25 @@ def main(argv: list[str] | None = None) -> int:
 
             card = merge(a.out, a.parts)
             print(f"{a.out}: {card['clips']} clips" if card else f"{a.out}: still incomplete, parts are missing")
+        elif a.command == "gallery":
+            from .gallery import gallery
+
+            for path in gallery(a.out, clips=a.clips, res=a.res, seed=a.seed):
+                print(path)
+        elif a.command == "data":
+            from .data import prepare_dataset
+
+            card = prepare_dataset(a.dataset, a.root, a.out, split=a.split, short_side=a.short_side,
+                                   workers=a.workers, overwrite=a.overwrite, progress=not a.quiet)
+            print(json.dumps({k: card.get(k) for k in ("clips", "splits", "skipped", "bytes_per_clip")}))
+        elif a.command in ("pretrain", "finetune"):
+            from .train import train
+
+            print(json.dumps(train(_train_config(a), a.out, progress=not a.quiet)))
+        elif a.command == "evaluate":
+            from .train import evaluate_checkpoint
+
+            print(json.dumps(evaluate_checkpoint(a.checkpoint, a.data, split=a.split, val_clips=a.clips)))
     except (ValueError, FileExistsError, FileNotFoundError, IndexError) as e:
         print(f"fractalvid {a.command}: error: {e}", file=sys.stderr)
         return 2

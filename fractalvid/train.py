@@ -50,6 +50,9 @@ from .data import resize_center_crop
 from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
 
 TASKS = ("supervised", "moco", "finetune")
+# params.yaml keys of the training sections that are not settings of one run: where it goes, and the
+# lists a DVC matrix expands into runs (downstream sets, initialisations, seeds)
+PARAMS_ONLY = ("out", "datasets", "inits", "seeds")
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "clips_per_s",
                   "epoch_s")
 
@@ -112,12 +115,18 @@ def recipe(task: str, **overrides) -> TrainConfig:
     """The paper's recipe for a task, with overrides: pre-training (supervised,
     moco) is 25 epochs at frame stride 2; fine-tuning 100 epochs (10 warm-up) at
     stride 6 with crops of scale 0.2-1 and no real-video emulation; fine-tuning
-    from Kinetics uses lr 1e-5 and weight decay 0.1."""
+    from Kinetics uses lr 1e-5 and weight decay 0.1. Setting ``epochs`` alone
+    keeps the recipe's warm-up fraction (3/25, 10/100)."""
     base = dict(task=task)
     if task == "finetune":
         base.update(epochs=100, warmup_epochs=10, stride=6, crop_scale=(0.2, 1.0), real_video=False, val_split="test")
         if str(overrides.get("init", "")).startswith("kinetics:"):
             base.update(lr=1e-5, weight_decay=0.1)
+    if "epochs" in overrides and "warmup_epochs" not in overrides:  # keep the recipe's warm-up fraction
+        epochs = base.get("epochs", TrainConfig.epochs)
+        warmup = base.get("warmup_epochs", TrainConfig.warmup_epochs)
+        base["warmup_epochs"] = round(overrides["epochs"] * warmup / epochs) if isinstance(overrides["epochs"], int) \
+            else warmup
     return TrainConfig.from_dict({**base, **overrides})
 
 

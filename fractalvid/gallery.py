@@ -1,0 +1,107 @@
+"""Pictures of what the generator and the augmentations do: a contact sheet and an animation each.
+
+``gallery(out)`` writes::
+
+    out/families/<family>.png   rows: a few clips of the family, columns: every other frame
+    out/families/<family>.gif   the same clips side by side, animated
+    out/augment/<effect>.png    rows: the same fractal clips with one effect applied alone
+    out/augment/<effect>.gif    ("none" is the input, "all" the full real-video emulation,
+                                "standard" the standard augmentation after it)
+
+Each effect is shown with its probability set to 1 and the curriculum at its
+end, so every row shows it; everything else is switched off.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .augment import (AugmentConfig, Background, CameraPan, CameraShake, CameraZoom, Clone, Displacement,
+                      ForegroundPlacement, Perspective, RealVideoAugment, StandardAugment)
+from .generate import FAMILIES, DatasetSpec, make_clip
+from .ifs import FractalConfig
+from .video import contact_sheet
+
+OFF = dict(background=False, placement=False, clone=False, displacement=False, perspective=False,
+           camera_pan=False, camera_zoom=False, camera_shake=False)
+# effect -> (module class, the settings that show it alone)
+EFFECTS = {
+    "background": (Background, dict(background=True, p_background=1.0)),
+    "placement": (ForegroundPlacement, dict(placement=True, p_placement=1.0)),
+    "clone": (Clone, dict(clone=True, p_clone=1.0)),
+    "displacement": (Displacement, dict(displacement=True, p_displacement=1.0)),
+    "perspective": (Perspective, dict(perspective=True, p_perspective=1.0)),
+    "camera_pan": (CameraPan, dict(camera_pan=True, p_pan=1.0)),
+    "camera_zoom": (CameraZoom, dict(camera_zoom=True, p_zoom=1.0)),
+    "camera_shake": (CameraShake, dict(camera_shake=True, p_shake=1.0)),
+}
+
+
+def family_clips(family: str, clips: int = 4, res: int = 128, seed: int = 0) -> list[np.ndarray]:
+    """The first ``clips`` clips of a small unsupervised set of a family (actions: one per action)."""
+    if family == "fractal":
+        spec = DatasetSpec(samples=clips, seed=seed, fractal=FractalConfig(res=res))
+    elif family == "actions":
+        spec = DatasetSpec(family=family, classes=10, per_class=1, val_per_class=0, seed=seed, options={"res": res})
+    else:
+        spec = DatasetSpec(family=family, samples=clips, seed=seed, options={"res": res})
+    step = spec.per_class if spec.supervised and family != "actions" else 1
+    return [make_clip(spec, i * step)[0] for i in range(min(clips, spec.n_clips))]
+
+
+def augment_views(clips: list[np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
+    """Each effect alone (and none, all, standard) on a batch of grey clips -> uint8 (B, T, H, W) per effect."""
+    t = min(c.shape[0] for c in clips)
+    x = torch.from_numpy(np.stack([c[:t] for c in clips])).float().div_(255).unsqueeze(1)  # (B, 1, T, H, W)
+    views = {"none": x}
+    for name, (module, on) in EFFECTS.items():
+        views[name] = module(AugmentConfig(**{**OFF, **on}))(x, torch.Generator().manual_seed(seed))
+    views["all"] = RealVideoAugment(AugmentConfig())(x, torch.Generator().manual_seed(seed))
+    standard = StandardAugment(train=True, size=x.shape[-1], normalise=False)
+    views["standard"] = standard(views["all"], torch.Generator().manual_seed(seed))[:, :1]
+    return {k: (v[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy() for k, v in views.items()}
+
+
+def _write(rows: list[np.ndarray], stem: Path, fps: int = 12) -> None:
+    """Clips (T, H, W) -> stem.png (a row per clip, every other frame) and stem.gif (side by side)."""
+    t = min(r.shape[0] for r in rows)
+    sheet = np.concatenate([contact_sheet(r[:t:2], columns=t) for r in rows], axis=0)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    tmp = stem.with_name(stem.name + ".tmp.png")
+    Image.fromarray(sheet).save(tmp)
+    os.replace(tmp, stem.with_suffix(".png"))
+    strip = np.concatenate([np.pad(r[:t], ((0, 0), (0, 0), (0, 2)), constant_values=96) for r in rows], axis=2)
+    frames = [Image.fromarray(f) for f in strip]
+    tmp = stem.with_name(stem.name + ".tmp.gif")
+    frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
+    os.replace(tmp, stem.with_suffix(".gif"))
+
+
+def gallery(out: str | os.PathLike, clips: int = 4, res: int = 128, seed: int = 0,
+            families: tuple[str, ...] | None = None) -> list[Path]:
+    """Write the family and augmentation galleries under ``out``; returns the PNG paths."""
+    if not isinstance(clips, int) or not 2 <= clips <= 16:
+        raise ValueError(f"clips={clips!r} is not accepted: expected an integer in [2, 16] "
+                         "(background mixing needs other clips in the batch)")
+    if not isinstance(res, int) or res < 32 or res % 2:
+        raise ValueError(f"res={res!r} is not accepted: expected an even integer >= 32")
+    families = tuple(FAMILIES) if families is None else tuple(families)
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        raise ValueError(f"families={unknown} are not accepted: expected names from {tuple(FAMILIES)}")
+    out = Path(out)
+    written = []
+    fractal = None
+    for family in families:
+        rows = family_clips(family, clips, res, seed)
+        fractal = rows if family == "fractal" else fractal
+        _write(rows, out / "families" / family)
+        written.append(out / "families" / f"{family}.png")
+    for name, views in augment_views(fractal or family_clips("fractal", clips, res, seed), seed).items():
+        _write(list(views), out / "augment" / name)
+        written.append(out / "augment" / f"{name}.png")
+    return written
