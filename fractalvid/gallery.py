@@ -87,8 +87,8 @@ def gallery(out: str | os.PathLike, clips: int = 4, res: int = 128, seed: int = 
     if not isinstance(clips, int) or not 2 <= clips <= 16:
         raise ValueError(f"clips={clips!r} is not accepted: expected an integer in [2, 16] "
                          "(background mixing needs other clips in the batch)")
-    if not isinstance(res, int) or res < 32 or res % 2:
-        raise ValueError(f"res={res!r} is not accepted: expected an even integer >= 32")
+    if not isinstance(res, int) or res < 64 or res % 2:
+        raise ValueError(f"res={res!r} is not accepted: expected an even integer >= 64")
     families = tuple(FAMILIES) if families is None else tuple(families)
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:

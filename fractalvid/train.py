@@ -8,7 +8,8 @@ A run lives in one folder::
 
     last.pt, previous.pt   the two newest checkpoints (model, optimiser, scheduler,
                            scaler, epoch, history, config); a run restarted in the
-                           same folder resumes from ``last.pt``
+                           same folder resumes from ``last.pt`` (``previous.pt`` if
+                           that is unreadable; from scratch, saying so, if neither is)
     model.pt               the final weights, with the arch and class names
     history.csv            one row per epoch: losses, top-1/top-5, lr, clips/s
     metrics.json           the last epoch's numbers (what ``dvc metrics`` shows)
@@ -22,9 +23,10 @@ the interrupted epoch exactly as an uninterrupted run does it, and ends with the
 same metrics (bit for bit on the CPU, within float noise on a GPU).
 
 Distributed training: launched with ``torchrun --nproc-per-node N``, each
-process trains on 1/N of every epoch (``DistributedSampler``), gradients are
+process trains on 1/N of every epoch (``DistributedSampler``; on a stream each
+process draws its own, seeded from the seed and its rank), gradients are
 averaged by ``DistributedDataParallel``, the learning rate scales with the
-global batch and rank 0 alone writes files.
+global batch, validation sees every video once, and rank 0 alone writes files.
 """
 from __future__ import annotations
 
@@ -50,9 +52,9 @@ from .data import resize_center_crop
 from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
 
 TASKS = ("supervised", "moco", "finetune")
-# params.yaml keys of the training sections that are not settings of one run: where it goes, and the
-# lists a DVC matrix expands into runs (downstream sets, initialisations, seeds)
-PARAMS_ONLY = ("out", "datasets", "inits", "seeds")
+# params.yaml keys of the training sections that are not settings of one run: where it goes, the lists
+# a DVC matrix expands into runs (downstream sets, initialisations, seeds) and the Kinetics checkpoint
+PARAMS_ONLY = frozenset({"out", "datasets", "pretrained", "seeds", "kinetics_checkpoint"})
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "clips_per_s",
                   "epoch_s")
 
@@ -144,7 +146,7 @@ def validate(c: TrainConfig) -> None:
     _check(c.stream is None or c.epoch_clips is not None, "epoch_clips", c.epoch_clips,
            "an integer >= 1 when training on a stream")
     _check(c.task != "finetune" or c.stream is None, "stream", c.stream, "None when fine-tuning")
-    for name in ("frames", "stride", "size", "epochs", "batch_size", "val_clips"):
+    for name in ("frames", "stride", "size", "epochs", "batch_size", "val_clips", "moco_dim", "moco_queue"):
         v = getattr(c, name)
         _check(isinstance(v, int) and not isinstance(v, bool) and v >= 1, name, v, "an integer >= 1")
     _check(c.epoch_clips is None or (isinstance(c.epoch_clips, int) and c.epoch_clips >= 1), "epoch_clips",
@@ -156,6 +158,7 @@ def validate(c: TrainConfig) -> None:
         v = getattr(c, name)
         _check(isinstance(v, (int, float)) and v >= 0 and math.isfinite(v), name, v, "a finite number >= 0")
     _check(c.lr > 0, "lr", c.lr, "a number > 0")
+    _check(c.moco_temperature > 0, "moco_temperature", c.moco_temperature, "a number > 0")
     _check(0 <= c.dropout < 1, "dropout", c.dropout, "a number in [0, 1)")
     _check(len(c.crop_scale) == 2 and 0 < c.crop_scale[0] <= c.crop_scale[1] <= 1, "crop_scale", c.crop_scale,
            "two numbers 0 < lo <= hi <= 1")
@@ -207,15 +210,22 @@ def _class_names(source) -> list[str]:
     return [str(c) for c in range(n)]
 
 
-def build_data(cfg: TrainConfig):
-    """(train dataset, val dataset or None, class names)."""
+def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
+    """(train dataset, val dataset or None, class names) for process ``rank`` of ``world``.
+
+    A stream is one endless sequence per seed, which no sampler can split: each rank of a
+    distributed run draws its own (seeded from seed and rank), in blocks of its share of the batch.
+    MoCo never evaluates, so it builds no validation set (unsupervised sets have no "val" split).
+    """
     from .data import FractalStream, VideoClips
     from .generate import DatasetSpec
     from .store import open_dataset
 
     if cfg.stream is not None:
         spec = DatasetSpec.from_dict(cfg.stream)
-        train = FractalStream(spec, frames=cfg.frames, stride=cfg.stride, seed=cfg.seed, block=cfg.batch_size)
+        seed = cfg.seed if world == 1 else _seed(cfg.seed, rank, 4)
+        train = FractalStream(spec, frames=cfg.frames, stride=cfg.stride, seed=seed,
+                              block=max(1, cfg.batch_size // world))
         return train, None, [str(c) for c in range(spec.classes)] if spec.supervised else []
     if not Path(cfg.data, "manifest.csv").exists():
         raise FileNotFoundError(
@@ -226,7 +236,7 @@ def build_data(cfg: TrainConfig):
     train = VideoClips(source, frames=cfg.frames, stride=cfg.stride, train=True, seed=cfg.seed,
                        train_size=_load_size(cfg.size))
     val = None
-    if cfg.val_split is not None:
+    if cfg.val_split is not None and cfg.task != "moco":
         val = VideoClips(open_dataset(cfg.data, cfg.val_split), frames=cfg.frames, stride=cfg.stride, train=False,
                          num_clips=cfg.val_clips, seed=cfg.seed, eval_size=cfg.size)
     return train, val, _class_names(source)
@@ -242,9 +252,11 @@ def _loader(dataset, cfg: TrainConfig, epoch: int, train: bool, world: int) -> D
     sampler, shuffle, gen = None, None, None
     if isinstance(dataset, torch.utils.data.IterableDataset):
         pass
-    elif world > 1:
-        sampler = DistributedSampler(dataset, shuffle=train, seed=cfg.seed, drop_last=train)
+    elif world > 1 and train:
+        sampler = DistributedSampler(dataset, shuffle=True, seed=cfg.seed, drop_last=True)
         sampler.set_epoch(epoch)
+    elif world > 1:  # every video once: DistributedSampler would pad the last round with repeats
+        sampler = range(dist.get_rank(), len(dataset), world)
     elif train:
         shuffle, gen = True, torch.Generator().manual_seed(_seed(cfg.seed, epoch, 1))
     batch = max(1, cfg.batch_size // world) if train else max(1, cfg.batch_size // (2 * world))
@@ -270,7 +282,10 @@ class MoCo(nn.Module):
         self.head = nn.Sequential(nn.Linear(width, width), nn.ReLU(inplace=True), nn.Linear(width, dim))
         self.key_encoder = copy.deepcopy(encoder)
         self.key_head = copy.deepcopy(self.head)
-        for p in list(self.key_encoder.parameters()) + list(self.key_head.parameters()):
+        # the key side follows by momentum only; the encoder's classifier head is unused by MoCo (features()
+        # stops before it), and DistributedDataParallel refuses trainable parameters that get no gradient
+        frozen = list(self.key_encoder.parameters()) + list(self.key_head.parameters())
+        for p in frozen + list(getattr(encoder, "head", nn.Identity()).parameters()):
             p.requires_grad = False
         self.momentum, self.temperature = momentum, temperature
         self.register_buffer("queue", F.normalize(torch.randn(queue, dim), dim=1))
@@ -291,7 +306,8 @@ class MoCo(nn.Module):
         n, size = keys.shape[0], self.queue.shape[0]
         ptr = int(self.queue_ptr)
         idx = (torch.arange(n, device=keys.device) + ptr) % size
-        self.queue[idx] = keys[-size:] if n > size else keys
+        m = min(n, size)  # more keys than places: the newest ones stay, at the places they would take
+        self.queue[idx[-m:]] = keys[-m:]
         self.queue_ptr.fill_((ptr + n) % size)
 
     def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
@@ -369,7 +385,7 @@ class Run:
         self.cfg, self.out, self.progress = cfg, Path(out), progress
         self.device, self.rank, self.world = setup_device()
         torch.manual_seed(_seed(cfg.seed, 0, 0))
-        self.train_set, self.val_set, self.classes = build_data(cfg)
+        self.train_set, self.val_set, self.classes = build_data(cfg, self.rank, self.world)
         num_classes = len(self.classes)
         if cfg.task != "moco" and num_classes < 2:
             raise ValueError(f"data={cfg.data or cfg.stream!r} has {num_classes} labelled classes: supervised "
@@ -425,9 +441,9 @@ class Run:
             except ValueError as e:
                 notes.append(str(e))
                 continue
-            if state["config"] != json.loads(json.dumps(self.cfg.to_dict())):
-                old, new = state["config"], self.cfg.to_dict()
-                changed = sorted(k for k in new if old.get(k) != json.loads(json.dumps(new[k])))
+            old, new = _comparable(state["config"]), _comparable(self.cfg.to_dict())
+            if old != new:
+                changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 raise ValueError(f"{self.out} holds a run with other settings (differing: {changed}); "
                                  "choose another folder or delete it")
             self.model.load_state_dict(state["model"])
@@ -437,6 +453,9 @@ class Run:
             self.epoch, self.history = state["epoch"], state["history"]
             notes.append(f"resumed from {path} after epoch {self.epoch}")
             break
+        else:
+            if notes:
+                notes.append(f"no readable checkpoint in {self.out}: starting from scratch")
         return "; ".join(notes) or None
 
     # ---------------------------------------------------------------- epochs
@@ -483,8 +502,12 @@ class Run:
             correct += topk_correct(logits.detach(), labels, (1,))[0]
             bar.set_postfix(loss=f"{loss_sum / total:.3f}")
         seconds = time.perf_counter() - start
+        if _distributed():  # the whole epoch's numbers, not rank 0's share
+            sums = torch.tensor([loss_sum, correct, total], dtype=torch.float64, device=self.device)
+            dist.all_reduce(sums)
+            loss_sum, correct, total = sums.tolist()
         return {"train_loss": loss_sum / max(total, 1), "train_top1": correct / max(total, 1),
-                "clips_per_s": total * self.world / seconds, "epoch_s": seconds}
+                "clips_per_s": total / seconds, "epoch_s": seconds}
 
     @torch.no_grad()
     def evaluate(self) -> dict:
@@ -533,9 +556,11 @@ class Run:
                 self.write_reports()
                 if self.progress:
                     print(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+        if not hasattr(self, "confusion"):
+            # a resumed, already finished run still reports its confusion matrix; every rank takes part,
+            # as evaluate() sums over ranks
+            self.evaluate()
         if self.rank == 0:
-            if not (self.out / "metrics.json").exists() or not hasattr(self, "confusion"):
-                self.evaluate()  # a resumed, already finished run still reports its confusion matrix
             self.write_reports()
             encoder = self.model.encoder if isinstance(self.model, MoCo) else self.model
             _save_atomic({"arch": self.cfg.arch, "task": self.cfg.task, "classes": self.classes,
@@ -571,6 +596,12 @@ class Run:
             os.replace(tmp, self.out / "confusion.csv")
 
 
+def _comparable(config: dict) -> dict:
+    """Settings as JSON has them (tuples nested in dicts become lists, as after a round trip through a
+    checkpoint or params.yaml), without ``workers``: items do not depend on the loader's process count."""
+    return {k: v for k, v in json.loads(json.dumps(config)).items() if k != "workers"}
+
+
 def _save_atomic(obj, path: Path) -> None:
     tmp = Path(str(path) + ".tmp")
     torch.save(obj, tmp)
@@ -586,9 +617,10 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str, split: str = "
                         batch_size: int = 16, workers: int = 2) -> dict:
     """Top-1/top-5 of a saved model on a dataset split."""
     state = load_checkpoint(checkpoint)
-    cfg = TrainConfig.from_dict({**state["config"], "data": data, "stream": None, "val_split": split,
-                                 "val_clips": val_clips, "batch_size": batch_size, "workers": workers,
-                                 "task": "finetune", "init": "scratch", "epoch_clips": None})
+    # train_split too: the evaluated set need not have the split the model was trained on
+    cfg = TrainConfig.from_dict({**state["config"], "data": data, "stream": None, "train_split": split,
+                                 "val_split": split, "val_clips": val_clips, "batch_size": batch_size,
+                                 "workers": workers, "task": "finetune", "init": "scratch", "epoch_clips": None})
     run = Run(cfg, Path(checkpoint).parent, progress=False)
     if len(run.classes) != len(state["classes"]):
         raise ValueError(f"{checkpoint} was trained on {len(state['classes'])} classes but {data} split {split!r} "

@@ -30,34 +30,98 @@ def test_tour_executes(tmp_path):
     assert sum("image/gif" in d for d in outputs) == 1  # and the clip plays
 
 
+TINY_GENERATE = {"out": "data/fractal", "family": "fractal", "classes": 2, "per_class": 3, "val_per_class": 1,
+                 "samples": None, "seed": 0, "workers": 1, "chunk_size": 1000, "fractal": TINY, "options": None}
+TINY_ACTIONS = {"family": "actions", "classes": 3, "per_class": 9, "val_per_class": 0, "seed": 0,
+                "options": {"res": 32}}
+TINY_TRAIN = {"arch": "tsm_mnv2", "size": 32, "frames": 4, "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
+              "workers": 0, "val_clips": 2}
+
+
 def test_generate_notebook_writes_dataset_metrics_and_figures(tmp_path):
-    params = {"generate": {"out": "data/fractal", "classes": 2, "per_class": 3, "val_per_class": 1,
-                           "samples": None, "seed": 0, "workers": 1, "chunk_size": 1000, "fractal": TINY},
-              "reports": "reports"}
-    run_notebook("01_generate.ipynb", tmp_path, params)
+    run_notebook("01_generate.ipynb", tmp_path, {"target": "pretrain", "generate": TINY_GENERATE,
+                                                 "reports": "reports"})
     metrics = json.loads((tmp_path / "reports" / "metrics" / "generate.json").read_text())
     assert metrics["clips"] == 6 and metrics["s_per_clip"] > 0
     assert (tmp_path / "reports" / "figures" / "01_generate" / "classes.png").stat().st_size > 1000
     assert (tmp_path / "data" / "fractal" / "manifest.csv").exists()
 
 
+def test_downstream_notebook_says_how_to_get_absent_real_data(tmp_path):
+    section = {"source": "ucf101", "root": "data/real/UCF101", "split": 1, "short_side": 128}
+    with pytest.raises(pm.PapermillExecutionError, match="not at data/real/UCF101.*README"):
+        run_notebook("01_generate.ipynb", tmp_path, {"target": "ucf101", "downstream": {"ucf101": section}})
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """Notebooks 01-03 run in one folder as the stages would: data, pre-training, two fine-tunings."""
+    root = tmp_path_factory.mktemp("pipeline")
+    run_notebook("01_generate.ipynb", root, {"target": "pretrain", "generate": TINY_GENERATE})
+    run_notebook("01_generate.ipynb", root, {"target": "actions", "downstream": {"actions": TINY_ACTIONS}})
+    run_notebook("02_pretrain.ipynb", root, {"pretrain": {"out": "models/pretrain", "task": "supervised",
+                                                          "data": "data/fractal", **TINY_TRAIN}})
+    finetune = {"datasets": ["actions"], "pretrained": ["fractal"], "seeds": [0], "kinetics_checkpoint": None,
+                **TINY_TRAIN}
+    for init in ("scratch", "fractal"):
+        run_notebook("03_finetune.ipynb", root, {"dataset": "actions", "init": init, "seed": 0,
+                                                 "finetune": finetune, "pretrain": {"out": "models/pretrain"}})
+    return root
+
+
+def test_pretrain_and_finetune_notebooks_write_models_metrics_and_figures(pipeline):
+    pre = json.loads((pipeline / "reports" / "metrics" / "pretrain.json").read_text())
+    assert pre["epochs"] == 2 and pre["task"] == "supervised"
+    assert (pipeline / "models" / "pretrain" / "model.pt").exists()
+    assert (pipeline / "reports" / "figures" / "02_pretrain" / "curves.png").stat().st_size > 1000
+    for init in ("scratch", "fractal"):
+        m = json.loads((pipeline / "reports" / "metrics" / "finetune" / f"actions-{init}-0.json").read_text())
+        assert m["init"] == ("scratch" if init == "scratch" else "models/pretrain/model.pt")
+        assert 0 <= m["val_top1"] <= m["val_top5"] <= 1
+        assert (pipeline / "reports" / "figures" / "03_finetune" / f"actions-{init}-0" / "confusion.png").exists()
+
+
+def test_figures_notebook_tabulates_every_run(pipeline):
+    nb = run_notebook("04_figures.ipynb", pipeline, {"figures": {"gallery_clips": 2, "gallery_res": 64}})
+    results = json.loads((pipeline / "reports" / "metrics" / "results.json").read_text())
+    assert results["runs"] == 2 and set(results) >= {"actions.scratch.top1", "actions.fractal.top1", "margin"}
+    text = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in nb["cells"]
+                   for o in c.get("outputs", []))
+    assert "| actions | scratch | 1 |" in text and "| actions | fractal | 1 |" in text
+    assert (pipeline / "reports" / "figures" / "04_figures" / "results.png").stat().st_size > 1000
+    assert (pipeline / "reports" / "figures" / "04_figures" / "gallery" / "augment" / "clone.gif").exists()
+
+
 def test_a_failing_cell_fails_with_its_error(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="not accepted"):
-        run_notebook("01_generate.ipynb", tmp_path, {"generate": {"out": "x", "classes": 0, "per_class": 3,
-                                                                  "val_per_class": 1, "samples": None, "seed": 0,
-                                                                  "workers": 1, "chunk_size": 10, "fractal": {}}})
+        run_notebook("01_generate.ipynb", tmp_path, {"generate": {**TINY_GENERATE, "classes": 0}})
 
 
-def test_stage_graph_tracks_exactly_its_params_and_code():
-    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for name, stage in dvc["stages"].items():
-        for section in stage.get("params", []):
-            assert section in params, f"stage {name} lists params section {section} absent from params.yaml"
-        for dep in stage["deps"]:
-            assert (ROOT / dep).exists(), f"stage {name} depends on missing {dep}"
-        notebook = stage["cmd"].split("papermill ")[1].split()[0]
-        assert notebook in stage["deps"]
+def test_stage_graph_tracks_exactly_its_params_code_and_data():
+    """DVC's own view of the pipeline: fine-tuning values do not touch generation; scratch needs no pre-training."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run(["dvc", "stage", "list", "--name-only"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert {"generate", "downstream@actions", "pretrain", "scratch@actions-0", "finetune@actions-fractal-2",
+            "figures"} <= set(out)
+    from dvc.repo import Repo
+
+    stages = {s.addressing: s for s in Repo(str(ROOT)).index.stages}
+    params = lambda s: {str(k) for d in s.deps if d.def_path == "params.yaml" for k in (d.params or [])}
+    deps = lambda s: {d.def_path for d in s.deps if d.def_path != "params.yaml"}
+    assert params(stages["generate"]) == {"generate"}
+    assert params(stages["downstream@actions"]) == {"downstream.actions"}
+    assert params(stages["pretrain"]) == {"pretrain"}
+    assert params(stages["finetune@actions-fractal-0"]) == {"finetune"}
+    assert "models/pretrain" not in deps(stages["scratch@actions-0"])
+    assert {"models/pretrain", "data/actions"} <= deps(stages["finetune@actions-fractal-0"])
+    for stage in stages.values():
+        if stage.cmd and "papermill" in stage.cmd:
+            notebook = stage.cmd.split("papermill ")[1].split()[0]
+            assert notebook in deps(stage), f"{stage.addressing} does not depend on its notebook"
+            for dep in deps(stage):
+                if dep.startswith(("fractalvid/", "notebooks/")):
+                    assert (ROOT / dep).exists(), f"{stage.addressing} depends on missing {dep}"
 
 
 @pytest.mark.slow
@@ -70,11 +134,16 @@ def test_pipeline_reproduces_from_a_copy_on_a_tiny_profile(tmp_path):
             (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, tmp_path / f)
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    params["generate"].update(classes=2, per_class=3, val_per_class=1, fractal=TINY)
+    params["generate"].update(TINY_GENERATE)
+    params["downstream"]["actions"] = TINY_ACTIONS
+    params["pretrain"].update(TINY_TRAIN)
+    params["finetune"].update(TINY_TRAIN, seeds=[0])
+    params["figures"].update(gallery_clips=2, gallery_res=64)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     subprocess.run(["dvc", "repro", "dvc.yaml"], cwd=tmp_path, env=env, check=True)
     assert json.loads((tmp_path / "reports" / "metrics" / "generate.json").read_text())["clips"] == 6
+    assert json.loads((tmp_path / "reports" / "metrics" / "results.json").read_text())["runs"] == 2
     status = subprocess.run(["dvc", "status", "dvc.yaml"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert "up to date" in status.stdout, status.stdout
