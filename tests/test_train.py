@@ -1,0 +1,636 @@
+"""Training: resume after a crash or a kill, corrupt checkpoints, fine-tuning from a checkpoint, bad settings,
+learning on an easy task, MoCo's queue and momentum encoder, fractal streams, the lr schedule, report files,
+distributed runs.
+
+Everything runs on tiny data (32 px, 4 frames, batches of 4) with one torch thread: on a shared 2-core
+machine more threads only make the small convolutions slower, and results are compared bit for bit, which
+needs the same thread count in every process that takes part.
+"""
+import csv
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import TINY
+from fractalvid import DatasetSpec, FractalConfig, generate
+from fractalvid.data import VideoRecord, prepare
+from fractalvid.models import build_model
+from fractalvid.train import (HISTORY_FIELDS, MoCo, Run, TrainConfig, build_data, cosine_with_warmup,
+                              evaluate_checkpoint, load_checkpoint, recipe, train)
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMING = ("clips_per_s", "epoch_s")          # the only numbers allowed to differ between equal runs
+SMALL = dict(arch="tsm_mnv2", frames=4, size=32, batch_size=4, workers=0, val_clips=2)
+RUN_FILES = {"last.pt", "previous.pt", "model.pt", "history.csv", "metrics.json", "confusion.csv"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------ data
+
+@pytest.fixture(scope="module")
+def fractal_data(tmp_path_factory, one_thread):
+    """3 fractal classes x 4 clips (1 per class held out: 9 train, 3 val videos, an odd count)."""
+    out = tmp_path_factory.mktemp("fractal") / "ds"
+    spec = DatasetSpec(classes=3, per_class=4, val_per_class=1, seed=5, chunk_size=6, fractal=FractalConfig(**TINY))
+    generate(out, spec, workers=1, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def unlabelled_data(tmp_path_factory, one_thread):
+    """8 unlabelled fractal clips (an unsupervised set: one split, "train")."""
+    out = tmp_path_factory.mktemp("unlabelled") / "ds"
+    generate(out, DatasetSpec(samples=8, seed=2, fractal=FractalConfig(**TINY)), workers=1, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def actions_data(tmp_path_factory, one_thread):
+    """The action benchmark, 2 classes (bend, jack) at 32 px: 12 train clips (6 actors), 6 test (3 actors)."""
+    out = tmp_path_factory.mktemp("actions") / "ds"
+    spec = DatasetSpec.from_dict(dict(family="actions", classes=2, per_class=9, val_per_class=0, seed=0,
+                                      options={"res": 32, "frames": 8}))
+    generate(out, spec, workers=1, progress=False)
+    return out
+
+
+def stripes_video(path: Path, horizontal: bool, seed: int, frames: int = 8, size: int = 32) -> None:
+    """A little H.264 file of drifting sine stripes, horizontal or vertical, random period, phase and colour."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    period, phase, drift = rng.uniform(5, 9), rng.uniform(0, 2 * np.pi), rng.uniform(-1, 1)
+    colour = rng.uniform(0.5, 1.0, 3)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=12)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for t in range(frames):
+            wave = 0.5 + 0.5 * np.sin(2 * np.pi * ((y if horizontal else x) + drift * t) / period + phase)
+            image = (wave[..., None] * colour * 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.fixture(scope="module")
+def stripes_data(tmp_path_factory):
+    """An easy real-video task, prepared like a downstream set: horizontal vs vertical stripes, 8 train and
+    4 test colour videos (flips and crops keep the orientation, so the augmented task stays easy)."""
+    root = tmp_path_factory.mktemp("stripes")
+    records = []
+    for i in range(12):
+        path = root / "videos" / f"{i}.mp4"
+        path.parent.mkdir(exist_ok=True)
+        stripes_video(path, horizontal=i % 2 == 0, seed=i)
+        records.append(VideoRecord(path, i % 2, "test" if i >= 8 else "train"))
+    prepare(records, root / "ds", short_side=32, workers=1, progress=False, class_names=["horizontal", "vertical"])
+    return root / "ds"
+
+
+# ------------------------------------------------------------------ helpers
+
+def pretrain_cfg(data, **changes) -> TrainConfig:
+    """Supervised pre-training with the real-video emulation, 3 epochs of 2 steps (9 clips, batch 4)."""
+    return recipe("supervised", **{"data": str(data), "epochs": 3, "warmup_epochs": 1, **SMALL, **changes})
+
+
+def history(folder: Path) -> list[dict]:
+    with open(folder / "history.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
+
+
+def metrics(folder: Path) -> dict:
+    return {k: v for k, v in json.loads((folder / "metrics.json").read_text()).items() if k not in TIMING}
+
+
+def weights(folder: Path, name: str = "model.pt") -> dict:
+    return load_checkpoint(folder / name)["encoder"]
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    """Same history (but timing), metrics, confusion matrix and final weights, bit for bit."""
+    assert history(a) == history(b)
+    assert metrics(a) == metrics(b)
+    if (a / "confusion.csv").exists():
+        assert (a / "confusion.csv").read_text() == (b / "confusion.csv").read_text()
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    different = [k for k in wa if not torch.equal(wa[k], wb[k])]
+    assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
+
+
+def trunk(state: dict) -> dict:
+    return {k: v for k, v in state.items() if not k.startswith("head.")}
+
+
+@pytest.fixture(scope="module")
+def pretrained(fractal_data, tmp_path_factory):
+    """An uninterrupted supervised run: (config, folder)."""
+    cfg = pretrain_cfg(fractal_data)
+    out = tmp_path_factory.mktemp("pretrained")
+    train(cfg, out, progress=False)
+    return cfg, out
+
+
+# ------------------------------------------------------------------ resume
+
+def test_crash_mid_epoch_then_resume_matches_uninterrupted(pretrained, tmp_path, monkeypatch, capsys):
+    cfg, reference = pretrained
+    calls = []
+    original = Run._inputs
+
+    def crash_in_epoch_two(self, clips, gen, progress):
+        calls.append(progress)
+        if progress >= 1.5:  # epoch 2's second step: one step of epoch 2 has already changed the weights
+            raise RuntimeError("simulated crash")
+        return original(self, clips, gen, progress)
+
+    monkeypatch.setattr(Run, "_inputs", crash_in_epoch_two)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(cfg, tmp_path, progress=False)
+    monkeypatch.undo()
+    assert calls == [0.0, 0.5, 1.0, 1.5]
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 1
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "previous.pt").exists()
+    assert len(history(tmp_path)) == 1
+
+    capsys.readouterr()
+    train(cfg, tmp_path, progress=False)
+    assert f"resumed from {tmp_path / 'last.pt'} after epoch 1" in capsys.readouterr().out
+    assert_same_run(reference, tmp_path)
+    assert load_checkpoint(tmp_path / "previous.pt")["epoch"] == 2
+
+
+def test_sigkill_then_resume_matches_uninterrupted(pretrained, tmp_path):
+    """A real kill: a separate process trains until its first checkpoint exists and is SIGKILLed; this
+    process resumes the run in the same folder."""
+    cfg, reference = pretrained
+    code = ("import json, sys, torch; torch.set_num_threads(1); "
+            "from fractalvid.train import TrainConfig, train; "
+            "train(TrainConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], progress=False)")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict()), str(tmp_path)], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while not (tmp_path / "last.pt").exists():
+            assert proc.poll() is None, f"the training process ended early: {proc.stderr.read().decode()[-2000:]}"
+            assert time.monotonic() < deadline, "no checkpoint after 300 s"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (tmp_path / "model.pt").exists(), "the kill came after the run had finished: nothing was tested"
+    train(cfg, tmp_path, progress=False)
+    assert_same_run(reference, tmp_path)
+
+
+def test_corrupt_last_checkpoint_falls_back_to_previous(pretrained, tmp_path, capsys):
+    cfg, reference = pretrained
+    for name in ("last.pt", "previous.pt"):
+        shutil.copy(reference / name, tmp_path / name)
+    data = (tmp_path / "last.pt").read_bytes()
+    (tmp_path / "last.pt").write_bytes(data[: len(data) // 2])  # a save cut short
+    with pytest.raises(ValueError, match=re.escape(str(tmp_path / "last.pt"))):
+        load_checkpoint(tmp_path / "last.pt")
+
+    capsys.readouterr()
+    train(cfg, tmp_path, progress=False)
+    note = capsys.readouterr().out
+    assert re.search(rf"checkpoint {re.escape(str(tmp_path / 'last.pt'))} is corrupt and was not loaded", note)
+    assert f"resumed from {tmp_path / 'previous.pt'} after epoch 2" in note
+    assert_same_run(reference, tmp_path)  # epoch 3 was redone exactly
+
+
+def test_no_readable_checkpoint_starts_fresh_and_says_so(pretrained, tmp_path):
+    cfg, _ = pretrained
+    (tmp_path / "last.pt").write_bytes(b"\x00garbage" * 100)
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "previous.pt")  # loadable, but not a training checkpoint
+    run = Run(cfg, tmp_path, progress=False)
+    note = run.resume()
+    assert "last.pt is corrupt" in note and "previous.pt is not a fractalvid checkpoint" in note
+    assert "starting from scratch" in note
+    assert run.epoch == 0 and run.history == []
+
+
+def test_load_checkpoint_errors_name_the_path(tmp_path):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(os.urandom(1000))
+    with pytest.raises(ValueError, match=re.escape(str(garbage))):
+        load_checkpoint(garbage)
+    other = tmp_path / "other.pt"
+    torch.save([1, 2, 3], other)
+    with pytest.raises(ValueError, match=re.escape(str(other)) + ".*not a fractalvid checkpoint"):
+        load_checkpoint(other)
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "missing.pt"))):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_resume_with_other_settings_is_refused(pretrained, tmp_path):
+    cfg, reference = pretrained
+    shutil.copy(reference / "last.pt", tmp_path / "last.pt")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(tmp_path))} holds a run with other settings "
+                                         r"\(differing: \['lr', 'seed'\]\)"):
+        train(cfg.replace(lr=1e-3, seed=1), tmp_path, progress=False)
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 3  # untouched
+
+
+def test_resume_accepts_equal_settings_however_written(fractal_data, tmp_path):
+    """Settings that went through a checkpoint compare equal to the same settings given again: tuples
+    inside dicts (augment) are not a change, and neither is the number of loader workers (items do
+    not depend on it)."""
+    cfg = pretrain_cfg(fractal_data, augment={"speed": (0.2, 0.5), "p_clone": 0.5})
+    Run(cfg, tmp_path, progress=False).save()
+    again = Run(TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))), tmp_path, progress=False)
+    assert again.resume() == f"resumed from {tmp_path / 'last.pt'} after epoch 0"
+    assert Run(cfg.replace(workers=2), tmp_path, progress=False).resume().startswith("resumed from")
+
+
+# ------------------------------------------------------------------ settings
+
+@pytest.mark.parametrize("changes, named", [
+    (dict(arch="resnet9000"), "arch='resnet9000'"),
+    (dict(task="distill"), "task='distill'"),
+    (dict(lr=-0.1), "lr=-0.1"),
+    (dict(lr=0.0), "lr=0.0"),
+    (dict(epochs=0), "epochs=0"),
+    (dict(warmup_epochs=4, epochs=3), "warmup_epochs=4"),
+    (dict(batch_size=2.5), "batch_size=2.5"),
+    (dict(dropout=1.0), "dropout=1.0"),
+    (dict(crop_scale=(0.5, 0.2)), "crop_scale=(0.5, 0.2)"),
+    (dict(moco_queue=0), "moco_queue=0"),
+    (dict(moco_dim=-1), "moco_dim=-1"),
+    (dict(moco_temperature=0), "moco_temperature=0"),
+    (dict(init="weights.bin"), "init='weights.bin'"),
+    (dict(augment={"p_clone": 2}), "p_clone=2"),
+    (dict(learning_rate=0.1), "unknown training setting(s) ['learning_rate']"),
+])
+def test_bad_settings_name_the_value(changes, named):
+    with pytest.raises(ValueError) as e:
+        TrainConfig.from_dict({"data": "somewhere", **changes})
+    assert named in str(e.value)
+
+
+def test_data_and_stream_settings():
+    with pytest.raises(ValueError, match="exactly one of data"):
+        TrainConfig()
+    with pytest.raises(ValueError, match="epoch_clips=None"):
+        TrainConfig(stream={"classes": 2})
+    with pytest.raises(ValueError, match="stream=.*None when fine-tuning"):
+        TrainConfig(task="finetune", stream={"classes": 2}, epoch_clips=8)
+
+
+def test_missing_data_folder_names_path_and_hint(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError) as e:
+        train(pretrain_cfg(missing), tmp_path / "run", progress=False)
+    assert str(missing) in str(e.value) and "fractalvid generate" in str(e.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_supervised_training_needs_labels(unlabelled_data, tmp_path):
+    with pytest.raises(ValueError, match="0 labelled classes.*task: moco"):
+        Run(pretrain_cfg(unlabelled_data, val_split=None), tmp_path)
+
+
+# ------------------------------------------------------------------ fine-tuning
+
+def test_finetune_loads_the_pretrained_trunk_and_a_new_head(pretrained, actions_data, tmp_path):
+    cfg, folder = pretrained
+    checkpoint = load_checkpoint(folder / "model.pt")
+    assert checkpoint["encoder"]["head.weight"].shape[0] == 3
+    ft = recipe("finetune", data=str(actions_data), init=str(folder / "model.pt"), epochs=2, **SMALL)
+    run = Run(ft, tmp_path, progress=False)  # before any step
+    state = run.model.state_dict()
+    expected = trunk(checkpoint["encoder"])
+    assert trunk(state).keys() == expected.keys()
+    assert all(torch.equal(state[k], v) for k, v in expected.items())
+    assert run.model.head.out_features == 2 and run.classes == ["bend", "jack"]
+    # the same run from scratch differs: the trunk really came from the checkpoint
+    scratch = Run(ft.replace(init="scratch"), tmp_path / "scratch", progress=False).model.state_dict()
+    assert any(not torch.equal(scratch[k], v) for k, v in expected.items())
+    # a full checkpoint (last.pt) works as init too
+    run = Run(ft.replace(init=str(folder / "last.pt")), tmp_path, progress=False)
+    assert all(torch.equal(run.model.state_dict()[k], v) for k, v in trunk(weights(folder, "last.pt")).items())
+
+
+def test_finetune_from_another_arch_or_a_missing_file(pretrained, actions_data, tmp_path):
+    _, folder = pretrained
+    ft = recipe("finetune", data=str(actions_data), init=str(folder / "model.pt"), **{**SMALL, "arch": "tsm_r18"})
+    with pytest.raises(ValueError) as e:
+        Run(ft, tmp_path)
+    assert "tsm_mnv2" in str(e.value) and "tsm_r18" in str(e.value) and str(folder / "model.pt") in str(e.value)
+    missing = tmp_path / "nope.pt"
+    with pytest.raises(FileNotFoundError, match=re.escape(str(missing))):
+        Run(ft.replace(init=str(missing)), tmp_path)
+
+
+# ------------------------------------------------------------------ learning, reports
+
+@pytest.fixture(scope="module")
+def learned(stripes_data, tmp_path_factory):
+    cfg = recipe("finetune", data=str(stripes_data), arch="tsm_r18", frames=4, size=32, epochs=5, warmup_epochs=0,
+                 batch_size=4, workers=0, val_clips=2, dropout=0.5, lr=4e-3)
+    out = tmp_path_factory.mktemp("learned")
+    train(cfg, out, progress=False)
+    return cfg, out
+
+
+def test_supervised_training_learns_an_easy_task(learned):
+    _, out = learned
+    rows = history(out)
+    losses = [float(r["train_loss"]) for r in rows]
+    assert losses[-1] < 0.75 * losses[0], losses
+    assert float(rows[-1]["train_top1"]) >= 0.75
+    assert float(rows[-1]["val_top1"]) == 1.0 and float(rows[-1]["val_loss"]) < float(rows[0]["val_loss"])
+
+
+def test_validation_metrics_and_confusion_agree(learned, stripes_data):
+    cfg, out = learned
+    with open(out / "confusion.csv", newline="") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["truth", "horizontal", "vertical"] and [r[0] for r in table[1:]] == ["horizontal", "vertical"]
+    counts = np.array([[int(v) for v in r[1:]] for r in table[1:]])
+    assert counts.sum() == 4 and counts.sum(1).tolist() == [2, 2]  # every test video once, by its true class
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["val_top1"] == pytest.approx(np.trace(counts) / counts.sum())
+    assert m["val_top1"] <= m["val_top5"] == 1.0  # 2 classes: the top 5 hold everything
+    for row in history(out):
+        assert 0 <= float(row["val_top1"]) <= float(row["val_top5"]) <= 1
+    again = evaluate_checkpoint(out / "model.pt", str(stripes_data), "test", val_clips=cfg.val_clips, workers=0)
+    assert again["val_top1"] == m["val_top1"] and again["val_top5"] == m["val_top5"]
+    assert again["val_loss"] == pytest.approx(m["val_loss"], rel=1e-4, abs=1e-6)
+
+
+def test_report_files_have_the_documented_fields(pretrained):
+    cfg, out = pretrained
+    assert {p.name for p in out.iterdir()} == RUN_FILES  # nothing left under a temporary name
+    with open(out / "history.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert tuple(reader.fieldnames) == HISTORY_FIELDS
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert all(float(r[k]) > 0 for r in rows for k in TIMING)
+    m = json.loads((out / "metrics.json").read_text())
+    assert {k: m[k] for k in ("epochs", "task", "arch", "init")} == dict(epochs=3, task="supervised",
+                                                                         arch="tsm_mnv2", init="scratch")
+    for k in HISTORY_FIELDS:
+        if k != "lr":
+            assert m[k] == pytest.approx(float(rows[-1][k]))
+    assert m["best_val_top1"] == max(float(r["val_top1"]) for r in rows)
+    saved = load_checkpoint(out / "model.pt")
+    assert set(saved) == {"arch", "task", "classes", "config", "epoch", "encoder"}
+    assert saved["arch"] == "tsm_mnv2" and saved["epoch"] == 3 and saved["classes"] == ["0", "1", "2"]
+    assert TrainConfig.from_dict(saved["config"]) == cfg
+    assert sum(int(v) for r in list(csv.reader(open(out / "confusion.csv")))[1:] for v in r[1:]) == 3
+    last = load_checkpoint(out / "last.pt")
+    assert {"model", "optimizer", "scheduler", "scaler", "history", "epoch", "config"} <= set(last)
+    assert last["history"] == json.loads(json.dumps(last["history"]))  # plain numbers, as written to csv
+
+
+# ------------------------------------------------------------------ learning rate
+
+def test_schedule_warms_up_linearly_then_cosine_to_zero():
+    epochs, warmup, steps = 10, 2, 5
+    f = cosine_with_warmup(epochs, warmup, steps)
+    ramp, total = warmup * steps, epochs * steps
+    assert [f(s) for s in range(ramp)] == pytest.approx([(s + 1) / ramp for s in range(ramp)])
+    after = [f(s) for s in range(ramp, total)]
+    assert after[0] == 1.0 and all(a > b for a, b in zip(after, after[1:]))
+    assert f(ramp + (total - ramp) // 2) == pytest.approx(0.5)
+    assert after[-1] < 0.01 and f(total) == pytest.approx(0.0, abs=1e-12)
+    assert cosine_with_warmup(4, 0, 3)(0) == 1.0
+
+
+def test_lr_scales_with_batch_and_follows_the_schedule(pretrained, fractal_data, tmp_path):
+    cfg, out = pretrained
+    for batch in (4, 8):
+        run = Run(cfg.replace(batch_size=batch), tmp_path / str(batch), progress=False)
+        assert run.optimizer.param_groups[0]["initial_lr"] == pytest.approx(cfg.lr * batch / 32)
+    base = cfg.lr * cfg.batch_size / 32
+    f = cosine_with_warmup(cfg.epochs, cfg.warmup_epochs, 2)  # 9 clips, batch 4: 2 steps per epoch
+    lrs = [float(r["lr"]) for r in history(out)]  # each epoch's first step
+    assert lrs == pytest.approx([base * f(0), base * f(2), base * f(4)])
+    assert lrs == pytest.approx([base / 2, base, base / 2])
+    state = load_checkpoint(out / "last.pt")
+    assert state["scheduler"]["last_epoch"] == 6
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-15)  # cosine ends at 0
+
+
+# ------------------------------------------------------------------ MoCo
+
+def moco(queue=6, momentum=0.9) -> MoCo:
+    torch.manual_seed(0)
+    return MoCo(build_model("tsm_mnv2", 1, frames=4, dropout=0.0), dim=8, queue=queue, momentum=momentum)
+
+
+def views(b, seed):
+    return torch.randn(b, 3, 4, 32, 32, generator=torch.Generator().manual_seed(seed))
+
+
+def keys_of(m: MoCo, x) -> torch.Tensor:
+    """The keys the key encoder, as it is now, makes of x (BatchNorm in training mode: batch statistics)."""
+    with torch.no_grad():
+        return F.normalize(m.key_head(m.key_encoder.features(x)), dim=1)
+
+
+def key_and_query_params(m: MoCo):
+    keys = list(m.key_encoder.parameters()) + list(m.key_head.parameters())
+    queries = list(m.encoder.parameters()) + list(m.head.parameters())
+    return keys, queries
+
+
+def test_moco_queue_pointer_advances_wraps_and_holds_unit_keys():
+    m = moco(queue=6).train()
+    assert int(m.queue_ptr) == 0 and torch.allclose(m.queue.norm(dim=1), torch.ones(6))
+    before = m.queue.clone()
+    x = views(4, 1)
+    logits = m(x, x)
+    assert logits.shape == (4, 7) and int(m.queue_ptr) == 4
+    assert torch.allclose(m.queue[:4], keys_of(m, x), atol=1e-6) and torch.equal(m.queue[4:], before[4:])
+    x = views(4, 2)
+    m(x, x)
+    assert int(m.queue_ptr) == 2  # 4 + 4 wraps around 6
+    k = keys_of(m, x)
+    assert torch.allclose(m.queue[[4, 5, 0, 1]], k, atol=1e-6)
+    assert torch.allclose(m.queue.norm(dim=1), torch.ones(6), atol=1e-6)
+
+
+def test_moco_batch_larger_than_queue_keeps_the_newest_keys():
+    m = moco(queue=3).train()
+    x = views(4, 3)
+    m(x, x)
+    k = keys_of(m, x)
+    assert int(m.queue_ptr) == 1  # 4 keys written at 0, 1, 2, 0: the queue holds the last three
+    assert torch.allclose(m.queue[[1, 2, 0]], k[1:], atol=1e-6)
+
+
+def test_moco_logits_positive_first_then_queue():
+    m = moco(queue=6).train()
+    q, k = views(2, 4), views(2, 5)
+    queue = m.queue.clone()
+    logits = m(q, k)
+    with torch.no_grad():
+        qf = F.normalize(m.head(m.encoder.features(q)), dim=1)
+    assert torch.allclose(logits[:, 0], (qf * keys_of(m, k)).sum(1) / m.temperature, atol=1e-4)
+    assert torch.allclose(logits[:, 1:], qf @ queue.t() / m.temperature, atol=1e-4)
+
+
+def test_moco_key_encoder_follows_the_query_encoder_by_momentum():
+    m = moco(momentum=0.9).train()
+    keys, queries = key_and_query_params(m)
+    assert all(torch.equal(k, q) for k, q in zip(keys, queries)) and not any(k.requires_grad for k in keys)
+    optimizer = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-2)
+    x = views(4, 6)
+    logits = m(x, views(4, 7))
+    F.cross_entropy(logits, torch.zeros(4, dtype=torch.long)).backward()
+    # every trainable parameter takes part (DistributedDataParallel requires it); no gradient reaches the keys
+    unused = [n for n, p in m.named_parameters() if p.requires_grad and p.grad is None]
+    assert not unused, unused
+    assert all(k.grad is None for k in keys)
+    optimizer.step()
+    assert any(not torch.equal(k, q) for k, q in zip(keys, queries))  # the step moved the query encoder only
+    old_keys = [k.detach().clone() for k in keys]
+    now = [q.detach().clone() for q in queries]
+    m(x, x)
+    for k, k0, q in zip(keys, old_keys, now):
+        assert torch.allclose(k, 0.9 * k0 + 0.1 * q, rtol=1e-5, atol=1e-7)
+    assert any(not torch.equal(k, q) for k, q in zip(keys, queries))
+
+
+@pytest.fixture(scope="module")
+def moco_run(unlabelled_data, tmp_path_factory):
+    """MoCo pre-training on an unlabelled set with the recipe's own settings (val_split stays "val")."""
+    cfg = recipe("moco", data=str(unlabelled_data), epochs=1, warmup_epochs=0, moco_queue=16, moco_dim=8, **SMALL)
+    out = tmp_path_factory.mktemp("moco")
+    result = train(cfg, out, progress=False)
+    return cfg, out, result
+
+
+def test_moco_training_writes_a_checkpoint_usable_for_finetuning(moco_run, actions_data, tmp_path):
+    cfg, out, result = moco_run
+    assert math.isfinite(result["train_loss"]) and "val_top1" not in result
+    assert {p.name for p in out.iterdir()} == {"last.pt", "model.pt", "history.csv", "metrics.json"}
+    last = load_checkpoint(out / "last.pt")
+    assert int(last["model"]["queue_ptr"]) == 8  # 2 steps of 4 keys
+    queue = last["model"]["queue"]
+    assert torch.allclose(queue.norm(dim=1), torch.ones(16), atol=1e-5)
+    saved = load_checkpoint(out / "model.pt")
+    assert saved["task"] == "moco" and not any(k.startswith(("key_", "queue")) for k in saved["encoder"])
+    ft = recipe("finetune", data=str(actions_data), init=str(out / "model.pt"), **SMALL)
+    state = Run(ft, tmp_path, progress=False).model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in trunk(saved["encoder"]).items())
+    assert all(torch.equal(v, last["model"]["encoder." + k]) for k, v in saved["encoder"].items())
+
+
+# ------------------------------------------------------------------ fractal streams
+
+STREAM = dict(classes=2, per_class=4, val_per_class=0, seed=1, fractal=TINY)
+
+
+def stream_cfg(**changes) -> TrainConfig:
+    return recipe("supervised", **{"stream": STREAM, "epoch_clips": 8, "epochs": 2, "warmup_epochs": 1, **SMALL,
+                                   **changes})
+
+
+def test_stream_training_runs_and_is_deterministic(tmp_path):
+    train(stream_cfg(), tmp_path / "a", progress=False)
+    train(stream_cfg(workers=2), tmp_path / "b", progress=False)  # batches do not depend on the workers
+    train(stream_cfg(seed=1), tmp_path / "c", progress=False)
+    rows = history(tmp_path / "a")
+    assert [r["epoch"] for r in rows] == ["1", "2"] and all(r["val_top1"] == "" for r in rows)
+    assert math.isfinite(float(rows[-1]["train_loss"]))
+    assert history(tmp_path / "a") == history(tmp_path / "b")
+    wa, wb, wc = (weights(tmp_path / n) for n in "abc")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert any(not torch.equal(wa[k], wc[k]) for k in wa)
+    assert load_checkpoint(tmp_path / "a" / "model.pt")["classes"] == ["0", "1"]
+
+
+def test_stream_ranks_draw_different_clips():
+    cfg = stream_cfg()
+    single, val, classes = build_data(cfg)
+    assert (single.seed, single.block, val, classes) == (cfg.seed, 4, None, ["0", "1"])
+    ranks = [build_data(cfg, rank=r, world=2)[0] for r in (0, 1)]
+    assert [s.block for s in ranks] == [2, 2]  # each rank's batch: 4 // 2
+    first = [s.item(p)[0] for s in ranks for p in range(2)]
+    assert not any(torch.equal(first[i], first[j]) for i in range(4) for j in range(i))
+
+
+# ------------------------------------------------------------------ distributed
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_distributed(cfg: TrainConfig, out: Path, world: int = 2, timeout: float = 600) -> None:
+    """What torchrun does on one machine: `world` processes with RANK, WORLD_SIZE, MASTER_ADDR/PORT set."""
+    code = ("import json, sys, torch; torch.set_num_threads(1); "
+            "from fractalvid.train import TrainConfig, train; "
+            "train(TrainConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], progress=False)")
+    base = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(free_port()), "WORLD_SIZE": str(world)}
+    procs = [subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict()), str(out)], cwd=ROOT,
+                              env={**base, "RANK": str(r), "LOCAL_RANK": str(r)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) for r in range(world)]
+    try:
+        outputs = [p.communicate(timeout=timeout)[0].decode() for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for r, (p, text) in enumerate(zip(procs, outputs)):
+        assert p.returncode == 0, f"rank {r} failed:\n{text[-3000:]}"
+
+
+@pytest.mark.slow
+def test_distributed_supervised_run_writes_one_set_of_files(fractal_data, tmp_path):
+    cfg = pretrain_cfg(fractal_data, epochs=2, batch_size=4)
+    run_distributed(cfg, tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == RUN_FILES
+    rows = history(tmp_path)
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    with open(tmp_path / "confusion.csv", newline="") as f:
+        counts = [[int(v) for v in r[1:]] for r in list(csv.reader(f))[1:]]
+    assert sum(map(sum, counts)) == 3  # each of the 3 val videos once, though 3 does not split over 2 ranks
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["val_top1"] == pytest.approx(sum(counts[i][i] for i in range(3)) / 3)
+    assert load_checkpoint(tmp_path / "model.pt")["epoch"] == 2
+    # restarted in the finished folder, both ranks just report (the final evaluation is collective)
+    run_distributed(cfg, tmp_path, timeout=120)
+    assert history(tmp_path) == rows
+
+
+@pytest.mark.slow
+def test_distributed_moco_and_stream_runs(unlabelled_data, tmp_path):
+    cfg = recipe("moco", data=str(unlabelled_data), epochs=1, warmup_epochs=0, moco_queue=16, moco_dim=8, **SMALL)
+    run_distributed(cfg, tmp_path / "moco")
+    assert int(load_checkpoint(tmp_path / "moco" / "last.pt")["model"]["queue_ptr"]) == 8  # keys of both ranks
+    run_distributed(stream_cfg(epochs=1), tmp_path / "stream")
+    assert len(history(tmp_path / "stream")) == 1
