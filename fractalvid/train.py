@@ -54,7 +54,8 @@ from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
 TASKS = ("supervised", "moco", "finetune")
 # params.yaml keys of the training sections that are not settings of one run: where it goes, the lists
 # a DVC matrix expands into runs (downstream sets, initialisations, seeds) and the Kinetics checkpoint
-PARAMS_ONLY = frozenset({"out", "datasets", "pretrained", "seeds", "kinetics_checkpoint"})
+PARAMS_ONLY = frozenset({"out", "datasets", "pretrained", "seeds", "kinetics_checkpoint", "kinetics_lr",
+                         "kinetics_weight_decay"})
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "clips_per_s",
                   "epoch_s")
 
