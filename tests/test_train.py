@@ -228,7 +228,7 @@ def test_corrupt_last_checkpoint_falls_back_to_previous(pretrained, tmp_path, ca
 
 
 def test_no_readable_checkpoint_starts_fresh_and_says_so(pretrained, tmp_path):
-    cfg, _ = pretrained
+    cfg, reference = pretrained
     (tmp_path / "last.pt").write_bytes(b"\x00garbage" * 100)
     torch.save({"weights": torch.zeros(3)}, tmp_path / "previous.pt")  # loadable, but not a training checkpoint
     run = Run(cfg, tmp_path, progress=False)
@@ -236,6 +236,8 @@ def test_no_readable_checkpoint_starts_fresh_and_says_so(pretrained, tmp_path):
     assert "last.pt is corrupt" in note and "previous.pt is not a fractalvid checkpoint" in note
     assert "starting from scratch" in note
     assert run.epoch == 0 and run.history == []
+    run.fit()  # really from scratch: the same run as one started in an empty folder
+    assert_same_run(reference, tmp_path)
 
 
 def test_load_checkpoint_errors_name_the_path(tmp_path):

@@ -1,0 +1,242 @@
+"""Training speed beside the data loaders' speed, measured side by side in one run.
+
+    python benchmarks/train.py --json                 # one JSON line
+    python benchmarks/train.py --archs tsm_r18 --batch 32 --repeats 5
+
+Everything is in clips per second (a clip: 8 frames of 112 x 112 by default), each
+figure the median of --repeats rounds after one warm-up round. The rounds are
+interleaved (every measurement once per round), so all see the same machine load.
+The parts are timed one at a time: in a real run the loader's workers and the
+training step share the machine's cores.
+
+train_clips_per_s[arch]: ``Run.train_one_epoch`` itself, one step per call, as a
+pre-training run does it: uint8 grey clips (B, 1, 8, 128, 128) from the loader ->
+float, the real-video emulation (paper settings; curriculum as at epoch 0),
+standard augmentation (crop area 0.9-1 to 112, flip, RandAugment, blur,
+normalisation), TSM forward, cross-entropy, backward, gradient clipping at 5, AdamW,
+scheduler step (mixed precision on a GPU). Its items come from memory (one batch
+of rendered fractal clips), so no loading cost is included.
+bare_step_clips_per_s[arch]: the model alone: forward, cross-entropy, backward,
+clipping and AdamW on a normalised float batch (B, 3, 8, 112, 112).
+
+loader_clips_per_s[name]: the DataLoader ``Run`` makes (``fractalvid.train._loader``:
+shuffled, --workers processes, batches of B) over the train set ``build_data``
+makes, each round a fresh loader as every epoch has, timed from the moment each
+worker has delivered its first batch (start-up and, for streams, the per-worker
+class set-up are behind: first_batch_s reports that wait) to the last batch:
+- "real": /work/shared/data/basketball5 prepared into a temporary folder with
+  ``prepare_dataset("generic", ..., short_side=128)``, items as ``VideoClips`` makes
+  them for training (8 frames at stride 2, resized and centre-cropped to 128);
+  skipped with a note when the folder is absent. --prepared DIR reuses a folder.
+- "fractal_res128", "fractal_res256": ``FractalStream`` (clips rendered in the
+  workers) of a supervised spec with the paper's FractalConfig at that res (the
+  pipeline stores 128 px, the paper renders 256) and 2 classes, so class draws
+  are made once per worker and the figure is the steady rendering rate; at the
+  paper's 500 classes each worker draws each class once per epoch, about 1 % more
+  of an epoch of 100k clips.
+loader_vs_train[name][arch]: loader rate / training rate; the loader must exceed
+the training step (ratio > 1). render_s_per_clip: ``make_clip`` in this process
+at res 128 with the paper's steps and with steps halved, which shows what the
+chaos-game budget (walkers x steps x frames points) costs.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from fractalvid import DatasetSpec, FractalConfig, make_clip
+from fractalvid.models import build_model
+from fractalvid.train import Run, _loader, build_data, recipe
+
+BASKETBALL = Path("/work/shared/data/basketball5")
+
+
+class Batch(Dataset):
+    """One batch of clips held in memory, served ``repeat`` times: items with no loading cost."""
+
+    def __init__(self, clips: torch.Tensor, labels: torch.Tensor, repeat: int):
+        self.clips, self.labels, self.repeat = clips, labels, repeat
+
+    def __len__(self) -> int:
+        return len(self.clips) * self.repeat
+
+    def __getitem__(self, i: int):
+        j = i % len(self.clips)
+        return self.clips[j], int(self.labels[j])
+
+
+def stream_cfg(args, res: int, **changes):
+    spec = dict(classes=2, per_class=10**4, val_per_class=0, seed=0, fractal=dict(res=res))
+    settings = dict(stream=spec, epoch_clips=args.batch * args.batches, arch="tsm_r18", frames=args.frames,
+                    size=args.size, batch_size=args.batch, workers=args.workers)
+    return recipe("supervised", **{**settings, **changes})
+
+
+class LoaderTimer:
+    """One fresh loader per round, as each epoch makes; the steady rate after every worker's first batch."""
+
+    def __init__(self, dataset, cfg, batches: int):
+        self.dataset, self.cfg, self.batches, self.round = dataset, cfg, batches, 0
+        self.first_batch_s = []
+
+    def __call__(self) -> float:
+        loader = _loader(self.dataset, self.cfg, self.round, train=True, world=1)
+        self.round += 1
+        skip = max(1, self.cfg.workers)
+        start = time.perf_counter()
+        clips, t0 = 0, None
+        for i, (x, _) in enumerate(loader):
+            if i + 1 == skip:
+                t0 = time.perf_counter()
+                self.first_batch_s.append(t0 - start)
+            elif i + 1 > skip:
+                clips += len(x)
+            if i + 1 == self.batches:
+                break
+        return clips / (time.perf_counter() - t0)
+
+
+def prepared_real(args, tmp: Path) -> Path | None:
+    if args.prepared and Path(args.prepared, "manifest.csv").exists():
+        return Path(args.prepared)
+    if not BASKETBALL.exists():
+        return None
+    from fractalvid.data import prepare_dataset
+
+    out = Path(args.prepared) if args.prepared else tmp / "basketball5"
+    prepare_dataset("generic", BASKETBALL, out, short_side=128, workers=os.cpu_count(), progress=False)
+    return out
+
+
+def train_step_timer(arch: str, args, clips: torch.Tensor, labels: torch.Tensor, tmp: Path):
+    """Run.train_one_epoch, one step per call, on the given batch."""
+    cfg = stream_cfg(args, 128, workers=0).replace(arch=arch)
+    run = Run(cfg, tmp / f"run_{arch}", progress=False)
+    run.train_set = Batch(clips, labels, repeat=1)
+    run.steps_per_epoch = 1
+
+    def step() -> float:
+        return run.train_one_epoch()["clips_per_s"]
+    return step, run.device
+
+
+def bare_step_timer(arch: str, args, device: torch.device):
+    torch.manual_seed(0)
+    model = build_model(arch, 500, frames=args.frames).to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(args.batch, 3, args.frames, args.size, args.size, generator=g).to(device)
+    y = torch.randint(0, 500, (args.batch,), generator=g).to(device)
+
+    def step() -> float:
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, enabled=device.type == "cuda"):
+            loss = F.cross_entropy(model(x).float(), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        loss.item()  # waits for the device
+        return args.batch / (time.perf_counter() - start)
+    return step
+
+
+def render_times(n: int) -> dict:
+    out = {}
+    for name, cfg in (("res128", FractalConfig(res=128)), ("res128_half_steps", FractalConfig(res=128, steps=3750))):
+        spec = DatasetSpec(samples=n + 1, seed=3, fractal=cfg)
+        make_clip(spec, n)  # compiles on first use
+        start = time.perf_counter()
+        for i in range(n):
+            make_clip(spec, i)
+        out[name] = round((time.perf_counter() - start) / n, 4)
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", nargs="+", default=["tsm_r18", "tsm_r50"])
+    parser.add_argument("--batch", type=int, default=16, help="clips per step (paper 32; params.yaml 16)")
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--size", type=int, default=112)
+    parser.add_argument("--workers", type=int, default=2, help="loader processes (TrainConfig.workers)")
+    parser.add_argument("--batches", type=int, default=6, help="batches per stream loader round")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--render-clips", type=int, default=4)
+    parser.add_argument("--prepared", default=None, help="a prepared basketball5 folder to reuse (made if absent)")
+    parser.add_argument("--json", action="store_true", help="print one JSON line only")
+    args = parser.parse_args()
+    log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        timers, notes, real_videos = {}, [], None
+        start = time.perf_counter()
+        real = prepared_real(args, tmp)
+        prepare_s = time.perf_counter() - start
+        if real is None:
+            notes.append(f"{BASKETBALL} is absent: no real-data loader figure")
+        else:
+            cfg = recipe("finetune", data=str(real), val_split=None, arch="tsm_r18", frames=args.frames, stride=2,
+                         size=args.size, batch_size=args.batch, workers=args.workers)
+            train_set = build_data(cfg)[0]
+            timers["loader:real"] = LoaderTimer(train_set, cfg, batches=len(train_set) // args.batch)
+            real_videos = len(train_set)
+            log(f"prepared {len(train_set)} train videos in {prepare_s:.1f} s")
+        for res in (128, 256):
+            cfg = stream_cfg(args, res)
+            timers[f"loader:fractal_res{res}"] = LoaderTimer(build_data(cfg)[0], cfg, batches=args.batches)
+
+        # the training input: one batch of real rendered fractal clips, as the stream loader gives them
+        first = build_data(stream_cfg(args, 128, workers=0))[0]
+        items = [first.item(p) for p in range(args.batch)]
+        clips, labels = torch.stack([c for c, _ in items]), torch.tensor([label for _, label in items])
+        device = None
+        for arch in args.archs:
+            timers[f"train:{arch}"], device = train_step_timer(arch, args, clips, labels, tmp)
+            timers[f"bare:{arch}"] = bare_step_timer(arch, args, device)
+
+        rates = {name: [] for name in timers}
+        for r in range(args.repeats + 1):
+            for name, timer in timers.items():
+                rate = timer()
+                log(f"round {r} {name}: {rate:.2f} clips/s")
+                if r > 0:  # round 0 warms up (compilation, allocator, first worker start)
+                    rates[name].append(rate)
+        render = render_times(args.render_clips)
+
+    med = {name: round(statistics.median(v), 2) for name, v in rates.items()}
+    train = {a: med[f"train:{a}"] for a in args.archs}
+    loaders = {n.split(":", 1)[1]: med[n] for n in med if n.startswith("loader:")}
+    result = {
+        "benchmark": "train",
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "cores": os.cpu_count(),
+        "batch": args.batch, "frames": args.frames, "size": args.size, "workers": args.workers,
+        "train_clips_per_s": train,
+        "bare_step_clips_per_s": {a: med[f"bare:{a}"] for a in args.archs},
+        "loader_clips_per_s": loaders,
+        "first_batch_s": {n.split(":", 1)[1]: round(statistics.median(t.first_batch_s[1:]), 2)
+                          for n, t in timers.items() if n.startswith("loader:")},
+        "loader_vs_train": {n: {a: round(v / train[a], 2) for a in args.archs} for n, v in loaders.items()},
+        "loader_exceeds_train": {n: {a: v > train[a] for a in args.archs} for n, v in loaders.items()},
+        "render_s_per_clip": render,
+        "real_train_videos": real_videos,
+        "prepare_s": round(prepare_s, 1) if real_videos else None,
+        "repeats": args.repeats,
+        "notes": notes,
+    }
+    print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
