@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from .augment import (AugmentConfig, Background, CameraPan, CameraShake, CameraZoom, Clone, Displacement,
@@ -53,10 +54,17 @@ def family_clips(family: str, clips: int = 4, res: int = 128, seed: int = 0) -> 
     return [make_clip(spec, i * step)[0] for i in range(min(clips, spec.n_clips))]
 
 
-def augment_views(clips: list[np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
-    """Each effect alone (and none, all, standard) on a batch of grey clips -> uint8 (B, T, H, W) per effect."""
+def augment_views(clips: list[np.ndarray], seed: int = 0, shrink: float = 0.6) -> dict[str, np.ndarray]:
+    """Each effect alone (and none, all, standard) on a batch of grey clips -> uint8 (B, T, H, W) per effect.
+
+    The clips are first shrunk by ``shrink`` and centred ("none" is that input)."""
     t = min(c.shape[0] for c in clips)
     x = torch.from_numpy(np.stack([c[:t] for c in clips])).float().div_(255).unsqueeze(1)  # (B, 1, T, H, W)
+    if shrink < 1:  # room around the fractal, so that moves, zooms and clones show
+        b, _, _, h, w = x.shape
+        small = F.interpolate(x.flatten(0, 2)[:, None], scale_factor=shrink, mode="area")[:, 0]
+        top, left = (h - small.shape[-2]) // 2, (w - small.shape[-1]) // 2
+        x = F.pad(small, (left, w - small.shape[-1] - left, top, h - small.shape[-2] - top)).view(b, 1, t, h, w)
     views = {"none": x}
     for name, (module, on) in EFFECTS.items():
         views[name] = module(AugmentConfig(**{**OFF, **on}))(x, torch.Generator().manual_seed(seed))

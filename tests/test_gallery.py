@@ -24,7 +24,9 @@ def test_each_effect_changes_the_clips_and_none_is_the_input():
     clips = family_clips("fractal", clips=3, res=64, seed=1)
     views = augment_views(clips, seed=1)
     t = min(c.shape[0] for c in clips)
-    assert np.array_equal(views["none"], np.stack([c[:t] for c in clips]))
+    assert np.array_equal(augment_views(clips, seed=1, shrink=1.0)["none"], np.stack([c[:t] for c in clips]))
+    lit = views["none"] > 0  # shrunk to 0.6 and centred: nothing lit near the border
+    assert lit[..., :10, :].sum() == 0 and lit[..., :, -10:].sum() == 0 and lit.any()
     for name in (*EFFECTS, "all", "standard"):
         assert views[name].shape == views["none"].shape
         assert np.abs(views[name].astype(int) - views["none"]).mean() > 1, f"{name} left the clips unchanged"
