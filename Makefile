@@ -15,8 +15,10 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -e '.[test]'
 	touch $@
 
+# dvc repro copies outputs into its cache; relinking turns the copies into hard links (no second copy on disk)
 repro: $(BIN)/.installed
 	$(BIN)/dvc repro dvc.yaml
+	$(BIN)/dvc checkout --relink dvc.yaml
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest

@@ -9,6 +9,7 @@ A run lives in one folder::
     last.pt, previous.pt   the two newest checkpoints (model, optimiser, scheduler,
                            scaler, epoch, history, config); a run restarted in the
                            same folder resumes from ``last.pt`` (``previous.pt`` if
+                           that one is corrupt); a finished run keeps ``last.pt`` only (``previous.pt`` if
                            that is unreadable; from scratch, saying so, if neither is)
     model.pt               the final weights, with the arch and class names
     history.csv            one row per epoch: losses, top-1/top-5, lr, clips/s
@@ -567,6 +568,8 @@ class Run:
             _save_atomic({"arch": self.cfg.arch, "task": self.cfg.task, "classes": self.classes,
                           "config": self.cfg.to_dict(), "epoch": self.epoch, "encoder": encoder.state_dict()},
                          self.out / "model.pt")
+            # the fall-back checkpoint is only needed while training: a finished run keeps last.pt alone
+            (self.out / "previous.pt").unlink(missing_ok=True)
         return self.metrics()
 
     # ---------------------------------------------------------------- reports

@@ -35,7 +35,7 @@ from fractalvid.train import (HISTORY_FIELDS, MoCo, Run, TrainConfig, build_data
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("clips_per_s", "epoch_s")          # the only numbers allowed to differ between equal runs
 SMALL = dict(arch="tsm_mnv2", frames=4, size=32, batch_size=4, workers=0, val_clips=2)
-RUN_FILES = {"last.pt", "previous.pt", "model.pt", "history.csv", "metrics.json", "confusion.csv"}
+RUN_FILES = {"last.pt", "model.pt", "history.csv", "metrics.json", "confusion.csv"}  # previous.pt goes at the end
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -145,12 +145,27 @@ def trunk(state: dict) -> dict:
     return {k: v for k, v in state.items() if not k.startswith("head.")}
 
 
+def snapshots(run: Path) -> Path:
+    return run.with_name(run.name + "-snapshots")
+
+
 @pytest.fixture(scope="module")
 def pretrained(fractal_data, tmp_path_factory):
-    """An uninterrupted supervised run: (config, folder)."""
+    """An uninterrupted supervised run: (config, folder); snapshots(folder) keeps each epoch's last.pt."""
     cfg = pretrain_cfg(fractal_data)
     out = tmp_path_factory.mktemp("pretrained")
-    train(cfg, out, progress=False)
+    snapshots(out).mkdir()
+    original = Run.save
+
+    def save_and_keep(self):
+        original(self)
+        shutil.copy(self.out / "last.pt", snapshots(out) / f"epoch{self.epoch}.pt")
+
+    Run.save = save_and_keep
+    try:
+        train(cfg, out, progress=False)
+    finally:
+        Run.save = original
     return cfg, out
 
 
@@ -180,7 +195,7 @@ def test_crash_mid_epoch_then_resume_matches_uninterrupted(pretrained, tmp_path,
     train(cfg, tmp_path, progress=False)
     assert f"resumed from {tmp_path / 'last.pt'} after epoch 1" in capsys.readouterr().out
     assert_same_run(reference, tmp_path)
-    assert load_checkpoint(tmp_path / "previous.pt")["epoch"] == 2
+    assert not (tmp_path / "previous.pt").exists()  # a finished run keeps last.pt alone
 
 
 def test_sigkill_then_resume_matches_uninterrupted(pretrained, tmp_path):
@@ -212,8 +227,9 @@ def test_sigkill_then_resume_matches_uninterrupted(pretrained, tmp_path):
 
 def test_corrupt_last_checkpoint_falls_back_to_previous(pretrained, tmp_path, capsys):
     cfg, reference = pretrained
-    for name in ("last.pt", "previous.pt"):
-        shutil.copy(reference / name, tmp_path / name)
+    assert not (reference / "previous.pt").exists()  # a finished run keeps one checkpoint
+    shutil.copy(snapshots(reference) / "epoch3.pt", tmp_path / "last.pt")
+    shutil.copy(snapshots(reference) / "epoch2.pt", tmp_path / "previous.pt")
     data = (tmp_path / "last.pt").read_bytes()
     (tmp_path / "last.pt").write_bytes(data[: len(data) // 2])  # a save cut short
     with pytest.raises(ValueError, match=re.escape(str(tmp_path / "last.pt"))):
