@@ -4,7 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from fractalvid.generate import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
