@@ -52,7 +52,7 @@ Clips are grey uint8 (T, R, R), R = 128 and T = 20 by default (a model can
 sample 8 frames with stride 2), at 12 fps. :func:`clip_for_index` is the
 deterministic layout for a dataset: class-major indices, the j-th clip of a
 class played by actor ``j % actors``, randomness from
-``np.random.default_rng([seed, 0, index])``. Only numpy is needed.
+``np.random.default_rng([seed, 0, index])``. Rendering needs numpy only.
 """
 from __future__ import annotations
 
@@ -62,6 +62,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from .ifs import _check
 
 ACTIONS = ("bend", "jack", "jump", "pjump", "run", "side", "skip", "walk", "wave1", "wave2")
 CLIP_STREAM, ACTOR_STREAM = 0, 1
@@ -112,11 +114,6 @@ class ActionConfig:
         if unknown:
             raise ValueError(f"unknown action setting(s) {unknown}; accepted: {sorted(names)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-
-
-def _check(ok: bool, name: str, value, accepted: str) -> None:
-    if not ok:
-        raise ValueError(f"{name}={value!r} is not accepted: expected {accepted}")
 
 
 def _is_int(v) -> bool:

@@ -55,6 +55,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .ifs import _check
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 F64 = torch.float64
@@ -202,11 +204,6 @@ class AugmentConfig:
 
 def _is_num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
-
-
-def _check(ok: bool, name: str, value, accepted: str) -> None:
-    if not ok:
-        raise ValueError(f"{name}={value!r} is not accepted: expected {accepted}")
 
 
 def _range(cfg, name, lo, hi, lo_open=False, integer=False):

@@ -88,26 +88,25 @@ def _spec_from_args(a):
 
 def _train_config(a):
     """params section, then the explicit flags, then --set; the recipe of the command's task underneath."""
-    from .train import PARAMS_ONLY, recipe
+    from .train import config_from_params
 
-    settings = {}
+    section = {}
     if a.params:
         import yaml
 
         params = yaml.safe_load(open(a.params))
-        section = a.section or a.command
-        if section not in params:
-            raise ValueError(f"section={section!r} is not in {a.params}: expected one of {sorted(params)}")
-        settings.update({k: v for k, v in params[section].items() if k not in PARAMS_ONLY})
-    for key in ("data", "init", "arch", "epochs", "batch_size", "lr", "seed"):
-        if getattr(a, key) is not None:
-            settings[key] = getattr(a, key)
-    settings.update(_key_values(a.set, "--set"))
-    task = settings.pop("task", "finetune" if a.command == "finetune" else "supervised")
+        name = a.section or a.command
+        if name not in params:
+            raise ValueError(f"section={name!r} is not in {a.params}: expected one of {sorted(params)}")
+        section = params[name]
+    flags = {key: getattr(a, key) for key in ("data", "init", "arch", "epochs", "batch_size", "lr", "seed")
+             if getattr(a, key) is not None}
+    settings = {**section, **flags, **_key_values(a.set, "--set")}
+    task = settings.get("task", "finetune" if a.command == "finetune" else "supervised")
     if (a.command == "finetune") != (task == "finetune"):
         raise ValueError(f"task={task!r} is not accepted by `fractalvid {a.command}`: expected "
                          + ("finetune" if a.command == "finetune" else "supervised or moco"))
-    return recipe(task, **settings)
+    return config_from_params(settings, task)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -614,6 +614,27 @@ def prepare_dataset(dataset: str, root: str | os.PathLike, out: str | os.PathLik
                    source={"dataset": dataset, "root": str(root), "split": split}, **kwargs)
 
 
+def make_dataset(name: str, section: dict, out: str | os.PathLike) -> dict:
+    """A params.yaml dataset section -> the dataset in ``out`` (replacing what is there); returns its card.
+
+    A section with ``source`` is a real dataset (source: ucf101 | hmdb51 | generic, root, split,
+    short_side), prepared from the videos unpacked at ``root``; any other section is a
+    :class:`~fractalvid.generate.DatasetSpec` of synthetic clips (plus its run key ``workers``).
+    """
+    from .generate import generate
+
+    if "source" not in section:
+        return generate(out, DatasetSpec.from_params(section), workers=section.get("workers"), overwrite=True)
+    root = Path(section["root"])
+    if not root.exists():
+        raise FileNotFoundError(
+            f"{name}: the real videos are not at {root}. Fetch and unpack the official archive there "
+            f"(README, 'Real data': `dvc update data.dvc` / `dvc import-url`, then unpack), or remove "
+            f"{name!r} from finetune.datasets in params.yaml")
+    return prepare_dataset(section["source"], root, out, split=section.get("split", 1),
+                           short_side=section.get("short_side", 128), overwrite=True)
+
+
 # ===================================================================== sampling
 
 def _fit_stride(n: int, frames: int, stride: int) -> int:

@@ -37,17 +37,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ifs import sample_motion_curves
+from .ifs import _check, sample_motion_curves
 from .kernels import paint_shapes, perlin_octave, stamp_discs
 
 # seeds the permutation of the Perlin frequency grid: a 2-word seed, distinct from
 # generate.py's 4-word [seed, stream, index, attempt] seeds
 _GRID_STREAM = 0x9E7
-
-
-def _check(ok: bool, name: str, value, accepted: str) -> None:
-    if not ok:
-        raise ValueError(f"{name}={value!r} is not accepted: expected {accepted}")
 
 
 def _is_int(v) -> bool:

@@ -84,7 +84,8 @@ class FractalConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
-def _check(ok: bool, name: str, value, accepted: str):
+def _check(ok: bool, name: str, value, accepted: str) -> None:
+    """The package's one message for a bad setting: the value, and what would be accepted."""
     if not ok:
         raise ValueError(f"{name}={value!r} is not accepted: expected {accepted}")
 

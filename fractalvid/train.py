@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 
 from .augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, RealVideoAugment, StandardAugment
 from .data import resize_center_crop
+from .ifs import _check
 from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
 
 TASKS = ("supervised", "moco", "finetune")
@@ -134,9 +135,37 @@ def recipe(task: str, **overrides) -> TrainConfig:
     return TrainConfig.from_dict({**base, **overrides})
 
 
-def _check(ok: bool, name: str, value, accepted: str) -> None:
-    if not ok:
-        raise ValueError(f"{name}={value!r} is not accepted: expected {accepted}")
+def config_from_params(section: dict, task: str = "supervised", **overrides) -> TrainConfig:
+    """A params.yaml training section (its PARAMS_ONLY keys left out) with overrides, on the recipe of
+    its ``task`` key (``task`` when it has none)."""
+    settings = {k: v for k, v in section.items() if k not in PARAMS_ONLY}
+    settings.update(overrides)
+    return recipe(settings.pop("task", task), **settings)
+
+
+INITS = ("scratch", "fractal", "kinetics")
+
+
+def finetune_config(section: dict, dataset: str, init: str, seed: int, pretrained: str | os.PathLike) -> TrainConfig:
+    """One fine-tuning run of the pipeline: the ``finetune`` section on downstream set ``data/<dataset>``.
+
+    ``init``: scratch; fractal (the pre-trained network ``pretrained``, a model.pt); or kinetics (the
+    section's ``kinetics_checkpoint``, fine-tuned with its ``kinetics_lr`` and ``kinetics_weight_decay``).
+    """
+    extra = {}
+    if init == "scratch":
+        start = "scratch"
+    elif init == "fractal":
+        start = str(pretrained)
+    elif init == "kinetics":
+        if not section.get("kinetics_checkpoint"):
+            raise ValueError("init='kinetics' needs finetune.kinetics_checkpoint: the path of the public TSM "
+                             "Kinetics-400 ResNet-50 checkpoint (see the README)")
+        start = "kinetics:" + section["kinetics_checkpoint"]
+        extra = dict(lr=section.get("kinetics_lr", 1e-5), weight_decay=section.get("kinetics_weight_decay", 0.1))
+    else:
+        raise ValueError(f"init={init!r} is not accepted: expected one of {INITS}")
+    return config_from_params(section, "finetune", data=str(Path("data") / dataset), init=start, seed=seed, **extra)
 
 
 def validate(c: TrainConfig) -> None:
