@@ -1,134 +1,71 @@
-"""Transfer benchmark: does a short fractal pre-training help fine-tuning, on a 2-core CPU?
+"""Transfer benchmark: fractal pre-training against scratch, measured with the package's protocol, on 2 cores.
 
-    python benchmarks/transfer.py --quick          # 2-3 minute smoke run (tiny settings)
-    python benchmarks/transfer.py                  # the benchmark, ~30-45 minutes on 2 cores
-    python benchmarks/transfer.py --json           # the same, the results as one JSON line
+    python benchmarks/transfer.py                        # params.yaml's recipe on both sets (about 30 min)
+    python benchmarks/transfer.py --quick                # a smoke run of a few minutes (tiny settings)
+    python benchmarks/transfer.py --holdout 0.25         # choose a recipe: score the held-out training clips
+    python benchmarks/transfer.py --label-fraction 0.25  # a point of the margin-versus-labelled-data curve
+    python benchmarks/transfer.py --pretrain-epochs 10   # a point of the margin-versus-compute curve
+    python benchmarks/transfer.py --family perlin        # pre-train on another synthetic family instead
+    python benchmarks/transfer.py --control shuffled     # the control: same clips and schedule, labels shuffled
 
-What it does, all inside a work folder (--out, default benchmarks/work/, gitignored):
+What it does (work folder benchmarks/work/NAME, results benchmarks/results/NAME.json, NAME from the options):
 
-1. generates a supervised fractal dataset, the built-in action benchmark
-   (family "actions": 10 Weizmann-like classes, 18 clips per class, split by
-   actor: 120 train / 60 test clips of unseen actors) and prepares
-   /work/shared/data/basketball5 (283 real clips of 5-10 frames, 5 classes,
-   split by file-name hash: 233 train / 50 test; skipped with a note when
-   absent); generation time is counted apart from training time;
-2. pre-trains once on the fractal clips (supervised) for about
-   --pretrain-minutes of wall time;
-3. fine-tunes, for each downstream set and seed, from scratch and from the
-   fractal checkpoint with the same settings (runs of one seed back to back, so
-   both inits see the same machine load);
-4. writes benchmarks/results/transfer.json (settings, per-seed final val top-1,
-   top-5, losses and per-epoch curves, mean +- std over seeds per (dataset,
-   init), timing) and prints a table. --quick writes into its work folder only.
+1. makes the pre-training set (params.yaml ``generate``, or the same classes x clips of another family), the
+   built-in action benchmark (``downstream.actions``) and, when ``../shared/data/basketball5`` exists, the
+   283 real basketball clips (prepared at short side ``--basketball-short-side``); skipped with a note if not;
+2. pre-trains once (params.yaml ``pretrain``; ``--pretrain-epochs`` changes the budget);
+3. for every seed of ``finetune.seeds`` (or ``--seeds``), fine-tunes from scratch and from the pre-trained
+   network with ``finetune.recipe`` on every fold of each set (:func:`fractalvid.protocol.train_folds`): the
+   built-in benchmark in folds of whole actors, basketball5 in class-stratified folds by clip (it has no
+   player identity), so every clip is tested once;
+4. writes ``summary.<set>.margin_top1 = {"mean", "ci95", "per_seed"}`` (fractions; fractal minus scratch,
+   paired by seed, Student-t interval), each initialisation's mean top-1 and interval, the number of test
+   clips, the chance level, ``pretrain_minutes`` and every run's numbers.
 
-The recipe, fixed before any result was seen (one recipe for every init; SPEC
-section 4 scaled down to what 2 CPU cores do in ~40 minutes):
-
-- Network TSM-ResNet18 (``tsm_r18``), 8 frames, 64 x 64 crops (clips are
-  loaded at 73 px, the SPEC's 112-from-128 ratio), batch 16, 2 loader workers;
-  AdamW, lr 8e-4 x 16/32 = 4e-4, weight decay 0.01, cosine schedule, gradient
-  clip 5, dropout 0.8: ``fractalvid.train.recipe`` with only these overrides.
-- Fractal data: 50 classes x 32 clips (1600 clips), the paper's generator at
-  128 px with 2000 chaos-game steps per frame (the paper's points per pixel:
-  7500 steps at 256 px), everything else at its defaults.
-- Pre-training: ``recipe("supervised")``: frame stride 2, real-video emulation
-  and standard augmentation (crop scale 0.9-1), 25 epochs with 3 warm-up and
-  the augmentation curriculum over the first 5; an "epoch" is
-  ``epoch_clips`` clips drawn afresh from the 1600, where epoch_clips is set
-  from the clips/s of a short calibration run so the 25 epochs take about
-  --pretrain-minutes (default 10). No validation during pre-training.
-- Fine-tuning: ``recipe("finetune")``: frame stride 6 (shrunk to what fits a
-  short clip), crops of scale 0.2-1, RandAugment, no real-video emulation,
-  the recipe's warm-up fraction (1/10 of the epochs, rounded). Budget: 84
-  steps for each set: 12 epochs on the action benchmark (7 steps of 16),
-  6 on basketball5 (14 steps). Evaluation after every epoch on the test split
-  with one centred clip per video (the clips are 20 and 5-10 frames long: one
-  8-frame clip covers most of them). The reported figure is the last epoch's
-  top-1, not the best one (picking the best epoch on the test split would
-  flatter both inits).
-- Seeds 0..--seeds-1 are fine-tuning seeds (initialisation of the new head and,
-  from scratch, of the trunk; data order; augmentation); there is a single
-  pre-training run (seed 0), so its own variance is not measured.
-
-``--recipe cpu`` (results in benchmarks/results/transfer_cpu.json, work folder
-benchmarks/work/transfer-cpu) is params.yaml's CPU recipe: the paper recipe
-above learned nothing in this budget (pre-training and fine-tuning on the
-action benchmark stayed at chance), so a second recipe was chosen on one
-criterion, that training from scratch on the action benchmark learns within
-minutes: lr 1e-3, dropout 0.5, no RandAugment, fine-tuning crops of 0.5-1
-at frame stride 2. Everything else, and the budget, is the same.
-
-Runs resume: a killed benchmark restarted with the same --out reuses finished
-datasets, the pre-training and finished runs (``train`` resumes from last.pt);
-such runs are marked "resumed" and their times are not comparable.
+The fine-tuning recipe is params.yaml's, chosen on held-out training clips (``--holdout``), never on the
+test parts: with ``--holdout F`` the runs score a per-class share F of each fold's training clips instead of
+its test part, and the results say so (``"scored_on": "holdout"``). Runs resume: a killed benchmark
+restarted with the same options reuses its datasets, pre-training and finished folds.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import dataclasses
 import json
 import os
-import statistics
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
+import yaml
 
 from fractalvid.data import prepare_dataset
 from fractalvid.generate import DatasetSpec, generate
-from fractalvid.ifs import FractalConfig
-from fractalvid.train import Run, recipe, train
+from fractalvid.protocol import train_folds
+from fractalvid.report import comparison
+from fractalvid.train import config_from_params, finetune_config, train
 
 HERE = Path(__file__).resolve().parent
-BASKETBALL = HERE.parents[1] / "shared" / "data" / "basketball5"
-RESULTS = HERE / "results" / "transfer.json"
-INITS = ("scratch", "fractal")
-CURVE_FIELDS = ("lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "epoch_s")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything that defines a benchmark run (the full run's values; QUICK shrinks them)."""
-
-    arch: str = "tsm_r18"
-    frames: int = 8
-    size: int = 64
-    batch_size: int = 16
-    workers: int = 2
-    fractal_classes: int = 50
-    fractal_per_class: int = 32
-    fractal_res: int = 128
-    fractal_steps: int = 2000
-    pretrain_minutes: float = 10.0
-    pretrain_epochs: int = 25
-    calibration_steps: int = 10        # training steps timed to size the pre-training epochs
-    actions_per_class: int = 18        # 2 clips per actor and class (9 actors)
-    actions_epochs: int = 12           # 7 steps each: 84 steps
-    basketball_epochs: int = 6         # 14 steps each: 84 steps
-    finetune_epoch_clips: int | None = None  # None: every training clip each epoch (QUICK caps it)
-    val_clips: int = 1
-    seeds: int = 3
-    recipe: str = "paper"              # or "cpu": params.yaml's CPU recipe (CPU_OVERRIDES)
-
-
-# params.yaml's CPU recipe, chosen after the paper recipe learned nothing in this budget, on whether training
-# from scratch learns at all (never on the fractal-minus-scratch margin): a brisker lr, lighter dropout, no
-# RandAugment on 64 px frames; fine-tuning crops of 0.5-1 of the frame at the pre-training's stride
-CPU_OVERRIDES = dict(lr=1e-3, dropout=0.5, randaugment=False)
-CPU_FINETUNE = dict(crop_scale=(0.5, 1.0), stride=2)
-RECIPES = ("paper", "cpu")
-
-QUICK = Settings(fractal_classes=8, fractal_per_class=4, fractal_res=64, fractal_steps=500, pretrain_minutes=0.25,
-                 pretrain_epochs=2, calibration_steps=2, actions_epochs=2, basketball_epochs=1,
-                 finetune_epoch_clips=32, seeds=2)
+ROOT = HERE.parent
+BASKETBALL = ROOT.parent / "shared" / "data" / "basketball5"
+FAMILIES = ("fractal", "perlin", "dead_leaves", "octopus")
+CONTROLS = ("shuffled",)
+# --quick: every stage at a toy size, to check the script end to end in a few minutes
+QUICK = dict(generate=dict(classes=4, per_class=4, fractal=dict(res=32, steps=400, framing_res=32)),
+             actions=dict(per_class=9, options=dict(res=32)), pretrain=dict(epochs=2, warmup_epochs=1),
+             recipe=dict(epochs=2, warmup_epochs=1, folds=3), seeds=[0, 1])
 
 
 def log(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
+
+
+def rel(path: Path) -> str:
+    """A path as the results file shows it: relative to the repository (no machine's absolute paths)."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
 
 
 def write_json_atomic(path: Path, obj) -> None:
@@ -138,231 +75,222 @@ def write_json_atomic(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def merge(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` applied, nested dicts merged key by key."""
+    out = dict(base)
+    for k, v in changes.items():
+        out[k] = merge(out.get(k) or {}, v) if isinstance(v, dict) else v
+    return out
+
+
 # -------------------------------------------------------------------- data
 
-def made_in(folder: Path) -> float:
-    """Seconds spent making a dataset folder, over every (resumed) run that wrote it (its runs.jsonl)."""
-    runs = folder / "runs.jsonl"
-    lines = runs.read_text().splitlines() if runs.exists() else []
-    return round(sum(json.loads(line)["wall_s"] for line in lines if line.strip()), 1)
+def pretrain_spec(params: dict, family: str) -> DatasetSpec:
+    """params.yaml's pre-training set, or the same classes x clips of another family at the same frame size."""
+    section = {k: v for k, v in params["generate"].items() if k not in ("out", "workers")}
+    if family != "fractal":
+        res = (section.get("fractal") or {}).get("res", 128)
+        section = {**section, "family": family, "fractal": None, "options": {"res": res}}
+    return DatasetSpec.from_dict(section)
 
 
-def make_data(s: Settings, work: Path, basketball: Path) -> tuple[dict, dict]:
-    """Generate/prepare the three datasets; returns ({name: folder}, {name: description and timing}).
+def shuffled_labels(folder: Path, seed: int = 0) -> None:
+    """The control: the same clips with their labels permuted (class sizes kept), written as a new manifest
+    beside the original, so pre-training sees the same pixels and schedule but no class signal."""
+    import csv
 
-    ``made_s`` is the time it took to make a folder (also when an earlier benchmark run made it and this
-    one reused it: ``wall_s`` is then about 0)."""
+    from fractalvid.store import read_rows, write_rows
+
+    marker = folder / "labels_shuffled"
+    if marker.exists():
+        return
+    rows = read_rows(folder / "manifest.csv")
+    labels = np.random.default_rng(seed).permutation([r["label"] for r in rows])
+    for r, label in zip(rows, labels):
+        r["label"] = int(label)
+    with open(folder / "manifest.csv", newline="") as f:
+        fields = next(csv.reader(f))
+    write_rows(folder / "manifest.csv", rows, fields)
+    marker.write_text("the labels of manifest.csv were permuted (benchmarks/transfer.py --control shuffled)\n")
+
+
+def make_data(params: dict, work: Path, family: str, control: str | None, basketball: Path,
+              short_side: int) -> tuple[dict, dict]:
+    """({name: folder}, {name: description}) of the pre-training set and the downstream sets."""
     data, info = {}, {}
-    specs = {
-        "fractal": DatasetSpec(classes=s.fractal_classes, per_class=s.fractal_per_class, val_per_class=0, seed=0,
-                               chunk_size=200, fractal=FractalConfig(res=s.fractal_res, steps=s.fractal_steps)),
-        "actions": DatasetSpec.from_dict(dict(family="actions", classes=10, per_class=s.actions_per_class,
-                                              val_per_class=0, seed=0, options={})),
-    }
-    for name, spec in specs.items():
+    actions = {k: v for k, v in params["downstream"]["actions"].items() if k not in ("out", "workers")}
+    for name, spec in (("pretrain", pretrain_spec(params, family)), ("actions", DatasetSpec.from_dict(actions))):
         folder = work / "data" / name
         start = time.perf_counter()
         card = generate(folder, spec, workers=os.cpu_count(), progress=False)
-        info[name] = {"folder": str(folder), "spec": spec.to_dict(), "splits": card["splits"],
-                      "made_s": made_in(folder), "wall_s": round(time.perf_counter() - start, 1)}
         data[name] = folder
-        log(f"[data] {name}: {card['splits']}, made in {info[name]['made_s']} s")
+        info[name] = {"family": spec.family, "splits": card["splits"], "made_s": round(time.perf_counter() - start, 1)}
+        log(f"[data] {name} ({spec.family}): {card['splits']}")
+    if control == "shuffled":
+        shuffled_labels(data["pretrain"])
+        info["pretrain"]["control"] = "labels shuffled"
     if basketball.is_dir():
         folder = work / "data" / "basketball5"
-        start = time.perf_counter()
-        card = prepare_dataset("generic", basketball, folder, workers=os.cpu_count(), progress=False)
-        info["basketball5"] = {"folder": str(folder), "source": str(basketball), "splits": card["splits"],
-                               "class_names": card["class_names"], "skipped_videos": card["skipped"],
-                               "made_s": made_in(folder), "wall_s": round(time.perf_counter() - start, 1)}
+        card = prepare_dataset("generic", basketball, folder, short_side=short_side, workers=os.cpu_count(),
+                               progress=False)
         data["basketball5"] = folder
-        log(f"[data] basketball5: {card['splits']}, made in {info['basketball5']['made_s']} s")
+        info["basketball5"] = {"source": "basketball5 (real clips, kept outside the project)",
+                               "short_side": short_side, "clips": sum(card["splits"].values()),
+                               "class_names": card["class_names"], "skipped_videos": card["skipped"]}
+        log(f"[data] basketball5: {card['splits']}")
     else:
-        info["basketball5"] = {"skipped": f"{basketball} does not exist: the real-video set was not run"}
-        log(f"[data] basketball5 skipped: {basketball} does not exist")
+        info["basketball5"] = {"skipped": "../shared/data/basketball5 does not exist here"}
+        log("[data] basketball5 skipped: ../shared/data/basketball5 does not exist")
     return data, info
 
 
-# ------------------------------------------------------------- pre-training
+# ----------------------------------------------------------------- the runs
 
-def common(s: Settings) -> dict:
-    extra = CPU_OVERRIDES if s.recipe == "cpu" else {}
-    return dict(arch=s.arch, frames=s.frames, size=s.size, batch_size=s.batch_size, workers=s.workers, **extra)
+def run(params: dict, work: Path, results_path: Path, args) -> dict:
+    total = time.perf_counter()
+    result = {"benchmark": "transfer", "complete": False, "options": {k: v for k, v in vars(args).items()
+                                                                       if k not in ("out", "results", "basketball")},
+              "machine": {"cpus": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                          "load_average_start": [round(x, 2) for x in os.getloadavg()]}}
+    data, result["datasets"] = make_data(params, work, args.family, args.control, args.basketball,
+                                         args.basketball_short_side)
 
-
-def pretrain(s: Settings, work: Path, fractal: Path) -> tuple[Path, dict]:
-    """Calibrate, then pre-train on the fractal clips; returns (checkpoint, description and timing)."""
-    folder = work / "pretrain"
-    plan_path = folder / "plan.json"
-    base = recipe("supervised", data=str(fractal), val_split=None, epochs=s.pretrain_epochs, **common(s))
-    plan = json.loads(plan_path.read_text()) if plan_path.exists() else None
-    if plan is None or plan.get("settings") != dataclasses.asdict(s):
-        # time a few steps of the very same pipeline; the first epoch pays for start-up and is not counted
-        calib = base.replace(epochs=1, warmup_epochs=0, epoch_clips=s.calibration_steps * s.batch_size)
-        run = Run(calib, folder / "calibration", progress=False)
-        run.train_one_epoch()
-        rate = run.train_one_epoch()["clips_per_s"]
-        per_epoch = rate * s.pretrain_minutes * 60 / s.pretrain_epochs
-        epoch_clips = max(s.batch_size, int(per_epoch) // s.batch_size * s.batch_size)
-        plan = {"settings": dataclasses.asdict(s), "calibration_clips_per_s": round(rate, 2),
-                "epoch_clips": epoch_clips}
-        write_json_atomic(plan_path, plan)
-    cfg = base.replace(epoch_clips=plan["epoch_clips"])
-    resumed = (folder / "run" / "last.pt").exists()
-    log(f"[pretrain] {cfg.epochs} epochs of {cfg.epoch_clips} clips (calibrated at "
-        f"{plan['calibration_clips_per_s']} clips/s){' (resuming)' if resumed else ''}")
+    pre_cfg = config_from_params(params["pretrain"], data=str(data.pop("pretrain")), val_split=None)
     start = time.perf_counter()
-    metrics = train(cfg, folder / "run", progress=False)
-    wall = time.perf_counter() - start
-    log(f"[pretrain] done in {wall / 60:.1f} min: train loss {metrics['train_loss']:.3f}, "
-        f"train top-1 {metrics['train_top1']:.3f}")
-    info = {"config": cfg.to_dict(), "calibration_clips_per_s": plan["calibration_clips_per_s"],
-            "epoch_clips": plan["epoch_clips"], "wall_s": round(wall, 1), "resumed": resumed,
-            "final_train_loss": metrics["train_loss"], "final_train_top1": metrics["train_top1"],
-            "curve": curves(folder / "run")}
-    return folder / "run" / "model.pt", info
+    metrics = train(pre_cfg, work / "pretrain", progress=False)
+    result["pretrain_minutes"] = round((time.perf_counter() - start) / 60, 2)
+    result["pretrain"] = {"config": {**pre_cfg.to_dict(), "data": rel(pre_cfg.data)}, "train_loss": metrics["train_loss"],
+                          "train_top1": metrics["train_top1"], "epochs": metrics["epochs"],
+                          "clips_per_s": metrics["clips_per_s"]}
+    log(f"[pretrain] {result['pretrain_minutes']} min: train top-1 {metrics['train_top1']:.3f}")
+
+    recipe = params["finetune"]["recipe"]
+    if args.holdout:
+        recipe = {**recipe, "holdout": args.holdout, "val_split": "holdout"}
+    if args.label_fraction:
+        recipe = {**recipe, "label_fraction": args.label_fraction}
+    section = {**params["finetune"], "recipe": recipe}
+    result["scored_on"] = "holdout" if args.holdout else "test"
+    checkpoint = work / "pretrain" / "model.pt"
+    rows, result["runs"] = [], []
+    for dataset, folder in data.items():
+        for seed in args.seeds:
+            for init in ("scratch", "fractal"):
+                cfg = finetune_config(section, dataset, init, seed, pretrained=checkpoint).replace(data=str(folder))
+                start = time.perf_counter()
+                r = train_folds(cfg, work / "runs" / f"{dataset}-{init}-{seed}", progress=False)
+                row = {"dataset": dataset, "init": init, "seed": seed, "top1": r["top1"], "top5": r["top5"],
+                       "test_clips": r["test_clips"], "classes": len(r["classes"]), "train_top1": r["train_top1"],
+                       "fold_top1": [f["val_top1"] for f in r["folds"]], "wall_s": round(time.perf_counter() - start, 1)}
+                rows.append(row)
+                log(f"[finetune] {dataset:12s} {init:8s} seed {seed}: top-1 {r['top1']:.3f} over "
+                    f"{r['test_clips']} clips (train {r['train_top1']:.2f}) in {row['wall_s']:.0f} s")
+            result["runs"] = rows
+            result["summary"] = summarise(rows)
+            write_json_atomic(results_path, result)   # partial results survive a killed run
+        result["finetune_config"] = {**cfg.to_dict(), "data": "<set>", "init": "<scratch or the pre-trained network>",
+                                     "seed": "<seed>"}
+    result["summary"] = summarise(rows)
+    result["total_minutes"] = round((time.perf_counter() - total) / 60, 2)
+    result["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["complete"] = True
+    write_json_atomic(results_path, result)
+    return result
 
 
-def curves(run: Path) -> dict:
-    """The per-epoch columns of a run's history.csv (empty cells dropped)."""
-    with open(run / "history.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {k: [round(float(r[k]), 5) for r in rows if r.get(k)] for k in CURVE_FIELDS if any(r.get(k) for r in rows)}
-
-
-# -------------------------------------------------------------- fine-tuning
-
-def finetune_config(s: Settings, dataset: str, folder: Path, init: str, seed: int):
-    epochs = s.actions_epochs if dataset == "actions" else s.basketball_epochs
-    extra = CPU_FINETUNE if s.recipe == "cpu" else {}
-    return recipe("finetune", data=str(folder), init=init, seed=seed, epochs=epochs, val_clips=s.val_clips,
-                  epoch_clips=s.finetune_epoch_clips, **common(s), **extra)
-
-
-def finetune(s: Settings, work: Path, dataset: str, folder: Path, init_name: str, init: str, seed: int) -> dict:
-    cfg = finetune_config(s, dataset, folder, init, seed)
-    out = work / "runs" / dataset / init_name / f"seed{seed}"
-    resumed = (out / "last.pt").exists()
-    start = time.perf_counter()
-    m = train(cfg, out, progress=False)
-    wall = time.perf_counter() - start
-    log(f"[finetune] {dataset:12s} {init_name:8s} seed {seed}: val top-1 {m['val_top1']:.3f} "
-        f"top-5 {m['val_top5']:.3f} (train loss {m['train_loss']:.3f}) in {wall:.0f} s")
-    return {"seed": seed, "val_top1": m["val_top1"], "val_top5": m["val_top5"], "val_loss": m["val_loss"],
-            "train_loss": m["train_loss"], "train_top1": m["train_top1"], "best_val_top1": m["best_val_top1"],
-            "epochs": m["epochs"], "wall_s": round(wall, 1), "resumed": resumed, "curve": curves(out)}
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
-def summarise(runs: dict) -> dict:
-    summary = {}
-    for dataset, by_init in runs.items():
-        row = {}
-        for init, seeds in by_init.items():
-            if not seeds:
-                continue
-            row[init] = {"n": len(seeds)}
-            for key in ("val_top1", "val_top5", "val_loss", "train_loss"):
-                mean, std = mean_std([r[key] for r in seeds])
-                row[init][f"{key}_mean"], row[init][f"{key}_std"] = round(mean, 4), round(std, 4)
-        if all(i in row for i in INITS):
-            diffs = [f["val_top1"] - sc["val_top1"] for sc, f in zip(by_init["scratch"], by_init["fractal"])]
-            mean, std = mean_std(diffs)
-            row["fractal_minus_scratch_top1"] = {"mean": round(mean, 4), "std": round(std, 4),
-                                                 "per_seed": [round(d, 4) for d in diffs],
-                                                 "seeds_fractal_better": sum(d > 0 for d in diffs)}
-        summary[dataset] = row
-    return summary
+def summarise(rows: list[dict]) -> dict:
+    """report.comparison in the benchmark's layout: per set, margin_top1 and each initialisation's top-1."""
+    out = {}
+    for dataset, e in comparison(rows).items():
+        out[dataset] = {"test_clips": e["test_clips"], "chance": e["chance"],
+                        **{f"{init}_top1": {"mean": r["mean"], "ci95": r["ci95"],
+                                            "per_seed": [r["per_seed"][s] for s in sorted(r["per_seed"])]}
+                           for init, r in e["inits"].items()}}
+        if "fractal" in e["margins"]:
+            m = e["margins"]["fractal"]
+            out[dataset]["margin_top1"] = {"mean": m["mean"], "ci95": m["ci95"], "per_seed": m["per_seed"],
+                                           "seeds": m["seeds"], "wins": m["wins"]}
+    return out
 
 
 def table(result: dict) -> str:
-    lines = [f"{'dataset':12s} {'init':8s} {'top-1 % (mean +- std)':>22s} {'top-5 %':>16s}   per-seed top-1 %"]
-    for dataset, row in result["summary"].items():
-        for init in INITS:
-            if init not in row:
-                continue
-            r = row[init]
-            seeds = " ".join(f"{x['val_top1'] * 100:.1f}" for x in result["runs"][dataset][init])
-            lines.append(f"{dataset:12s} {init:8s} {r['val_top1_mean'] * 100:13.1f} +- {r['val_top1_std'] * 100:4.1f} "
-                         f"{r['val_top5_mean'] * 100:7.1f} +- {r['val_top5_std'] * 100:4.1f}   {seeds}")
-        if "fractal_minus_scratch_top1" in row:
-            d = row["fractal_minus_scratch_top1"]
-            lines.append(f"{'':12s} {'margin':8s} {d['mean'] * 100:+13.1f} +- {d['std'] * 100:4.1f}"
-                         f"{'':19s}fractal better in {d['seeds_fractal_better']}/{len(d['per_seed'])} seeds")
-    t = result["timing"]
-    lines.append(f"time: data {t['data_made_s'] / 60:.1f} min, pre-training {t['pretrain_s'] / 60:.1f} min, "
-                 f"fine-tuning {t['finetune_s'] / 60:.1f} min, total {t['total_s'] / 60:.1f} min")
+    lines = [f"{'set':12s} {'init':8s} {'top-1 % [95 % CI]':>24s}   per seed", ]
+    for dataset, e in result["summary"].items():
+        for init in ("scratch", "fractal"):
+            r = e.get(f"{init}_top1")
+            if r:
+                lines.append(f"{dataset:12s} {init:8s} {100 * r['mean']:8.1f} [{100 * r['ci95'][0]:5.1f}, "
+                             f"{100 * r['ci95'][1]:5.1f}]   " + " ".join(f"{100 * v:.1f}" for v in r["per_seed"]))
+        m = e.get("margin_top1")
+        if m:
+            lines.append(f"{'':12s} {'margin':8s} {100 * m['mean']:+8.1f} [{100 * m['ci95'][0]:+5.1f}, "
+                         f"{100 * m['ci95'][1]:+5.1f}] points, fractal better in {m['wins']}/{len(m['per_seed'])} "
+                         f"seeds; {e['test_clips']} test clips, chance {100 * e['chance']:.0f} %")
+    lines.append(f"scored on the {result['scored_on']} clips; pre-training {result['pretrain_minutes']} min, "
+                 f"total {result.get('total_minutes', '?')} min")
     return "\n".join(lines)
+
+
+def name_of(args) -> str:
+    parts = ["transfer"]
+    if args.quick:
+        parts.append("quick")
+    if args.family != "fractal":
+        parts.append(args.family)
+    if args.control:
+        parts.append(f"control-{args.control}")
+    if args.pretrain_epochs is not None:
+        parts.append(f"pre{args.pretrain_epochs}")
+    if args.label_fraction:
+        parts.append(f"frac{args.label_fraction:g}")
+    if args.holdout:
+        parts.append(f"holdout{args.holdout:g}")
+    return "_".join(parts)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="a 2-3 minute smoke run with tiny settings")
-    p.add_argument("--seeds", type=int, default=None, help="fine-tuning seeds 0..N-1 (default 3; --quick 2)")
-    p.add_argument("--pretrain-minutes", type=float, default=None, help="pre-training wall time (default 10)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="work folder (default benchmarks/work/transfer, or benchmarks/work/transfer-quick)")
+    p.add_argument("--params", type=Path, default=ROOT / "params.yaml", help="the recipe (default params.yaml)")
+    p.add_argument("--quick", action="store_true", help="a smoke run at toy sizes")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="fine-tuning seeds (default finetune.seeds)")
+    p.add_argument("--family", default="fractal", help=f"pre-training family: one of {FAMILIES}")
+    p.add_argument("--control", default=None, help=f"a pre-training without its signal: one of {CONTROLS}")
+    p.add_argument("--pretrain-epochs", type=int, default=None, help="pre-training epochs (default pretrain.epochs)")
+    p.add_argument("--label-fraction", type=float, default=None, help="labelled share of each training fold")
+    p.add_argument("--holdout", type=float, default=None, help="score this share of the training clips, not test")
     p.add_argument("--basketball", type=Path, default=BASKETBALL, help="the basketball5 folder")
+    p.add_argument("--basketball-short-side", type=int, default=64, help="short side of the prepared clips")
+    p.add_argument("--out", type=Path, default=None, help="work folder (default benchmarks/work/NAME)")
+    p.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/results/NAME.json)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON line instead of a table")
-    p.add_argument("--recipe", default="paper", help="paper (the paper's recipe, default) or cpu (params.yaml's)")
     args = p.parse_args()
-    if args.recipe not in RECIPES:
-        raise ValueError(f"--recipe={args.recipe!r} is not accepted: expected one of {RECIPES}")
-    s = dataclasses.replace(QUICK if args.quick else Settings(), recipe=args.recipe)
-    if args.seeds is not None:
-        if args.seeds < 1:
-            raise ValueError(f"--seeds={args.seeds} is not accepted: expected an integer >= 1")
-        s = dataclasses.replace(s, seeds=args.seeds)
-    if args.pretrain_minutes is not None:
-        if not args.pretrain_minutes > 0:
-            raise ValueError(f"--pretrain-minutes={args.pretrain_minutes} is not accepted: expected a number > 0")
-        s = dataclasses.replace(s, pretrain_minutes=args.pretrain_minutes)
-    suffix = "" if args.recipe == "paper" else f"-{args.recipe}"
-    work = args.out or HERE / "work" / (("transfer-quick" if args.quick else "transfer") + suffix)
-    results_path = work / "transfer.json" if args.quick else RESULTS.with_name(f"transfer{suffix.replace('-', '_')}.json")
-    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the table or JSON only (train() prints notes)
-        result = run(s, work, results_path, args)
-    log(f"[results] {results_path}")
+    if args.family not in FAMILIES:
+        raise ValueError(f"--family={args.family!r} is not accepted: expected one of {FAMILIES}")
+    if args.control not in (None, *CONTROLS):
+        raise ValueError(f"--control={args.control!r} is not accepted: expected one of {CONTROLS}")
+    if args.pretrain_epochs is not None and args.pretrain_epochs < 1:
+        raise ValueError(f"--pretrain-epochs={args.pretrain_epochs} is not accepted: expected an integer >= 1")
+    for name in ("label_fraction", "holdout"):
+        v = getattr(args, name)
+        if v is not None and not 0 < v < 1 + (name == "label_fraction"):
+            raise ValueError(f"--{name.replace('_', '-')}={v} is not accepted: expected a number in "
+                             + ("(0, 1]" if name == "label_fraction" else "(0, 1)"))
+    params = yaml.safe_load(args.params.read_text())
+    if args.quick:
+        params = merge(params, {"generate": QUICK["generate"], "downstream": {"actions": QUICK["actions"]},
+                                "pretrain": QUICK["pretrain"], "finetune": {"recipe": QUICK["recipe"]}})
+    if args.pretrain_epochs is not None:
+        warmup = params["pretrain"].get("warmup_epochs", 0)
+        params = merge(params, {"pretrain": {"epochs": args.pretrain_epochs,
+                                             "warmup_epochs": min(warmup, args.pretrain_epochs)}})
+    args.seeds = args.seeds or (QUICK["seeds"] if args.quick else params["finetune"]["seeds"])
+    name = name_of(args)
+    work = args.out or HERE / "work" / name
+    results_path = args.results or (work / "transfer.json" if args.quick else HERE / "results" / f"{name}.json")
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the table or JSON only
+        result = run(params, work, results_path, args)
+    log(f"[results] {rel(results_path)}")
     print(json.dumps(result) if args.json else table(result))
-
-
-def run(s: Settings, work: Path, results_path: Path, args) -> dict:
-    """The whole benchmark; writes results_path after every seed and at the end; returns the results."""
-    total_start = time.perf_counter()
-
-    result = {"benchmark": "transfer", "quick": args.quick, "complete": False, "settings": dataclasses.asdict(s),
-              "machine": {"cpus": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                          "load_average_start": [round(x, 2) for x in os.getloadavg()]}}
-    start = time.perf_counter()
-    data, result["datasets"] = make_data(s, work, args.basketball)
-    data_s = time.perf_counter() - start
-
-    start = time.perf_counter()
-    checkpoint, result["pretrain"] = pretrain(s, work, data.pop("fractal"))
-    pretrain_s = time.perf_counter() - start
-    result["finetune_configs"] = {d: finetune_config(s, d, f, "scratch", 0).to_dict() for d, f in data.items()}
-
-    runs = {d: {i: [] for i in INITS} for d in data}
-    start = time.perf_counter()
-    for dataset, folder in data.items():
-        for seed in range(s.seeds):
-            for init_name, init in (("scratch", "scratch"), ("fractal", str(checkpoint))):
-                runs[dataset][init_name].append(finetune(s, work, dataset, folder, init_name, init, seed))
-            result.update(runs=runs, summary=summarise(runs))
-            write_json_atomic(results_path, result)  # partial results survive a killed run
-    finetune_s = time.perf_counter() - start
-
-    result["timing"] = {"data_s": round(data_s, 1), "data_made_s": round(sum(d.get("made_s", 0) for d in
-                                                                               result["datasets"].values()), 1),
-                        "pretrain_s": round(pretrain_s, 1),
-                        "finetune_s": round(finetune_s, 1), "total_s": round(time.perf_counter() - total_start, 1)}
-    result["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    result.update(runs=runs, summary=summarise(runs), complete=True)
-    write_json_atomic(results_path, result)
-    return result
 
 
 if __name__ == "__main__":

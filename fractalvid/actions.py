@@ -63,7 +63,7 @@ from typing import Callable
 
 import numpy as np
 
-from .ifs import _check
+from .checks import check as _check
 
 ACTIONS = ("bend", "jack", "jump", "pjump", "run", "side", "skip", "walk", "wave1", "wave2")
 CLIP_STREAM, ACTOR_STREAM = 0, 1

@@ -770,7 +770,7 @@ class VideoClips(Dataset):
 
     @property
     def labels(self) -> np.ndarray:
-        if isinstance(self.source, ClipDataset):
+        if isinstance(self.source, (ClipDataset, MemoryClips)):
             return self.source.labels
         return np.array([self.source[i][1] for i in range(len(self.source))])
 
@@ -803,6 +803,41 @@ class VideoClips(Dataset):
         if self.eval_size is not None:
             clips = eval_transform(clips, self.eval_size)
         return clips, int(label)
+
+
+class MemoryClips:
+    """Every clip of a stored dataset decoded once and kept in RAM, as square centre crops of side ``size``.
+
+    A sequence of ``(frames uint8 (T, size, size[, 3]), label)`` for :class:`VideoClips`, which then
+    samples, crops and evaluates exactly as from disk (its resize to ``size`` is then a no-op). At the
+    sizes a CPU trains at, a few thousand clips fit in a few hundred MB, and training reads them with no
+    DataLoader workers competing with the compute threads for the cores.
+    """
+
+    def __init__(self, source: ClipDataset, size: int, progress: bool = False):
+        _check_int("size", size, 1, "an integer >= 1")
+        self.class_names, self.card = source.class_names, source.card
+        self.clips, labels = [], []
+        for i in tqdm(range(len(source)), desc="decoding into memory", disable=not progress, leave=False):
+            frames, label = source[i]
+            clip = resize_center_crop(_to_tensor(frames), size, size)      # (C, T, size, size)
+            self.clips.append(clip[0].numpy() if clip.shape[0] == 1 else clip.permute(1, 2, 3, 0).numpy())
+            labels.append(int(label))
+        self._labels = np.array(labels, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        return self.clips[i], int(self._labels[i])
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self._labels
+
+    @property
+    def nbytes(self) -> int:
+        return sum(c.nbytes for c in self.clips)
 
 
 # ============================================================ fractals on the fly

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ifs import _check, sample_motion_curves
+from .checks import check as _check
+from .ifs import sample_motion_curves
 from .kernels import paint_shapes, perlin_octave, stamp_discs
 
 # seeds the permutation of the Perlin frequency grid: a 2-word seed, distinct from

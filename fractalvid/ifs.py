@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import check as _check
+
 from .kernels import DEFAULT_VARIATIONS, VARIATIONS
 
 MOTIONS = ("decomposed", "naive")
@@ -82,12 +84,6 @@ class FractalConfig:
         if unknown:
             raise ValueError(f"unknown fractal setting(s) {unknown}; accepted: {sorted(names)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-
-
-def _check(ok: bool, name: str, value, accepted: str) -> None:
-    """The package's one message for a bad setting: the value, and what would be accepted."""
-    if not ok:
-        raise ValueError(f"{name}={value!r} is not accepted: expected {accepted}")
 
 
 def validate_config(c: FractalConfig) -> None:

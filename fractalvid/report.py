@@ -35,6 +35,32 @@ def read_confusion(run: str | Path) -> tuple[list[str], np.ndarray]:
     return rows[0][1:], np.array([[int(v) for v in r[1:]] for r in rows[1:]])
 
 
+def pooled_history(runs: list[str | Path]) -> dict[str, np.ndarray]:
+    """The per-epoch curves of the folds of one protocol run, pooled: validation top-1/top-5 and loss
+    weighted by each fold's number of test clips (its confusion matrix's total), the rest averaged."""
+    histories = [read_history(r) for r in runs]
+    weights = np.array([read_confusion(r)[1].sum() for r in runs], dtype=float)
+    epochs = min(len(h["epoch"]) for h in histories)
+    pooled = {"epoch": histories[0]["epoch"][:epochs]}
+    for key in histories[0]:
+        if key == "epoch":
+            continue
+        stack = np.stack([h[key][:epochs] for h in histories])
+        w = weights if key.startswith("val_") else np.ones(len(runs))
+        pooled[key] = (stack * w[:, None]).sum(0) / w.sum()
+    return pooled
+
+
+def write_history(history: dict[str, np.ndarray], path: str | Path) -> None:
+    """Columns as :func:`read_history` gives them back to a CSV file (DVC plots read it)."""
+    keys = list(history)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(keys)
+        for row in zip(*(history[k] for k in keys)):
+            w.writerow(["" if np.isnan(v) else (int(v) if k == "epoch" else f"{v:.6g}") for k, v in zip(keys, row)])
+
+
 def plot_curves(ax_loss, ax_acc, history: dict, label: str = "") -> None:
     """Loss and top-1 per epoch, train and validation, on two matplotlib axes."""
     epoch = history["epoch"]
@@ -64,44 +90,82 @@ def per_class_accuracy(counts: np.ndarray) -> np.ndarray:
 
 
 def collect_runs(root: str | Path = "reports/metrics/finetune") -> list[dict]:
-    """One row per fine-tuning run, from the metrics files ``<dataset>-<init>-<seed>.json`` the runs wrote."""
+    """One row per fine-tuning run (a dataset, an initialisation, a seed, every fold), from the metrics files
+    ``<dataset>-<init>-<seed>.json`` that notebook 03 writes (:func:`fractalvid.protocol.train_folds`)."""
     rows = []
     for path in sorted(Path(root).glob("*-*-*.json")):
         dataset, init, seed = path.stem.rsplit("-", 2)
         m = json.loads(path.read_text())
-        rows.append({"dataset": dataset, "init": init, "seed": int(seed), "val_top1": m.get("val_top1"),
-                     "val_top5": m.get("val_top5"), "best_val_top1": m.get("best_val_top1"),
-                     "epochs": m.get("epochs"), "name": path.stem})
+        rows.append({"dataset": dataset, "init": init, "seed": int(seed), "top1": m["top1"], "top5": m["top5"],
+                     "test_clips": m["test_clips"], "classes": len(m["classes"]), "train_top1": m["train_top1"],
+                     "name": path.stem})
     return rows
 
 
-def results_table(rows: list[dict], key: str = "val_top1") -> list[dict]:
-    """Mean and standard deviation over seeds of ``key`` for every (dataset, init)."""
-    groups: dict[tuple[str, str], list[float]] = {}
-    for r in rows:
-        if r.get(key) is not None:
-            groups.setdefault((r["dataset"], r["init"]), []).append(float(r[key]))
-    order = {name: i for i, name in enumerate(INITS)}
-    table = []
-    for (dataset, init), values in sorted(groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
-        v = np.array(values)
-        table.append({"dataset": dataset, "init": init, "seeds": len(v), "mean": float(v.mean()),
-                      "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0})
-    return table
+def comparison(rows: list[dict], key: str = "top1") -> dict:
+    """The protocol's summary per downstream set: for each initialisation the mean of ``key`` over seeds with
+    its 95 % interval and per-seed values; for each pre-trained one its paired margin over scratch
+    (:func:`fractalvid.protocol.paired_margin`); the number of test clips and the chance level (1 / classes).
+    """
+    from .protocol import mean_ci95, paired_margin
+
+    out: dict = {}
+    for dataset in sorted({r["dataset"] for r in rows}):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        by_init = {i: {r["seed"]: r[key] for r in mine if r["init"] == i} for i in INITS}
+        entry = {"test_clips": mine[0]["test_clips"], "chance": 1 / mine[0]["classes"], "inits": {}, "margins": {}}
+        for init, seeds in by_init.items():
+            if seeds:
+                entry["inits"][init] = {**mean_ci95(list(seeds.values())), "per_seed": seeds}
+        for init in INITS[1:]:
+            common = sorted(set(by_init[init]) & set(by_init["scratch"]))
+            if common:
+                entry["margins"][init] = paired_margin({s: by_init["scratch"][s] for s in common},
+                                                       {s: by_init[init][s] for s in common})
+        out[dataset] = entry
+    return out
 
 
-def format_table(table: list[dict]) -> str:
-    """The results table as Markdown: top-1 in %, mean +- std over seeds."""
-    lines = ["| downstream set | initialisation | seeds | top-1 (%) |", "|---|---|---|---|"]
-    for r in table:
-        lines.append(f"| {r['dataset']} | {r['init']} | {r['seeds']} | {100 * r['mean']:.1f} +- {100 * r['std']:.1f} |")
+def format_comparison(summary: dict) -> str:
+    """The comparison as Markdown: top-1 in % with 95 % intervals, margins in points, test clips, chance."""
+    lines = ["| downstream set | initialisation | seeds | top-1 (%), mean [95 % CI] | margin over scratch (points) "
+             "| test clips | chance (%) |", "|---|---|---|---|---|---|---|"]
+    for dataset, e in summary.items():
+        for init, r in e["inits"].items():
+            m = e["margins"].get(init)
+            margin = f"{100 * m['mean']:+.1f} [{100 * m['ci95'][0]:+.1f}, {100 * m['ci95'][1]:+.1f}], " \
+                     f"better in {m['wins']}/{m['n']} seeds" if m else ""
+            lines.append(f"| {dataset} | {init} | {r['n']} | {100 * r['mean']:.1f} [{100 * r['ci95'][0]:.1f}, "
+                         f"{100 * r['ci95'][1]:.1f}] | {margin} | {e['test_clips']} | {100 * e['chance']:.0f} |")
     return "\n".join(lines)
 
 
-def margins(table: list[dict]) -> dict[str, float]:
-    """fractal minus scratch mean top-1 per downstream set (the paper's claim, measured)."""
-    by = {(r["dataset"], r["init"]): r["mean"] for r in table}
-    return {d: by[(d, "fractal")] - by[(d, "scratch")] for d, i in by if i == "fractal" and (d, "scratch") in by}
+def plot_comparison(ax, summary: dict) -> None:
+    """Top-1 (%) per downstream set and initialisation: per-seed dots (a line joins the two runs of a seed),
+    the mean with its 95 % interval, the chance level, and the number of test clips under each set."""
+    colors = {"scratch": "C0", "fractal": "C1", "kinetics": "C2"}
+    names = list(summary)
+    for d, (dataset, e) in enumerate(summary.items()):
+        inits = list(e["inits"])
+        xs = {init: d + (k - (len(inits) - 1) / 2) * 0.3 for k, init in enumerate(inits)}
+        seeds = sorted(set.intersection(*[set(r["per_seed"]) for r in e["inits"].values()]))
+        for s in seeds:
+            ax.plot([xs[i] for i in inits], [100 * e["inits"][i]["per_seed"][s] for i in inits], color="0.8",
+                    lw=0.8, zorder=1)
+        for init in inits:
+            r = e["inits"][init]
+            ys = [100 * v for v in r["per_seed"].values()]
+            ax.scatter([xs[init]] * len(ys), ys, s=14, color=colors.get(init, "C3"), alpha=0.6, zorder=2,
+                       label=f"{init} (one dot per seed)" if d == 0 else None)
+            lo, hi = (100 * v for v in r["ci95"])
+            ax.errorbar(xs[init] + 0.07, 100 * r["mean"], yerr=[[100 * r["mean"] - lo], [hi - 100 * r["mean"]]],
+                        fmt="D", ms=5, color=colors.get(init, "C3"), capsize=4, zorder=3,
+                        label=f"{init}: mean, 95 % CI" if d == 0 else None)
+        ax.hlines(100 * e["chance"], d - 0.45, d + 0.45, colors="k", linestyles=":",
+                  label="chance" if d == 0 else None)
+    ax.set_xticks(range(len(names)), [f"{n}\n{summary[n]['test_clips']} test clips" for n in names])
+    ax.set_ylabel("top-1 (%)")
+    ax.set_xlim(-0.6, len(names) - 0.4)
 
 
 def experiments(cwd: str | Path = ".") -> list[dict]:

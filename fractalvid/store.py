@@ -25,6 +25,7 @@ card. :class:`ClipDataset` reads both.
 """
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -262,6 +263,12 @@ class ClipDataset:
             f = self._files[row["chunk"]] = open(chunk_paths(self.root, row["chunk"])[0], "rb")
         f.seek(row["offset"])
         return f.read(row["nbytes"])
+
+    def subset(self, indices) -> "ClipDataset":
+        """The same dataset restricted to rows ``indices`` (in that order); files stay shared and lazy."""
+        out = copy.copy(self)
+        out.rows = [self.rows[int(i)] for i in indices]
+        return out
 
     def __getstate__(self):  # open files do not travel to spawned workers; each reopens its own
         return {**self.__dict__, "_files": {}, "_pid": None}

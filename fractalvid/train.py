@@ -50,14 +50,12 @@ from tqdm.auto import tqdm
 
 from .augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, RealVideoAugment, StandardAugment
 from .data import resize_center_crop
-from .ifs import _check
+from .checks import check as _check
 from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
 
 TASKS = ("supervised", "moco", "finetune")
-# params.yaml keys of the training sections that are not settings of one run: where it goes, the lists
-# a DVC matrix expands into runs (downstream sets, initialisations, seeds) and the Kinetics checkpoint
-PARAMS_ONLY = frozenset({"out", "datasets", "pretrained", "seeds", "kinetics_checkpoint", "kinetics_lr",
-                         "kinetics_weight_decay"})
+# the key of params.yaml's pretrain section that is not a setting of the run: where it goes
+PARAMS_ONLY = frozenset({"out"})
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "clips_per_s",
                   "epoch_s")
 
@@ -90,6 +88,12 @@ class TrainConfig:
     augment: dict = field(default_factory=dict)  # AugmentConfig overrides (the ablation switches)
     randaugment: bool = True
     val_clips: int = 10
+    # the evaluation protocol (fractalvid.protocol): k-fold test parts, a labelled fraction, a validation holdout
+    folds: int | None = None            # pool every clip and test on part `fold` of `folds` (None: the manifest's splits)
+    fold: int = 0
+    label_fraction: float = 1.0         # keep this share of each class's training clips (drawn from fold and seed)
+    holdout: float = 0.0                # keep this share of each class's training clips out, as split "holdout"
+    in_memory: bool = False             # decode the clips once into RAM and load them without worker processes
     workers: int = 2
     seed: int = 0
     amp: bool = True                    # mixed precision (GPU only; the CPU trains in float32)
@@ -136,9 +140,11 @@ def recipe(task: str, **overrides) -> TrainConfig:
 
 
 def config_from_params(section: dict, task: str = "supervised", **overrides) -> TrainConfig:
-    """A params.yaml training section (its PARAMS_ONLY keys left out) with overrides, on the recipe of
-    its ``task`` key (``task`` when it has none)."""
-    settings = {k: v for k, v in section.items() if k not in PARAMS_ONLY}
+    """A params.yaml training section with overrides, on the recipe of its ``task`` key (``task`` when it has
+    none). The pretrain section is one run (its ``out`` left out); the finetune section keeps the settings of
+    a run under ``recipe``, beside the lists a DVC matrix expands into runs."""
+    settings = dict(section["recipe"]) if "recipe" in section else \
+        {k: v for k, v in section.items() if k not in PARAMS_ONLY}
     settings.update(overrides)
     return recipe(settings.pop("task", task), **settings)
 
@@ -147,10 +153,10 @@ INITS = ("scratch", "fractal", "kinetics")
 
 
 def finetune_config(section: dict, dataset: str, init: str, seed: int, pretrained: str | os.PathLike) -> TrainConfig:
-    """One fine-tuning run of the pipeline: the ``finetune`` section on downstream set ``data/<dataset>``.
+    """One fine-tuning run of the pipeline: ``section["recipe"]`` on downstream set ``data/<dataset>``.
 
     ``init``: scratch; fractal (the pre-trained network ``pretrained``, a model.pt); or kinetics (the
-    section's ``kinetics_checkpoint``, fine-tuned with its ``kinetics_lr`` and ``kinetics_weight_decay``).
+    section's ``kinetics.checkpoint``, fine-tuned with its ``kinetics.lr`` and ``kinetics.weight_decay``).
     """
     extra = {}
     if init == "scratch":
@@ -158,11 +164,12 @@ def finetune_config(section: dict, dataset: str, init: str, seed: int, pretraine
     elif init == "fractal":
         start = str(pretrained)
     elif init == "kinetics":
-        if not section.get("kinetics_checkpoint"):
-            raise ValueError("init='kinetics' needs finetune.kinetics_checkpoint: the path of the public TSM "
+        kinetics = section.get("kinetics") or {}
+        if not kinetics.get("checkpoint"):
+            raise ValueError("init='kinetics' needs finetune.kinetics.checkpoint: the path of the public TSM "
                              "Kinetics-400 ResNet-50 checkpoint (see the README)")
-        start = "kinetics:" + section["kinetics_checkpoint"]
-        extra = dict(lr=section.get("kinetics_lr", 1e-5), weight_decay=section.get("kinetics_weight_decay", 0.1))
+        start = "kinetics:" + kinetics["checkpoint"]
+        extra = dict(lr=kinetics.get("lr", 1e-5), weight_decay=kinetics.get("weight_decay", 0.1))
     else:
         raise ValueError(f"init={init!r} is not accepted: expected one of {INITS}")
     return config_from_params(section, "finetune", data=str(Path("data") / dataset), init=start, seed=seed, **extra)
@@ -185,6 +192,16 @@ def validate(c: TrainConfig) -> None:
     _check(isinstance(c.warmup_epochs, int) and 0 <= c.warmup_epochs <= c.epochs, "warmup_epochs", c.warmup_epochs,
            f"an integer in [0, epochs={c.epochs}]")
     _check(isinstance(c.workers, int) and c.workers >= 0, "workers", c.workers, "an integer >= 0")
+    _check(c.folds is None or (isinstance(c.folds, int) and not isinstance(c.folds, bool) and c.folds >= 2),
+           "folds", c.folds, "None or an integer >= 2")
+    _check(isinstance(c.fold, int) and 0 <= c.fold < (c.folds or 1), "fold", c.fold,
+           f"an integer in [0, folds={c.folds})" if c.folds else "0 when folds is None")
+    _check(isinstance(c.label_fraction, (int, float)) and 0 < c.label_fraction <= 1, "label_fraction",
+           c.label_fraction, "a number in (0, 1]")
+    _check(isinstance(c.holdout, (int, float)) and 0 <= c.holdout < 1, "holdout", c.holdout, "a number in [0, 1)")
+    _check(isinstance(c.in_memory, bool), "in_memory", c.in_memory, "true or false")
+    _check(c.stream is None or (c.folds is None and c.label_fraction == 1 and c.holdout == 0 and not c.in_memory),
+           "stream", c.stream, "None with folds, label_fraction, holdout or in_memory (they split stored clips)")
     for name in ("lr", "weight_decay", "clip_grad", "moco_temperature"):
         v = getattr(c, name)
         _check(isinstance(v, (int, float)) and v >= 0 and math.isfinite(v), name, v, "a finite number >= 0")
@@ -248,7 +265,8 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
     distributed run draws its own (seeded from seed and rank), in blocks of its share of the batch.
     MoCo never evaluates, so it builds no validation set (unsupervised sets have no "val" split).
     """
-    from .data import FractalStream, VideoClips
+    from .data import FractalStream, MemoryClips, VideoClips
+    from .protocol import clip_groups, split_indices
     from .generate import DatasetSpec
     from .store import open_dataset
 
@@ -262,15 +280,28 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
         raise FileNotFoundError(
             f"data={cfg.data!r}: no dataset there (looked for {Path(cfg.data, 'manifest.csv')}). Make it with "
             "`fractalvid generate` (synthetic clips) or `fractalvid data prepare` (real videos; see the README)")
-    source = open_dataset(cfg.data, cfg.train_split)
+    everything = open_dataset(cfg.data)
+    splits = split_indices(everything.labels, [r["split"] for r in everything.rows],
+                           clip_groups(everything.card, everything.rows), folds=cfg.folds, fold=cfg.fold,
+                           label_fraction=cfg.label_fraction, holdout=cfg.holdout, seed=cfg.seed)
+    wanted = [cfg.train_split] + ([cfg.val_split] if cfg.val_split is not None and cfg.task != "moco" else [])
+    for split in wanted:
+        if split not in splits:
+            raise ValueError(f"split={split!r} is not in {cfg.data} with these settings: expected one of "
+                             f"{sorted(splits)}")
+
+    def clips(split: str):
+        part = everything.subset(splits[split])
+        return MemoryClips(part, _load_size(cfg.size)) if cfg.in_memory else part
+
     # items come as squares of the size the crops are taken from (SPEC: 112 from 128)
-    train = VideoClips(source, frames=cfg.frames, stride=cfg.stride, train=True, seed=cfg.seed,
+    train = VideoClips(clips(cfg.train_split), frames=cfg.frames, stride=cfg.stride, train=True, seed=cfg.seed,
                        train_size=_load_size(cfg.size))
     val = None
-    if cfg.val_split is not None and cfg.task != "moco":
-        val = VideoClips(open_dataset(cfg.data, cfg.val_split), frames=cfg.frames, stride=cfg.stride, train=False,
+    if len(wanted) > 1:
+        val = VideoClips(clips(cfg.val_split), frames=cfg.frames, stride=cfg.stride, train=False,
                          num_clips=cfg.val_clips, seed=cfg.seed, eval_size=cfg.size)
-    return train, val, _class_names(source)
+    return train, val, _class_names(everything)
 
 
 def _load_size(size: int) -> int:
@@ -292,7 +323,7 @@ def _loader(dataset, cfg: TrainConfig, epoch: int, train: bool, world: int) -> D
         shuffle, gen = True, torch.Generator().manual_seed(_seed(cfg.seed, epoch, 1))
     batch = max(1, cfg.batch_size // world) if train else max(1, cfg.batch_size // (2 * world))
     return DataLoader(dataset, batch_size=batch, shuffle=shuffle, sampler=sampler, generator=gen,
-                      num_workers=cfg.workers, drop_last=train and len(dataset) >= batch if hasattr(dataset, "__len__")
+                      num_workers=0 if cfg.in_memory else cfg.workers, drop_last=train and len(dataset) >= batch if hasattr(dataset, "__len__")
                       else train, pin_memory=torch.cuda.is_available(),
                       persistent_workers=False)
 

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fractalvid.generate import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,3 +21,24 @@ def test_generate_benchmark_reports_every_family():
     for family in FAMILIES:
         if family != "fractal":
             assert result[f"s_per_clip_{family}"] > 0
+
+
+@pytest.mark.slow
+def test_transfer_benchmark_runs_the_protocol_end_to_end(tmp_path):
+    """--quick: toy sizes, but every stage of the real benchmark, and the results file's layout."""
+    results = tmp_path / "transfer.json"
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), "--quick", "--json", "--out",
+                          str(tmp_path / "work"), "--results", str(results), "--seeds", "0", "1"], cwd=ROOT,
+                         capture_output=True, text=True, check=True, timeout=1200)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == json.loads(results.read_text()) and result["complete"]
+    assert result["pretrain_minutes"] > 0 and result["scored_on"] == "test"
+    sets = ["actions"] + (["basketball5"] if (ROOT.parent / "shared" / "data" / "basketball5").is_dir() else [])
+    assert sorted(result["summary"]) == sorted(sets)
+    actions = result["summary"]["actions"]
+    assert actions["test_clips"] == 90 and actions["chance"] == 0.1          # 10 classes x 9 actors, each once
+    m = actions["margin_top1"]
+    assert len(m["per_seed"]) == 2 and m["ci95"][0] <= m["mean"] <= m["ci95"][1]
+    assert m["per_seed"] == pytest.approx([f - s for f, s in zip(actions["fractal_top1"]["per_seed"],
+                                                                 actions["scratch_top1"]["per_seed"])])
+    assert str(ROOT) not in results.read_text()                             # no absolute machine paths

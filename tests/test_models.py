@@ -261,7 +261,7 @@ def test_autocast_bfloat16_on_cpu():
 # bad values
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(arch="tsm_r34"), r"arch='tsm_r34' is not accepted: expected one of \('tsm_r18', 'tsm_r50', 'tsm_mnv2'\)"),
+    (dict(arch="tsm_r34"), r"arch='tsm_r34' is not accepted: expected one of \('tsm_r18', 'tsm_r50', 'tsm_mnv2', 'tsm_r18_w32', 'tsm_r18_w16'\)"),
     (dict(arch="x3d_m"), "arch='x3d_m'"),
     (dict(num_classes=0), "num_classes=0"),
     (dict(num_classes=2.5), "num_classes=2.5"),

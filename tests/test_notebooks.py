@@ -1,4 +1,5 @@
 """Every notebook executes under papermill with tiny parameters; the pipeline reproduces with DVC."""
+import ast
 import json
 import os
 import shutil
@@ -61,8 +62,8 @@ def pipeline(tmp_path_factory):
     run_notebook("01_generate.ipynb", root, {"target": "actions", "downstream": {"actions": TINY_ACTIONS}})
     run_notebook("02_pretrain.ipynb", root, {"pretrain": {"out": "models/pretrain", "task": "supervised",
                                                           "data": "data/fractal", **TINY_TRAIN}})
-    finetune = {"datasets": ["actions"], "pretrained": ["fractal"], "seeds": [0], "kinetics_checkpoint": None,
-                **TINY_TRAIN}
+    finetune = {"datasets": ["actions"], "pretrained": ["fractal"], "seeds": [0], "kinetics": {"checkpoint": None},
+                "recipe": {**TINY_TRAIN, "folds": 3, "in_memory": True}}
     for init in ("scratch", "fractal"):
         run_notebook("03_finetune.ipynb", root, {"dataset": "actions", "init": init, "seed": 0,
                                                  "finetune": finetune, "pretrain": {"out": "models/pretrain"}})
@@ -77,17 +78,21 @@ def test_pretrain_and_finetune_notebooks_write_models_metrics_and_figures(pipeli
     for init in ("scratch", "fractal"):
         m = json.loads((pipeline / "reports" / "metrics" / "finetune" / f"actions-{init}-0.json").read_text())
         assert m["init"] == ("scratch" if init == "scratch" else "models/pretrain/model.pt")
-        assert 0 <= m["val_top1"] <= m["val_top5"] <= 1
+        assert 0 <= m["top1"] <= m["top5"] <= 1
+        assert m["test_clips"] == 27 and [f["test_clips"] for f in m["folds"]] == [9, 9, 9]  # every clip once
+        assert sum(map(sum, m["confusion"])) == 27
+        assert (pipeline / "models" / "finetune" / f"actions-{init}-0" / "fold2" / "model.pt").exists()
         assert (pipeline / "reports" / "figures" / "03_finetune" / f"actions-{init}-0" / "confusion.png").exists()
 
 
 def test_figures_notebook_tabulates_every_run(pipeline):
     nb = run_notebook("04_figures.ipynb", pipeline, {"figures": {"gallery_clips": 2, "gallery_res": 64}})
     results = json.loads((pipeline / "reports" / "metrics" / "results.json").read_text())
-    assert results["runs"] == 2 and set(results) >= {"actions.scratch.top1", "actions.fractal.top1", "margin"}
+    assert results["runs"] == 2 and results["actions"]["test_clips"] == 27
+    assert set(results["actions"]) >= {"scratch_top1", "fractal_top1", "margin_top1", "chance"}
     text = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in nb["cells"]
                    for o in c.get("outputs", []))
-    assert "| actions | scratch | 1 |" in text and "| actions | fractal | 1 |" in text
+    assert "| actions | scratch | 1 |" in text and "| actions | fractal | 1 |" in text and "| 27 | 33 |" in text
     assert (pipeline / "reports" / "figures" / "04_figures" / "results.png").stat().st_size > 1000
     assert (pipeline / "reports" / "figures" / "04_figures" / "gallery" / "augment" / "clone.gif").exists()
 
@@ -112,7 +117,8 @@ def test_stage_graph_tracks_exactly_its_params_code_and_data():
     assert params(stages["generate"]) == {"generate"}
     assert params(stages["downstream@actions"]) == {"downstream.actions"}
     assert params(stages["pretrain"]) == {"pretrain"}
-    assert params(stages["finetune@actions-fractal-0"]) == {"finetune"}
+    assert params(stages["finetune@actions-fractal-0"]) == {"finetune.recipe", "finetune.kinetics"}
+    assert params(stages["scratch@actions-0"]) == {"finetune.recipe"}   # a new seed or set reruns no other run
     assert "models/pretrain" not in deps(stages["scratch@actions-0"])
     assert {"models/pretrain", "data/actions"} <= deps(stages["finetune@actions-fractal-0"])
     for stage in stages.values():
@@ -122,6 +128,47 @@ def test_stage_graph_tracks_exactly_its_params_code_and_data():
             for dep in deps(stage):
                 if dep.startswith(("fractalvid/", "notebooks/")):
                     assert (ROOT / dep).exists(), f"{stage.addressing} depends on missing {dep}"
+            missing = imported_files(ROOT / notebook) - deps(stage)
+            assert not missing, f"{stage.addressing} runs {sorted(missing)} but does not depend on them"
+
+
+def _fractalvid_imports(source: str, package_file: bool) -> set[str]:
+    """Project files named by the imports of some Python source, at any depth (lazy imports count: they run)."""
+    files = set()
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.ImportFrom):
+            module = ("fractalvid" + ("." + node.module if node.module else "")) if node.level and package_file \
+                else node.module or ""
+            names = [module] + [f"{module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            if name.split(".")[0] == "fractalvid":
+                path = Path(*name.split(".")).with_suffix(".py")
+                if (ROOT / path).exists():
+                    files.add(path.as_posix())
+    return files
+
+
+def imported_files(notebook: Path) -> set[str]:
+    """Every project file a notebook runs: its fractalvid imports, followed through the package (its
+    ``__init__.py`` included, which importing any submodule runs)."""
+    code = "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
+                     if c["cell_type"] == "code")
+    todo, seen = list(_fractalvid_imports(code, False)), set()
+    while todo:
+        f = todo.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        todo += _fractalvid_imports((ROOT / f).read_text(), True) | {"fractalvid/__init__.py"}
+    return seen
+
+
+def test_import_closure_follows_the_package():
+    assert imported_files(NOTEBOOKS / "02_pretrain.ipynb") >= {"fractalvid/train.py", "fractalvid/__init__.py",
+                                                               "fractalvid/ifs.py", "fractalvid/checks.py"}
 
 
 @pytest.mark.slow
@@ -137,7 +184,8 @@ def test_pipeline_reproduces_from_a_copy_on_a_tiny_profile(tmp_path):
     params["generate"].update(TINY_GENERATE)
     params["downstream"]["actions"] = TINY_ACTIONS
     params["pretrain"].update(TINY_TRAIN)
-    params["finetune"].update(TINY_TRAIN, seeds=[0])
+    params["finetune"]["recipe"].update(TINY_TRAIN)
+    params["finetune"]["seeds"] = [0]
     params["figures"].update(gallery_clips=2, gallery_res=64)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}

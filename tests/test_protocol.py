@@ -1,0 +1,130 @@
+"""The evaluation protocol: folds that test every clip once and keep actors apart, labelled fractions and
+holdouts that both initialisations share, the paired margin and its interval; the in-memory clips and the
+narrow networks that make the protocol affordable on a CPU."""
+import math
+import statistics
+
+import numpy as np
+import pytest
+import torch
+
+from fractalvid import DatasetSpec, generate
+from fractalvid.data import MemoryClips, VideoClips
+from fractalvid.models import build_model
+from fractalvid.protocol import clip_groups, fold_of, mean_ci95, paired_margin, split_indices, t975
+from fractalvid.store import open_dataset
+from fractalvid.train import build_data, recipe
+
+
+def test_folds_test_every_clip_once_stratified():
+    labels = np.repeat(np.arange(5), [64, 68, 57, 65, 29])     # basketball5's class sizes
+    where = fold_of(labels, None, 5)
+    for f in range(5):
+        s = split_indices(labels, ["train"] * len(labels), folds=5, fold=f)
+        assert set(s) == {"train", "test"}
+        assert not set(s["train"]) & set(s["test"])
+        assert len(s["train"]) + len(s["test"]) == len(labels)
+        assert np.array_equal(s["test"], np.flatnonzero(where == f))
+        for c in range(5):  # each class is spread evenly over the folds
+            assert abs((labels[s["test"]] == c).sum() - (labels == c).sum() / 5) < 1
+    assert np.bincount(where).max() - np.bincount(where).min() <= 1
+    assert np.array_equal(where, fold_of(labels, None, 5))   # a function of the data alone
+
+
+def test_folds_keep_groups_apart():
+    groups = np.tile(np.arange(9), 20)
+    labels = np.repeat(np.arange(10), 18)
+    for f in range(3):
+        s = split_indices(labels, ["x"] * len(labels), groups, folds=3, fold=f)
+        assert not set(groups[s["train"]]) & set(groups[s["test"]])
+        assert len(set(groups[s["test"]])) == 3
+    s = split_indices(labels, ["x"] * len(labels), groups, folds=3, fold=0, holdout=0.2, seed=1)
+    held = set(groups[s["holdout"]])
+    assert len(held) == 1 and not held & set(groups[s["train"]]) and not held & set(groups[s["test"]])
+    with pytest.raises(ValueError, match="folds=10 is not accepted: expected at most the number of clip"):
+        split_indices(labels, ["x"] * len(labels), groups, folds=10, fold=0)
+
+
+def test_fraction_and_holdout_are_per_class_shared_by_inits_and_drawn_per_seed():
+    labels = np.repeat(np.arange(4), 25)
+    full = split_indices(labels, ["train"] * 100, folds=4, fold=1)
+    a = split_indices(labels, ["train"] * 100, folds=4, fold=1, label_fraction=0.25, holdout=0.2, seed=3)
+    b = split_indices(labels, ["train"] * 100, folds=4, fold=1, label_fraction=0.25, holdout=0.2, seed=3)
+    c = split_indices(labels, ["train"] * 100, folds=4, fold=1, label_fraction=0.25, holdout=0.2, seed=4)
+    assert all(np.array_equal(a[k], b[k]) for k in a)          # the same for both initialisations of a seed
+    assert not np.array_equal(a["train"], c["train"])           # another seed, another subset
+    assert np.array_equal(a["test"], full["test"])              # the test part never changes
+    assert not set(a["holdout"]) & set(a["train"]) and not set(a["holdout"]) & set(a["test"])
+    assert set(a["holdout"]) | set(a["train"]) <= set(full["train"])
+    for c_ in range(4):
+        n = (labels[full["train"]] == c_).sum()                 # 18 or 19 training clips per class
+        assert (labels[a["holdout"]] == c_).sum() == round(0.2 * n)
+        assert (labels[a["train"]] == c_).sum() == max(1, round(0.25 * (n - round(0.2 * n))))
+    with pytest.raises(ValueError, match="label_fraction=0 is not accepted"):
+        split_indices(labels, ["train"] * 100, label_fraction=0)
+
+
+def test_without_folds_the_manifest_splits_stay():
+    labels = np.array([0, 1, 0, 1, 0, 1])
+    s = split_indices(labels, ["train", "train", "test", "test", "train", "val"])
+    assert {k: v.tolist() for k, v in s.items()} == {"train": [0, 1, 4], "test": [2, 3], "val": [5]}
+
+
+def test_t_interval_and_paired_margin():
+    assert t975(4) == 2.776 and t975(200) == 1.96
+    ci = mean_ci95([1.0, 2.0, 3.0, 4.0, 5.0])
+    half = 2.776 * statistics.stdev([1, 2, 3, 4, 5]) / math.sqrt(5)
+    assert ci["mean"] == 3.0 and ci["ci95"] == pytest.approx([3 - half, 3 + half])
+    m = paired_margin({0: 0.5, 1: 0.4, 2: 0.6}, {0: 0.6, 1: 0.45, 2: 0.55})
+    assert m["per_seed"] == pytest.approx([0.1, 0.05, -0.05]) and m["wins"] == 2 and m["n"] == 3
+    assert m["ci95"][0] < m["mean"] < m["ci95"][1]
+    with pytest.raises(ValueError, match="the same, non-empty, set of seeds"):
+        paired_margin({0: 0.5}, {1: 0.5})
+
+
+@pytest.fixture(scope="module")
+def actions(tmp_path_factory):
+    """The action benchmark at 32 px: 10 classes x 9 clips (one per actor)."""
+    out = tmp_path_factory.mktemp("actions") / "ds"
+    generate(out, DatasetSpec.from_dict(dict(family="actions", classes=10, per_class=9, val_per_class=0, seed=0,
+                                             options={"res": 32})), workers=1, progress=False)
+    return out
+
+
+def test_actions_groups_are_actors_and_folds_hold_out_whole_actors(actions):
+    ds = open_dataset(actions)
+    groups = clip_groups(ds.card, ds.rows)
+    assert groups.tolist() == [j % 9 for _ in range(10) for j in range(9)]
+    test_split = np.array([r["split"] for r in ds.rows]) == "test"
+    assert set(groups[test_split]) == {6, 7, 8}          # the manifest's own split is by actor too
+
+
+def test_build_data_with_folds_in_memory_gives_the_disk_items(actions):
+    base = recipe("finetune", data=str(actions), arch="tsm_r18_w16", size=24, frames=4, stride=1, val_clips=1,
+                  folds=3, fold=2, holdout=0.2, val_split="holdout", workers=0)
+    train, val, classes = build_data(base)
+    mem_train, mem_val, _ = build_data(base.replace(in_memory=True))
+    assert len(classes) == 10 and len(train) == len(mem_train) == 50 and len(val) == len(mem_val) == 10
+    assert isinstance(mem_train.source, MemoryClips) and isinstance(train, VideoClips)
+    for i in (0, 7, 49):
+        (a, la), (b, lb) = train[i], mem_train[i]
+        assert la == lb and torch.equal(a, b)   # the same clip, crop and frames as from disk
+    ds = open_dataset(actions)
+    groups = clip_groups(ds.card, ds.rows)
+    test = split_indices(ds.labels, [r["split"] for r in ds.rows], groups, folds=3, fold=2)["test"]
+    assert set(groups[test]) == {2, 5, 8}
+    with pytest.raises(ValueError, match="split='val' is not in .* expected one of \\['holdout', 'test', 'train'\\]"):
+        build_data(base.replace(val_split="val"))
+
+
+@pytest.mark.parametrize("arch, width", [("tsm_r18_w32", 32), ("tsm_r18_w16", 16)])
+def test_narrow_resnets_are_resnet18_at_a_fraction_of_the_width(arch, width):
+    full = sum(p.numel() for p in build_model("tsm_r18", 10).trunk.parameters())
+    model = build_model(arch, 10)
+    narrow = sum(p.numel() for p in model.trunk.parameters())
+    assert model.feat_dim == 8 * width
+    assert narrow / full == pytest.approx((width / 64) ** 2, rel=0.05)   # convolutions dominate
+    y = model(torch.randn(2, 3, 4, 32, 32))
+    assert y.shape == (2, 10)
+    with pytest.raises(ValueError, match="arch='tsm_r18_w8' is not accepted"):
+        build_model("tsm_r18_w8", 10)
