@@ -174,6 +174,8 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
     checkpoint = work / "pretrain" / "model.pt"
     rows, result["runs"] = [], []
     for dataset, folder in data.items():
+        if dataset not in args.sets:
+            continue
         for seed in args.seeds:
             for init in ("scratch", "fractal"):
                 cfg = finetune_config(section, dataset, init, seed, pretrained=checkpoint).replace(data=str(folder))
@@ -258,6 +260,8 @@ def main() -> None:
     p.add_argument("--pretrain-epochs", type=int, default=None, help="pre-training epochs (default pretrain.epochs)")
     p.add_argument("--label-fraction", type=float, default=None, help="labelled share of each training fold")
     p.add_argument("--holdout", type=float, default=None, help="score this share of the training clips, not test")
+    p.add_argument("--sets", nargs="+", default=["actions", "basketball5"], choices=["actions", "basketball5"],
+                   help="downstream sets to fine-tune on (default both)")
     p.add_argument("--basketball", type=Path, default=BASKETBALL, help="the basketball5 folder")
     p.add_argument("--basketball-short-side", type=int, default=64, help="short side of the prepared clips")
     p.add_argument("--out", type=Path, default=None, help="work folder (default benchmarks/work/NAME)")

@@ -36,6 +36,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -434,6 +435,12 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
     return (x.expand(-1, 3, -1, -1, -1) - mean) / std
 
 
+def terminal() -> bool:
+    """Whether progress bars have a terminal to redraw in. Under papermill or in a log file they would be
+    hundreds of stale lines, so runs print one line per epoch there instead."""
+    return sys.stderr.isatty()
+
+
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks=(1, 5)) -> list[int]:
     top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices
     hit = top == labels[:, None]
@@ -537,7 +544,7 @@ class Run:
         total = loss_sum = correct = 0
         start = time.perf_counter()
         bar = tqdm(loader, total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not self.progress or self.rank != 0, leave=False)
+                   disable=not self.progress or self.rank != 0 or not terminal(), leave=False)
         for step, (clips, labels) in enumerate(bar):
             if step >= self.steps_per_epoch:
                 break

@@ -1,0 +1,110 @@
+"""Tabulate every transfer benchmark result into reports/study.md (and a margin figure per curve).
+
+    python benchmarks/study.py          # reads benchmarks/results/transfer*.json, writes reports/study.md
+
+One row per results file: what it changed (the options of ``benchmarks/transfer.py``), the pretext task's
+train top-1, the pre-training minutes, and per downstream set the fractal-minus-scratch margin in points
+with its 95 % interval, the number of test clips and whether it was scored on the test parts or on held-out
+training clips (recipe selection). Margin-versus-labelled-data and margin-versus-compute curves are drawn
+from the rows that vary those options alone.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = ROOT / "reports" / "study.md"
+FIGURES = ROOT / "reports" / "figures" / "study"
+
+
+def load() -> list[dict]:
+    rows = []
+    for path in sorted((HERE / "results").glob("transfer*.json")):
+        r = json.loads(path.read_text())
+        if "options" not in r or not r.get("summary"):   # results of the earlier benchmark layout
+            continue
+        o = r["options"]
+        rows.append({"file": path.name, "complete": r.get("complete", False), "scored_on": r["scored_on"],
+                     "family": o.get("family", "fractal"), "control": o.get("control"),
+                     "pretrain_epochs": r["pretrain"]["epochs"], "pretrain_minutes": r["pretrain_minutes"],
+                     "pretext_top1": r["pretrain"]["train_top1"], "label_fraction": o.get("label_fraction") or 1.0,
+                     "holdout": o.get("holdout"), "summary": r["summary"]})
+    return rows
+
+
+def cell(summary: dict, dataset: str) -> str:
+    e = summary.get(dataset)
+    if not e or "margin_top1" not in e:
+        return "-"
+    m = e["margin_top1"]
+    return (f"{100 * m['mean']:+.1f} [{100 * m['ci95'][0]:+.1f}, {100 * m['ci95'][1]:+.1f}] "
+            f"({100 * e['scratch_top1']['mean']:.0f} -> {100 * e['fractal_top1']['mean']:.0f} %, "
+            f"{len(m['per_seed'])} seeds, {e['test_clips']} clips)")
+
+
+def curve(rows: list[dict], key: str, fixed: dict, path: Path, xlabel: str) -> bool:
+    """Margin (points, 95 % CI) against ``key`` over the scored-on-test rows that match ``fixed``."""
+    pts = sorted((r for r in rows if r["scored_on"] == "test" and all(r[k] == v for k, v in fixed.items())),
+                 key=lambda r: r[key])
+    if len(pts) < 2:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for k, dataset in enumerate(("actions", "basketball5")):
+        xs, ms, lo, hi, dots = [], [], [], [], []
+        for r in pts:
+            e = r["summary"].get(dataset)
+            if e and "margin_top1" in e:
+                m = e["margin_top1"]
+                xs.append(r[key]), ms.append(100 * m["mean"])
+                lo.append(100 * (m["mean"] - m["ci95"][0])), hi.append(100 * (m["ci95"][1] - m["mean"]))
+                dots.append([100 * v for v in m["per_seed"]])
+        if xs:
+            ax.errorbar([x * (1 + 0.03 * k) for x in xs], ms, yerr=[lo, hi], fmt="o-", capsize=3, color=f"C{k}",
+                        label=f"{dataset}: mean, 95 % CI")
+            for x, d in zip(xs, dots):
+                ax.scatter([x * (1 + 0.03 * k)] * len(d), d, s=8, color=f"C{k}", alpha=0.4)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel(xlabel), ax.set_ylabel("fractal - scratch top-1 (points)")
+    ax.legend(fontsize=8)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
+def main() -> None:
+    rows = load()
+    lines = ["# The transfer study", "",
+             "Written by `python benchmarks/study.py` from `benchmarks/results/transfer*.json` (each made by "
+             "`benchmarks/transfer.py` with the options shown). Margins are fractal minus scratch top-1 in "
+             "points, mean over paired seeds with the 95 % Student-t interval, then scratch -> fractal mean "
+             "top-1, the seeds and the test clips (every clip of the set tested once). Rows scored on "
+             "'holdout' chose the recipe on held-out training actors/clips; only 'test' rows are results.", "",
+             "| results file | scored on | pre-training | pretext train top-1 | labelled | actions margin "
+             "| basketball5 margin |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        pre = f"{r['family']}{' (' + r['control'] + ' labels)' if r['control'] else ''}, {r['pretrain_epochs']} " \
+              f"epochs, {r['pretrain_minutes']:.1f} min"
+        lines.append(f"| {r['file']}{'' if r['complete'] else ' (partial)'} | {r['scored_on']} | {pre} | "
+                     f"{100 * r['pretext_top1']:.0f} % | {100 * r['label_fraction']:.0f} % | "
+                     f"{cell(r['summary'], 'actions')} | {cell(r['summary'], 'basketball5')} |")
+    base = dict(family="fractal", control=None)
+    if curve(rows, "label_fraction", {**base, "pretrain_epochs": 20}, FIGURES / "margin_vs_labels.png",
+             "labelled share of each training fold"):
+        lines += ["", "![margin versus labelled data](figures/study/margin_vs_labels.png)"]
+    if curve(rows, "pretrain_minutes", {**base, "label_fraction": 1.0}, FIGURES / "margin_vs_compute.png",
+             "pre-training minutes on 2 cores"):
+        lines += ["", "![margin versus pre-training compute](figures/study/margin_vs_compute.png)"]
+    OUT.write_text("\n".join(lines) + "\n")
+    print(OUT.relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    main()
