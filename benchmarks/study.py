@@ -34,6 +34,7 @@ def load() -> list[dict]:
         rows.append({"file": path.name, "complete": r.get("complete", False), "scored_on": r["scored_on"],
                      "family": o.get("family", "fractal"), "control": o.get("control"),
                      "pretrain_epochs": r["pretrain"]["epochs"], "pretrain_minutes": r["pretrain_minutes"],
+                     "pretrain_clip_passes": r.get("pretrain_clip_passes"),
                      "pretext_top1": r["pretrain"]["train_top1"], "label_fraction": o.get("label_fraction") or 1.0,
                      "holdout": o.get("holdout"), "summary": r["summary"]})
     return rows
@@ -49,10 +50,10 @@ def cell(summary: dict, dataset: str) -> str:
             f"{len(m['per_seed'])} seeds, {e['test_clips']} clips)")
 
 
-def curve(rows: list[dict], key: str, fixed: dict, path: Path, xlabel: str) -> bool:
+def curve(rows: list[dict], key: str, fixed: dict, path: Path, xlabel: str, log: bool = False) -> bool:
     """Margin (points, 95 % CI) against ``key`` over the scored-on-test rows that match ``fixed``."""
-    pts = sorted((r for r in rows if r["scored_on"] == "test" and all(r[k] == v for k, v in fixed.items())),
-                 key=lambda r: r[key])
+    pts = sorted((r for r in rows if r["scored_on"] == "test" and r[key] and
+                  all(r[k] == v for k, v in fixed.items())), key=lambda r: r[key])
     if len(pts) < 2:
         return False
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -71,6 +72,8 @@ def curve(rows: list[dict], key: str, fixed: dict, path: Path, xlabel: str) -> b
             for x, d in zip(xs, dots):
                 ax.scatter([x * (1 + 0.03 * k)] * len(d), d, s=8, color=f"C{k}", alpha=0.4)
     ax.axhline(0, color="k", lw=0.8)
+    if log:
+        ax.set_xscale("log")
     ax.set_xlabel(xlabel), ax.set_ylabel("fractal - scratch top-1 (points)")
     ax.legend(fontsize=8)
     FIGURES.mkdir(parents=True, exist_ok=True)
@@ -91,7 +94,7 @@ def main() -> None:
              "| basketball5 margin |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         pre = f"{r['family']}{' (' + r['control'] + ' labels)' if r['control'] else ''}, {r['pretrain_epochs']} " \
-              f"epochs, {r['pretrain_minutes']:.1f} min"
+              f"epochs, {r['pretrain_clip_passes'] or 0:,} clip-passes, {r['pretrain_minutes']:.1f} min"
         lines.append(f"| {r['file']}{'' if r['complete'] else ' (partial)'} | {r['scored_on']} | {pre} | "
                      f"{100 * r['pretext_top1']:.0f} % | {100 * r['label_fraction']:.0f} % | "
                      f"{cell(r['summary'], 'actions')} | {cell(r['summary'], 'basketball5')} |")
@@ -99,9 +102,12 @@ def main() -> None:
     if curve(rows, "label_fraction", {**base, "pretrain_epochs": 20}, FIGURES / "margin_vs_labels.png",
              "labelled share of each training fold"):
         lines += ["", "![margin versus labelled data](figures/study/margin_vs_labels.png)"]
-    if curve(rows, "pretrain_minutes", {**base, "label_fraction": 1.0}, FIGURES / "margin_vs_compute.png",
-             "pre-training minutes on 2 cores"):
+    if curve(rows, "pretrain_clip_passes", {**base, "label_fraction": 1.0}, FIGURES / "margin_vs_compute.png",
+             "pre-training clip-passes (log; the paper: 2.5M, at about 400x the compute per clip)", log=True):
         lines += ["", "![margin versus pre-training compute](figures/study/margin_vs_compute.png)"]
+    selection = HERE / "results" / "selection.md"   # the hand-written log of how the default was chosen
+    if selection.exists():
+        lines += ["", selection.read_text().rstrip()]
     OUT.write_text("\n".join(lines) + "\n")
     print(OUT.relative_to(ROOT))
 

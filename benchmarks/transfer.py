@@ -20,7 +20,8 @@ What it does (work folder benchmarks/work/NAME, results benchmarks/results/NAME.
    player identity), so every clip is tested once;
 4. writes ``summary.<set>.margin_top1 = {"mean", "ci95", "per_seed"}`` (fractions; fractal minus scratch,
    paired by seed, Student-t interval), each initialisation's mean top-1 and interval, the number of test
-   clips, the chance level, ``pretrain_minutes`` and every run's numbers.
+   clips, the chance level, ``pretrain_minutes`` (the training time of the pre-training epochs) and every
+   run's numbers.
 
 The fine-tuning recipe is params.yaml's, chosen on held-out training clips (``--holdout``), never on the
 test parts: with ``--holdout F`` the runs score a per-class share F of each fold's training clips instead of
@@ -44,7 +45,7 @@ import yaml
 from fractalvid.data import prepare_dataset
 from fractalvid.generate import DatasetSpec, generate
 from fractalvid.protocol import train_folds
-from fractalvid.report import comparison
+from fractalvid.report import comparison, read_history
 from fractalvid.train import config_from_params, finetune_config, train
 
 HERE = Path(__file__).resolve().parent
@@ -148,17 +149,20 @@ def make_data(params: dict, work: Path, family: str, control: str | None, basket
 
 def run(params: dict, work: Path, results_path: Path, args) -> dict:
     total = time.perf_counter()
-    result = {"benchmark": "transfer", "complete": False, "options": {k: v for k, v in vars(args).items()
-                                                                       if k not in ("out", "results", "basketball")},
+    options = {k: rel(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+               if k not in ("out", "results", "basketball")}
+    result = {"benchmark": "transfer", "complete": False, "options": options,
               "machine": {"cpus": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
                           "load_average_start": [round(x, 2) for x in os.getloadavg()]}}
     data, result["datasets"] = make_data(params, work, args.family, args.control, args.basketball,
                                          args.basketball_short_side)
 
     pre_cfg = config_from_params(params["pretrain"], data=str(data.pop("pretrain")), val_split=None)
-    start = time.perf_counter()
     metrics = train(pre_cfg, work / "pretrain", progress=False)
-    result["pretrain_minutes"] = round((time.perf_counter() - start) / 60, 2)
+    # the budget is the training time of its epochs, which a resumed benchmark reads back from the history
+    history = read_history(work / "pretrain")
+    result["pretrain_minutes"] = round(float(np.nansum(history["epoch_s"])) / 60, 2)
+    result["pretrain_clip_passes"] = int(round(float(np.nansum(history["clips_per_s"] * history["epoch_s"]))))
     result["pretrain"] = {"config": {**pre_cfg.to_dict(), "data": rel(pre_cfg.data)}, "train_loss": metrics["train_loss"],
                           "train_top1": metrics["train_top1"], "epochs": metrics["epochs"],
                           "clips_per_s": metrics["clips_per_s"]}

@@ -1,4 +1,5 @@
-"""The generator benchmark covers every registered family (a new family must not break it)."""
+"""The benchmarks run: the generator over every registered family (a new family must not break it), and the
+transfer benchmark end to end on the protocol."""
 import json
 import subprocess
 import sys
