@@ -24,7 +24,7 @@ shuffled, --workers processes, batches of B) over the train set ``build_data``
 makes, each round a fresh loader as every epoch has, timed from the moment each
 worker has delivered its first batch (start-up and, for streams, the per-worker
 class set-up are behind: first_batch_s reports that wait) to the last batch:
-- "real": /work/shared/data/basketball5 prepared into a temporary folder with
+- "real": ../shared/data/basketball5 (beside the checkout) prepared into a temporary folder with
   ``prepare_dataset("generic", ..., short_side=128)``, items as ``VideoClips`` makes
   them for training (8 frames at stride 2, resized and centre-cropped to 128);
   skipped with a note when the folder is absent. --prepared DIR reuses a folder.
@@ -56,7 +56,7 @@ from fractalvid import DatasetSpec, FractalConfig, make_clip
 from fractalvid.models import build_model
 from fractalvid.train import Run, _loader, build_data, recipe
 
-BASKETBALL = Path("/work/shared/data/basketball5")
+BASKETBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "basketball5"  # beside the checkout
 
 
 class Batch(Dataset):

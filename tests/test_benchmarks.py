@@ -43,3 +43,11 @@ def test_transfer_benchmark_runs_the_protocol_end_to_end(tmp_path):
     assert m["per_seed"] == pytest.approx([f - s for f, s in zip(actions["fractal_top1"]["per_seed"],
                                                                  actions["scratch_top1"]["per_seed"])])
     assert str(ROOT) not in results.read_text()                             # no absolute machine paths
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU: the check would run")
+def test_gpu_check_refuses_without_a_gpu():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu.py")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 1 and out.stdout == ""
+    assert "needs an NVIDIA GPU" in out.stderr and "torch.cuda.is_available() is False" in out.stderr

@@ -16,7 +16,7 @@ from fractalvid.data import (FractalStream, VideoClips, VideoRecord, eval_indice
                              list_videos, prepare, prepare_dataset, read_video, resize_center_crop, train_indices)
 from fractalvid.store import MANIFEST_FIELDS, decode_clip, encode_clip
 
-BASKETBALL = Path("/work/shared/data/basketball5")
+BASKETBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "basketball5"  # beside the checkout
 
 
 def pattern(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
