@@ -36,7 +36,7 @@ def load() -> list[dict]:
                      "pretrain_epochs": r["pretrain"]["epochs"], "pretrain_minutes": r["pretrain_minutes"],
                      "pretrain_clip_passes": r.get("pretrain_clip_passes"),
                      "pretext_top1": r["pretrain"]["train_top1"], "label_fraction": o.get("label_fraction") or 1.0,
-                     "holdout": o.get("holdout"), "summary": r["summary"]})
+                     "holdout": o.get("holdout"), "changes": o.get("changes") or [], "summary": r["summary"]})
     return rows
 
 
@@ -94,11 +94,12 @@ def main() -> None:
              "| basketball5 margin |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         pre = f"{r['family']}{' (' + r['control'] + ' labels)' if r['control'] else ''}, {r['pretrain_epochs']} " \
-              f"epochs, {r['pretrain_clip_passes'] or 0:,} clip-passes, {r['pretrain_minutes']:.1f} min"
+              f"epochs, {r['pretrain_clip_passes'] or 0:,} clip-passes, {r['pretrain_minutes']:.1f} min" + \
+              "".join(f", `{c}`" for c in r["changes"])
         lines.append(f"| {r['file']}{'' if r['complete'] else ' (partial)'} | {r['scored_on']} | {pre} | "
                      f"{100 * r['pretext_top1']:.0f} % | {100 * r['label_fraction']:.0f} % | "
                      f"{cell(r['summary'], 'actions')} | {cell(r['summary'], 'basketball5')} |")
-    base = dict(family="fractal", control=None)
+    base = dict(family="fractal", control=None, changes=[])
     if curve(rows, "label_fraction", {**base, "pretrain_epochs": 20}, FIGURES / "margin_vs_labels.png",
              "labelled share of each training fold"):
         lines += ["", "![margin versus labelled data](figures/study/margin_vs_labels.png)"]

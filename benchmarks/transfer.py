@@ -7,6 +7,7 @@
     python benchmarks/transfer.py --pretrain-epochs 10   # a point of the margin-versus-compute curve
     python benchmarks/transfer.py --family perlin        # pre-train on another synthetic family instead
     python benchmarks/transfer.py --control shuffled     # the control: same clips and schedule, labels shuffled
+    python benchmarks/transfer.py --set pretrain.real_video=true   # any params.yaml value (repeatable)
 
 What it does (work folder benchmarks/work/NAME, results benchmarks/results/NAME.json, NAME from the options):
 
@@ -161,7 +162,7 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
     metrics = train(pre_cfg, work / "pretrain", progress=False)
     # the budget is the training time of its epochs, which a resumed benchmark reads back from the history
     history = read_history(work / "pretrain")
-    result["pretrain_minutes"] = round(float(np.nansum(history["epoch_s"])) / 60, 2)
+    result["pretrain_minutes"] = round(float(np.nansum(history["epoch_s"])) / 60, 3)
     result["pretrain_clip_passes"] = int(round(float(np.nansum(history["clips_per_s"] * history["epoch_s"]))))
     result["pretrain"] = {"config": {**pre_cfg.to_dict(), "data": rel(pre_cfg.data)}, "train_loss": metrics["train_loss"],
                           "train_top1": metrics["train_top1"], "epochs": metrics["epochs"],
@@ -251,7 +252,26 @@ def name_of(args) -> str:
         parts.append(f"frac{args.label_fraction:g}")
     if args.holdout:
         parts.append(f"holdout{args.holdout:g}")
+    for change in args.changes:   # e.g. pretrain.augment.background=false -> background-false
+        key, value = change.split("=", 1)
+        parts.append(f"{key.rsplit('.', 1)[-1]}-{value}".replace("_", "-"))
     return "_".join(parts)
+
+
+def dotted(changes: list[str]) -> dict:
+    """["a.b.c=1", ...] -> {"a": {"b": {"c": 1}}} (values read as YAML)."""
+    out: dict = {}
+    for change in changes:
+        key, sep, value = change.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ValueError(f"--set {change!r} is not accepted: expected SECTION.KEY=VALUE, e.g. "
+                             "pretrain.real_video=true")
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = yaml.safe_load(value)
+    return out
 
 
 def main() -> None:
@@ -266,6 +286,8 @@ def main() -> None:
     p.add_argument("--holdout", type=float, default=None, help="score this share of the training clips, not test")
     p.add_argument("--sets", nargs="+", default=["actions", "basketball5"], choices=["actions", "basketball5"],
                    help="downstream sets to fine-tune on (default both)")
+    p.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="change a params.yaml value (YAML), e.g. --set pretrain.real_video=true; repeatable")
     p.add_argument("--basketball", type=Path, default=BASKETBALL, help="the basketball5 folder")
     p.add_argument("--basketball-short-side", type=int, default=64, help="short side of the prepared clips")
     p.add_argument("--out", type=Path, default=None, help="work folder (default benchmarks/work/NAME)")
@@ -284,6 +306,7 @@ def main() -> None:
             raise ValueError(f"--{name.replace('_', '-')}={v} is not accepted: expected a number in "
                              + ("(0, 1]" if name == "label_fraction" else "(0, 1)"))
     params = yaml.safe_load(args.params.read_text())
+    params = merge(params, dotted(args.changes))
     if args.quick:
         params = merge(params, {"generate": QUICK["generate"], "downstream": {"actions": QUICK["actions"]},
                                 "pretrain": QUICK["pretrain"], "finetune": {"recipe": QUICK["recipe"]}})
