@@ -384,7 +384,9 @@ def read_video(path: str | os.PathLike, short_side: int | None = None,
                         size = (frame.height, frame.width)
                         out_h, out_w = _target_size(*size, short_side)
                         shrink = out_h * out_w < size[0] * size[1]
-                    frames.append(frame.reformat(width=out_w, height=out_h, format="rgb24",
+                    # threads=1: swscale's slice threads change the output bytes from run to run
+                    # and, left alive in a garbage frame, hang a forked prepare() worker that frees it
+                    frames.append(frame.reformat(width=out_w, height=out_h, format="rgb24", threads=1,
                                                  interpolation="AREA" if shrink else "BILINEAR").to_ndarray())
                 if max_frames is not None and len(frames) >= max_frames:
                     break

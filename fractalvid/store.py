@@ -112,9 +112,9 @@ def decode_clip(data: bytes, channels: int = 1, indices=None) -> np.ndarray:
     with av.open(io.BytesIO(data)) as container:
         for n, f in enumerate(container.decode(video=0), 1):
             if keep is None:
-                planes.append(f.to_ndarray(format="yuv420p"))
+                planes.append(f.to_ndarray(format="yuv420p", threads=1))
             elif n - 1 in keep:  # frames not asked for are decoded (H.264 needs them) but not copied out
-                kept[n - 1] = f.to_ndarray(format="yuv420p")
+                kept[n - 1] = f.to_ndarray(format="yuv420p", threads=1)
             if last is not None and n > last:
                 break
     if wanted is not None:
