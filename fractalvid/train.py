@@ -7,11 +7,13 @@ data, the model and the optimiser from one :class:`TrainConfig`, then loop
 A run lives in one folder::
 
     last.pt, previous.pt   the two newest checkpoints (model, optimiser, scheduler,
-                           scaler, epoch, history, config); a run restarted in the
-                           same folder resumes from ``last.pt`` (``previous.pt`` if
-                           that one is corrupt); a finished run keeps ``last.pt`` only (``previous.pt`` if
-                           that is unreadable; from scratch, saying so, if neither is)
-    model.pt               the final weights, with the arch and class names
+                           scaler, epoch, history, config), while the run trains; a run
+                           restarted in the same folder resumes from ``last.pt``
+                           (``previous.pt`` if that one is corrupt; from scratch,
+                           saying so, if neither is readable)
+    model.pt               the final weights, with the arch, class names, config and
+                           history; a finished run keeps it alone (no optimiser state:
+                           nothing is left to resume), and restarted it only reports
     history.csv            one row per epoch: losses, top-1/top-5, lr, clips/s
     metrics.json           the last epoch's numbers (what ``dvc metrics`` shows)
     confusion.csv          the last evaluation's confusion matrix (rows: truth)
@@ -450,8 +452,9 @@ def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks=(1, 5)) -> list[
 class Run:
     """Everything a training run holds; ``fit()`` runs (or resumes) it."""
 
-    def __init__(self, cfg: TrainConfig, out: str | os.PathLike, progress: bool = True):
-        self.cfg, self.out, self.progress = cfg, Path(out), progress
+    def __init__(self, cfg: TrainConfig, out: str | os.PathLike, progress: bool = True,
+                 keep_checkpoint: bool = False):
+        self.cfg, self.out, self.progress, self.keep_checkpoint = cfg, Path(out), progress, keep_checkpoint
         self.device, self.rank, self.world = setup_device()
         torch.manual_seed(_seed(cfg.seed, 0, 0))
         self.train_set, self.val_set, self.classes = build_data(cfg, self.rank, self.world)
@@ -499,9 +502,10 @@ class Run:
         os.replace(tmp, last)
 
     def resume(self) -> str | None:
-        """Load the newest readable checkpoint of this folder; say what happened."""
+        """Load the newest readable checkpoint of this folder (a finished run's model.pt last); say what
+        happened."""
         notes = []
-        for name in ("last.pt", "previous.pt"):
+        for name in ("last.pt", "previous.pt", "model.pt"):
             path = self.out / name
             if not path.exists():
                 continue
@@ -515,10 +519,17 @@ class Run:
                 changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 raise ValueError(f"{self.out} holds a run with other settings (differing: {changed}); "
                                  "choose another folder or delete it")
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.scheduler.load_state_dict(state["scheduler"])
-            self.scaler.load_state_dict(state["scaler"])
+            if name == "model.pt":  # a finished run: its weights and history, nothing left to train
+                if "history" not in state or state["epoch"] != self.cfg.epochs:
+                    notes.append(f"{path} is not a finished run of these settings")
+                    continue
+                weights = self.model.encoder if isinstance(self.model, MoCo) else self.model
+                weights.load_state_dict(state["encoder"])
+            else:
+                self.model.load_state_dict(state["model"])
+                self.optimizer.load_state_dict(state["optimizer"])
+                self.scheduler.load_state_dict(state["scheduler"])
+                self.scaler.load_state_dict(state["scaler"])
             self.epoch, self.history = state["epoch"], state["history"]
             notes.append(f"resumed from {path} after epoch {self.epoch}")
             break
@@ -633,10 +644,12 @@ class Run:
             self.write_reports()
             encoder = self.model.encoder if isinstance(self.model, MoCo) else self.model
             _save_atomic({"arch": self.cfg.arch, "task": self.cfg.task, "classes": self.classes,
-                          "config": self.cfg.to_dict(), "epoch": self.epoch, "encoder": encoder.state_dict()},
-                         self.out / "model.pt")
-            # the fall-back checkpoint is only needed while training: a finished run keeps last.pt alone
-            (self.out / "previous.pt").unlink(missing_ok=True)
+                          "config": self.cfg.to_dict(), "epoch": self.epoch, "history": self.history,
+                          "encoder": encoder.state_dict()}, self.out / "model.pt")
+            # the training checkpoints are only needed while training (a finished run resumes from
+            # model.pt); keeping them would triple what a finished run stores, e.g. in DVC's cache
+            for name in ("previous.pt",) if self.keep_checkpoint else ("previous.pt", "last.pt"):
+                (self.out / name).unlink(missing_ok=True)
         return self.metrics()
 
     # ---------------------------------------------------------------- reports
@@ -679,9 +692,12 @@ def _save_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def train(cfg: TrainConfig, out: str | os.PathLike, progress: bool = True) -> dict:
-    """Run (or resume) the training run ``cfg`` in folder ``out``; returns its metrics."""
-    return Run(cfg, out, progress).fit()
+def train(cfg: TrainConfig, out: str | os.PathLike, progress: bool = True, keep_checkpoint: bool = False) -> dict:
+    """Run (or resume) the training run ``cfg`` in folder ``out``; returns its metrics.
+
+    ``keep_checkpoint`` keeps the final training state (``last.pt``: optimiser, scheduler, MoCo's queue)
+    beside ``model.pt``, for inspecting it; by default a finished run keeps ``model.pt`` alone."""
+    return Run(cfg, out, progress, keep_checkpoint).fit()
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str, split: str = "test", val_clips: int = 10,

@@ -35,7 +35,7 @@ from fractalvid.train import (HISTORY_FIELDS, MoCo, Run, TrainConfig, build_data
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("clips_per_s", "epoch_s")          # the only numbers allowed to differ between equal runs
 SMALL = dict(arch="tsm_mnv2", frames=4, size=32, batch_size=4, workers=0, val_clips=2)
-RUN_FILES = {"last.pt", "model.pt", "history.csv", "metrics.json", "confusion.csv"}  # previous.pt goes at the end
+RUN_FILES = {"model.pt", "history.csv", "metrics.json", "confusion.csv"}  # last.pt and previous.pt go at the end
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -195,7 +195,21 @@ def test_crash_mid_epoch_then_resume_matches_uninterrupted(pretrained, tmp_path,
     train(cfg, tmp_path, progress=False)
     assert f"resumed from {tmp_path / 'last.pt'} after epoch 1" in capsys.readouterr().out
     assert_same_run(reference, tmp_path)
-    assert not (tmp_path / "previous.pt").exists()  # a finished run keeps last.pt alone
+    assert {p.name for p in tmp_path.iterdir()} == RUN_FILES  # a finished run keeps model.pt alone
+
+
+def test_finished_run_keeps_model_pt_alone_and_restarted_only_reports(pretrained, tmp_path, capsys):
+    cfg, reference = pretrained
+    run = tmp_path / "run"
+    shutil.copytree(reference, run)
+    capsys.readouterr()
+    again = train(cfg, run, progress=False)
+    assert f"resumed from {run / 'model.pt'} after epoch 3" in capsys.readouterr().out
+    assert {p.name for p in run.iterdir()} == RUN_FILES
+    assert_same_run(reference, run)  # the confusion matrix re-evaluated from model.pt's weights, the same
+    assert again == json.loads((reference / "metrics.json").read_text())
+    with pytest.raises(ValueError, match=r"holds a run with other settings \(differing: \['epochs'\]\)"):
+        train(cfg.replace(epochs=4), run, progress=False)
 
 
 def test_sigkill_then_resume_matches_uninterrupted(pretrained, tmp_path):
@@ -227,7 +241,7 @@ def test_sigkill_then_resume_matches_uninterrupted(pretrained, tmp_path):
 
 def test_corrupt_last_checkpoint_falls_back_to_previous(pretrained, tmp_path, capsys):
     cfg, reference = pretrained
-    assert not (reference / "previous.pt").exists()  # a finished run keeps one checkpoint
+    assert not (reference / "previous.pt").exists() and not (reference / "last.pt").exists()
     shutil.copy(snapshots(reference) / "epoch3.pt", tmp_path / "last.pt")
     shutil.copy(snapshots(reference) / "epoch2.pt", tmp_path / "previous.pt")
     data = (tmp_path / "last.pt").read_bytes()
@@ -271,7 +285,7 @@ def test_load_checkpoint_errors_name_the_path(tmp_path):
 
 def test_resume_with_other_settings_is_refused(pretrained, tmp_path):
     cfg, reference = pretrained
-    shutil.copy(reference / "last.pt", tmp_path / "last.pt")
+    shutil.copy(snapshots(reference) / "epoch3.pt", tmp_path / "last.pt")
     with pytest.raises(ValueError, match=rf"{re.escape(str(tmp_path))} holds a run with other settings "
                                          r"\(differing: \['lr', 'seed'\]\)"):
         train(cfg.replace(lr=1e-3, seed=1), tmp_path, progress=False)
@@ -352,9 +366,10 @@ def test_finetune_loads_the_pretrained_trunk_and_a_new_head(pretrained, actions_
     # the same run from scratch differs: the trunk really came from the checkpoint
     scratch = Run(ft.replace(init="scratch"), tmp_path / "scratch", progress=False).model.state_dict()
     assert any(not torch.equal(scratch[k], v) for k, v in expected.items())
-    # a full checkpoint (last.pt) works as init too
-    run = Run(ft.replace(init=str(folder / "last.pt")), tmp_path, progress=False)
-    assert all(torch.equal(run.model.state_dict()[k], v) for k, v in trunk(weights(folder, "last.pt")).items())
+    # a full training checkpoint (last.pt) works as init too
+    full = snapshots(folder) / "epoch3.pt"
+    run = Run(ft.replace(init=str(full)), tmp_path, progress=False)
+    assert all(torch.equal(run.model.state_dict()[k], v) for k, v in trunk(load_checkpoint(full)["model"]).items())
 
 
 def test_finetune_from_another_arch_or_a_missing_file(pretrained, actions_data, tmp_path):
@@ -422,11 +437,12 @@ def test_report_files_have_the_documented_fields(pretrained):
             assert m[k] == pytest.approx(float(rows[-1][k]))
     assert m["best_val_top1"] == max(float(r["val_top1"]) for r in rows)
     saved = load_checkpoint(out / "model.pt")
-    assert set(saved) == {"arch", "task", "classes", "config", "epoch", "encoder"}
+    assert set(saved) == {"arch", "task", "classes", "config", "epoch", "history", "encoder"}
     assert saved["arch"] == "tsm_mnv2" and saved["epoch"] == 3 and saved["classes"] == ["0", "1", "2"]
     assert TrainConfig.from_dict(saved["config"]) == cfg
     assert sum(int(v) for r in list(csv.reader(open(out / "confusion.csv")))[1:] for v in r[1:]) == 3
-    last = load_checkpoint(out / "last.pt")
+    assert saved["history"] == json.loads(json.dumps(saved["history"]))  # plain numbers, as written to csv
+    last = load_checkpoint(snapshots(out) / "epoch3.pt")  # the training checkpoint, before the run ended
     assert {"model", "optimizer", "scheduler", "scaler", "history", "epoch", "config"} <= set(last)
     assert last["history"] == json.loads(json.dumps(last["history"]))  # plain numbers, as written to csv
 
@@ -455,7 +471,7 @@ def test_lr_scales_with_batch_and_follows_the_schedule(pretrained, fractal_data,
     lrs = [float(r["lr"]) for r in history(out)]  # each epoch's first step
     assert lrs == pytest.approx([base * f(0), base * f(2), base * f(4)])
     assert lrs == pytest.approx([base / 2, base, base / 2])
-    state = load_checkpoint(out / "last.pt")
+    state = load_checkpoint(snapshots(out) / "epoch3.pt")
     assert state["scheduler"]["last_epoch"] == 6
     assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-15)  # cosine ends at 0
 
@@ -546,7 +562,7 @@ def moco_run(unlabelled_data, tmp_path_factory):
     """MoCo pre-training on an unlabelled set with the recipe's own settings (val_split stays "val")."""
     cfg = recipe("moco", data=str(unlabelled_data), epochs=1, warmup_epochs=0, moco_queue=16, moco_dim=8, **SMALL)
     out = tmp_path_factory.mktemp("moco")
-    result = train(cfg, out, progress=False)
+    result = train(cfg, out, progress=False, keep_checkpoint=True)  # the tests read MoCo's final queue
     return cfg, out, result
 
 
@@ -608,11 +624,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_distributed(cfg: TrainConfig, out: Path, world: int = 2, timeout: float = 600) -> None:
+def run_distributed(cfg: TrainConfig, out: Path, world: int = 2, timeout: float = 600,
+                    keep_checkpoint: bool = False) -> None:
     """What torchrun does on one machine: `world` processes with RANK, WORLD_SIZE, MASTER_ADDR/PORT set."""
     code = ("import json, sys, torch; torch.set_num_threads(1); "
             "from fractalvid.train import TrainConfig, train; "
-            "train(TrainConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], progress=False)")
+            "train(TrainConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], progress=False, "
+            f"keep_checkpoint={keep_checkpoint})")
     base = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": str(free_port()), "WORLD_SIZE": str(world)}
     procs = [subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict()), str(out)], cwd=ROOT,
@@ -648,7 +666,7 @@ def test_distributed_supervised_run_writes_one_set_of_files(fractal_data, tmp_pa
 @pytest.mark.slow
 def test_distributed_moco_and_stream_runs(unlabelled_data, tmp_path):
     cfg = recipe("moco", data=str(unlabelled_data), epochs=1, warmup_epochs=0, moco_queue=16, moco_dim=8, **SMALL)
-    run_distributed(cfg, tmp_path / "moco")
+    run_distributed(cfg, tmp_path / "moco", keep_checkpoint=True)
     assert int(load_checkpoint(tmp_path / "moco" / "last.pt")["model"]["queue_ptr"]) == 8  # keys of both ranks
     run_distributed(stream_cfg(epochs=1), tmp_path / "stream")
     assert len(history(tmp_path / "stream")) == 1
