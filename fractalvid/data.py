@@ -39,10 +39,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import __version__
 from .generate import PRESETS, DatasetSpec, make_clip
+from .progress import progress_bar, terminal
 from .store import (PREPARED_FIELDS, ClipDataset, chunk_done, chunk_paths, encode_clip, open_dataset, read_rows,
                     write_chunk, write_json, write_rows)
 
@@ -502,7 +503,7 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
     if jobs:
         opts = {"short_side": short_side, "max_frames": max_frames, "crf": crf, "preset": preset,
                 "class_names": class_names}
-        bar = tqdm(total=len(jobs), unit="video", desc=f"prepare {out.name}", disable=not progress, smoothing=0.1)
+        bar = progress_bar(len(jobs), f"prepare {out.name}", "video", enabled=progress)
         pending, problems = [], []
 
         def collect(results):
@@ -616,17 +617,20 @@ def prepare_dataset(dataset: str, root: str | os.PathLike, out: str | os.PathLik
                    source={"dataset": dataset, "root": str(root), "split": split}, **kwargs)
 
 
-def make_dataset(name: str, section: dict, out: str | os.PathLike) -> dict:
-    """A params.yaml dataset section -> the dataset in ``out`` (replacing what is there); returns its card.
+def make_dataset(name: str, section: dict, out: str | os.PathLike, overwrite: bool = False) -> dict:
+    """A params.yaml dataset section -> the dataset in ``out``; returns its card.
 
     A section with ``source`` is a real dataset (source: ucf101 | hmdb51 | generic, root, split,
     short_side), prepared from the videos unpacked at ``root``; any other section is a
     :class:`~fractalvid.generate.DatasetSpec` of synthetic clips (plus its run key ``workers``).
+    A dataset already in ``out`` with the same settings is resumed (complete: left as it is); one made
+    with other settings raises FileExistsError unless ``overwrite``. (``dvc repro`` removes a stage's
+    outputs before running it, so the pipeline never needs ``overwrite``.)
     """
     from .generate import generate
 
     if "source" not in section:
-        return generate(out, DatasetSpec.from_params(section), workers=section.get("workers"), overwrite=True)
+        return generate(out, DatasetSpec.from_params(section), workers=section.get("workers"), overwrite=overwrite)
     root = Path(section["root"])
     if not root.exists():
         raise FileNotFoundError(
@@ -634,7 +638,7 @@ def make_dataset(name: str, section: dict, out: str | os.PathLike) -> dict:
             f"(README, 'Real data': `dvc update data.dvc` / `dvc import-url`, then unpack), or remove "
             f"{name!r} from finetune.datasets in params.yaml")
     return prepare_dataset(section["source"], root, out, split=section.get("split", 1),
-                           short_side=section.get("short_side", 128), overwrite=True)
+                           short_side=section.get("short_side", 128), overwrite=overwrite)
 
 
 # ===================================================================== sampling
@@ -820,7 +824,8 @@ class MemoryClips:
         _check_int("size", size, 1, "an integer >= 1")
         self.class_names, self.card = source.class_names, source.card
         self.clips, labels = [], []
-        for i in tqdm(range(len(source)), desc="decoding into memory", disable=not progress, leave=False):
+        for i in tqdm(range(len(source)), desc="decoding into memory", leave=False,
+                      disable=not progress or not terminal()):
             frames, label = source[i]
             clip = resize_center_crop(_to_tensor(frames), size, size)      # (C, T, size, size)
             self.clips.append(clip[0].numpy() if clip.shape[0] == 1 else clip.permute(1, 2, 3, 0).numpy())

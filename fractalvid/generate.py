@@ -51,11 +51,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import __version__
 from . import actions, families
 from .ifs import ClipParams, FractalConfig, perturb, sample_clip
+from .progress import progress_bar
 from .render import render_clip
 from .store import chunk_done, chunk_paths, encode_clip, read_rows, write_chunk, write_json, write_rows
 
@@ -388,7 +388,7 @@ def generate(out: str | os.PathLike, spec: DatasetSpec, workers: int | None = No
 
 
 def _run_chunks(out, spec, todo, indices, workers, progress):
-    bar = tqdm(total=len(indices), unit="clip", desc=f"generate {out.name}", disable=not progress, smoothing=0.1)
+    bar = progress_bar(len(indices), f"generate {out.name}", "clip", enabled=progress)
     pending: list[tuple[dict, bytes]] = []
     chunk_iter = iter(todo)
     chunk = next(chunk_iter)

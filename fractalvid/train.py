@@ -49,12 +49,13 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, RealVideoAugment, StandardAugment
 from .data import resize_center_crop
 from .checks import check as _check
 from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
+from .progress import terminal
 
 TASKS = ("supervised", "moco", "finetune")
 # the key of params.yaml's pretrain section that is not a setting of the run: where it goes
@@ -435,12 +436,6 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1, 1)
     return (x.expand(-1, 3, -1, -1, -1) - mean) / std
-
-
-def terminal() -> bool:
-    """Whether progress bars have a terminal to redraw in. Under papermill or in a log file they would be
-    hundreds of stale lines, so runs print one line per epoch there instead."""
-    return sys.stderr.isatty()
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks=(1, 5)) -> list[int]:

@@ -1,0 +1,59 @@
+"""The tour's step-by-step pieces: one walker, the sigma factor's pictures, the renderer's stages."""
+import numpy as np
+import pytest
+
+from fractalvid import FractalConfig
+from fractalvid.ifs import ClipParams
+from fractalvid.render import render_clip
+from fractalvid.tour import maps_with_alpha, render_stages, walk
+
+SIERPINSKI = np.array([[0.5, 0, -0.5, 0, 0.5, -0.5], [0.5, 0, 0.5, 0, 0.5, -0.5], [0.5, 0, 0.0, 0, 0.5, 0.5]])
+
+
+def test_one_walker_lands_on_the_sierpinski_triangle_and_picks_maps_by_det():
+    points, chosen = walk(SIERPINSKI, steps=3000, rng=np.random.default_rng(0), start=(3.0, -2.0))
+    assert points.shape == (3001, 2) and chosen.shape == (3000,)
+    # each step halves the distance to the triangle (vertices (-1, -1), (1, -1), (0, 1)): after 20 it is inside
+    x, y = points[20:, 0], points[20:, 1]
+    assert np.all(y >= -1 - 1e-6) and np.all(np.abs(x) <= (1 - y) / 2 + 1e-6)
+    assert np.linalg.norm(points[0] - points[1:5], axis=1).min() > 0.5  # it did start far outside
+    # equal |det|: each map about a third of the steps
+    assert np.allclose(np.bincount(chosen, minlength=3) / 3000, 1 / 3, atol=0.03)
+    # a map that is applied moves the point as its coefficients say
+    a, b, c, d, e, f = SIERPINSKI[chosen[100]]
+    x0, y0 = points[100]
+    assert np.allclose(points[101], (a * x0 + b * y0 + c, d * x0 + e * y0 + f))
+
+
+def test_walker_chooses_maps_in_proportion_to_det():
+    coef = SIERPINSKI.copy()
+    coef[0, [0, 4]] = 0.25  # |det| 1/16 against 1/4 and 1/4
+    _, chosen = walk(coef, steps=20000, rng=np.random.default_rng(1))
+    assert np.allclose(np.bincount(chosen, minlength=3) / 20000, np.array([1, 4, 4]) / 9, atol=0.01)
+
+
+def test_alpha_sets_the_sum_of_singular_values_and_how_much_is_lit():
+    cfg = FractalConfig(res=64, steps=1500)
+    lit = []
+    for alpha in (2.0, 4.5, 9.0):
+        coef = maps_with_alpha(np.random.default_rng(3), n_maps=4, alpha=alpha)
+        assert coef.shape == (1, 4, 6)
+        w = coef[0][:, [0, 1, 3, 4]].reshape(4, 2, 2)
+        s = np.linalg.svd(w, compute_uv=False)
+        assert (s[:, 0] + 2 * s[:, 1]).sum() == pytest.approx(alpha)
+        lit.append(render_clip(ClipParams(coef, np.zeros(1, int)), cfg, np.random.default_rng(0)).coverage[0])
+    assert lit[0] < lit[1] < lit[2]  # dust, a fractal, a blob
+    with pytest.raises(ValueError, match=r"alpha=12 is not accepted: expected a number in \(0, 3 K = 12\)"):
+        maps_with_alpha(np.random.default_rng(0), n_maps=4, alpha=12)
+
+
+def test_render_stages_show_framing_and_tone_map():
+    cfg = FractalConfig(res=64, steps=1500)
+    stages = render_stages(maps_with_alpha(np.random.default_rng(5), n_maps=3, alpha=4.25), cfg,
+                           np.random.default_rng(0))
+    assert list(stages) == ["fixed window, linear", "framed, linear", "framed, splat and log tone map"]
+    lit = [float((im > 0).mean()) for im in stages.values()]
+    assert all(im.shape == (64, 64) and im.dtype == np.uint8 and im.max() == 255 for im in stages.values())
+    assert lit[0] < lit[1] < lit[2]  # framing fills the frame; the log scale shows the faint points
+    with pytest.raises(ValueError, match=r"coef shape=\(2, 3, 6\) is not accepted"):
+        render_stages(np.zeros((2, 3, 6)), cfg, np.random.default_rng(0))
