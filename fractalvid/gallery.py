@@ -2,7 +2,7 @@
 
 ``gallery(out)`` writes::
 
-    out/families/<family>.png   rows: a few clips of the family, columns: every other frame
+    out/families/<family>.png   rows: a few clips of the family, columns: every other frame (labelled)
     out/families/<family>.gif   the same clips side by side, animated
     out/augment/<effect>.png    rows: the same fractal clips with one effect applied alone
     out/augment/<effect>.gif    ("none" is the input, "all" the full real-video emulation,
@@ -25,7 +25,6 @@ from .augment import (AugmentConfig, Background, CameraPan, CameraShake, CameraZ
                       ForegroundPlacement, Perspective, RealVideoAugment, StandardAugment)
 from .generate import FAMILIES, DatasetSpec, make_clip
 from .ifs import FractalConfig
-from .video import contact_sheet
 
 OFF = dict(background=False, placement=False, clone=False, displacement=False, perspective=False,
            camera_pan=False, camera_zoom=False, camera_shake=False)
@@ -40,6 +39,10 @@ EFFECTS = {
     "camera_zoom": (CameraZoom, dict(camera_zoom=True, p_zoom=1.0)),
     "camera_shake": (CameraShake, dict(camera_shake=True, p_shake=1.0)),
 }
+
+
+TITLES = {"none": "none (the input, shrunk and centred)", "all": "all (the full real-video emulation)",
+          "standard": "standard (crop, flip, RandAugment, blur) after all"}
 
 
 def family_clips(family: str, clips: int = 4, res: int = 128, seed: int = 0) -> list[np.ndarray]:
@@ -74,13 +77,28 @@ def augment_views(clips: list[np.ndarray], seed: int = 0, shrink: float = 0.6) -
     return {k: (v[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy() for k, v in views.items()}
 
 
-def _write(rows: list[np.ndarray], stem: Path, fps: int = 12) -> None:
-    """Clips (T, H, W) -> stem.png (a row per clip, every other frame) and stem.gif (side by side)."""
+def _write(rows: list[np.ndarray], stem: Path, title: str, fps: int = 12) -> None:
+    """Clips (T, H, W) -> stem.png (a row per clip, every other frame, labelled: ``title`` above, frame
+    indices over the columns) and stem.gif (the clips side by side, animated)."""
+    from matplotlib.figure import Figure  # no pyplot: no display or global state needed
+
     t = min(r.shape[0] for r in rows)
-    sheet = np.concatenate([contact_sheet(r[:t:2], columns=t) for r in rows], axis=0)
+    shown = list(range(0, t, 2))[:12]
+    fig = Figure(figsize=(1.1 * len(shown), 1.1 * len(rows) + 0.5))
+    axes = fig.subplots(len(rows), len(shown), squeeze=False)
+    for i, clip in enumerate(rows):
+        for j, frame in enumerate(shown):
+            ax = axes[i, j]
+            ax.imshow(clip[frame], cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([]), ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"frame {frame}", fontsize=7)
+        axes[i, 0].set_ylabel(f"clip {i + 1}", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
     stem.parent.mkdir(parents=True, exist_ok=True)
     tmp = stem.with_name(stem.name + ".tmp.png")
-    Image.fromarray(sheet).save(tmp)
+    fig.savefig(tmp, dpi=90, format="png")
     os.replace(tmp, stem.with_suffix(".png"))
     strip = np.concatenate([np.pad(r[:t], ((0, 0), (0, 0), (0, 2)), constant_values=96) for r in rows], axis=2)
     frames = [Image.fromarray(f) for f in strip]
@@ -107,9 +125,9 @@ def gallery(out: str | os.PathLike, clips: int = 4, res: int = 128, seed: int = 
     for family in families:
         rows = family_clips(family, clips, res, seed)
         fractal = rows if family == "fractal" else fractal
-        _write(rows, out / "families" / family)
+        _write(rows, out / "families" / family, f"family: {family}")
         written.append(out / "families" / f"{family}.png")
     for name, views in augment_views(fractal or family_clips("fractal", clips, res, seed), seed).items():
-        _write(list(views), out / "augment" / name)
+        _write(list(views), out / "augment" / name, f"augmentation: {TITLES.get(name, name + ' alone')}")
         written.append(out / "augment" / f"{name}.png")
     return written

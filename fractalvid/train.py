@@ -96,7 +96,8 @@ class TrainConfig:
     folds: int | None = None            # pool every clip and test on part `fold` of `folds` (None: the manifest's splits)
     fold: int = 0
     label_fraction: float = 1.0         # keep this share of each class's training clips (drawn from fold and seed)
-    holdout: float = 0.0                # keep this share of each class's training clips out, as split "holdout"
+    holdout: float = 0.0                # this share of the training clips out, as split "holdout": whole actors
+                                        # where clips have them, else that share of each class
     in_memory: bool = False             # decode the clips once into RAM and load them without worker processes
     workers: int = 2
     seed: int = 0
