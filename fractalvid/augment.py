@@ -55,6 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import Settings
 from .checks import check as _check
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -66,13 +67,14 @@ F64 = torch.float64
 # settings
 
 @dataclass(frozen=True)
-class AugmentConfig:
+class AugmentConfig(Settings):
     """Every probability and range of the real-video emulation; defaults are the paper's.
 
     Curriculum ranges: ``x_start`` is the range at epoch 0, ``x`` the full range
     reached after ``curriculum_epochs`` (both ends move linearly); with
     ``curriculum=False`` or ``curriculum_epochs=0`` the full ranges apply from the start.
     """
+    kind = "augmentation"  # in messages: "unknown augmentation setting(s) ..."
 
     # switches (the paper's ablations): a part switched off is the identity
     background: bool = True
@@ -172,21 +174,6 @@ class AugmentConfig:
         _range(self, "shake_frequency", 0, 100)
         _check(_is_num(self.shake_noise) and 0 <= self.shake_noise <= 100, "shake_noise", self.shake_noise,
                "a number in [0, 100]")
-
-    def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> "AugmentConfig":
-        d = dict(d or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown augmentation setting(s) {unknown}; accepted: {sorted(names)}")
-        return cls(**d)
-
-    def replace(self, **changes) -> "AugmentConfig":
-        return dataclasses.replace(self, **changes)
 
     def progress(self, epoch: float) -> float:
         """Curriculum progress in [0, 1] at ``epoch`` (a float: step / steps_per_epoch)."""

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import Settings
 from .checks import check as _check
 from .ifs import sample_motion_curves
 from .kernels import paint_shapes, perlin_octave, stamp_discs
@@ -62,26 +63,11 @@ def _check_range(c, name: str, lo_min: float, inclusive_zero: bool = False) -> N
     _check(ok, name, v, f"two numbers lo <= hi with lo {'>=' if inclusive_zero else '>'} {lo_min}")
 
 
-class _Settings:
-    """What every family's settings share: the clip geometry checks, replace, to_dict, from_dict."""
+class _Settings(Settings):
+    """What every family's settings share: the clip geometry checks (and Settings' replace, to_dict,
+    from_dict)."""
 
-    family = ""
-
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, d: dict):
-        if not isinstance(d, dict):
-            raise ValueError(f"{cls.family} settings={d!r} are not accepted: expected a mapping of setting names")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown {cls.family} setting(s) {unknown}; accepted: {sorted(names)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+    family = kind = ""
 
     def _check_geometry(self) -> None:
         """Called first by every __post_init__: lists become tuples (as from JSON), then res and frames."""
@@ -160,7 +146,7 @@ class PerlinConfig(_Settings):
     clip's own minimum and maximum.
     """
 
-    family = "perlin"
+    family = kind = "perlin"
 
     res: int = 256
     min_frames: int = 18
@@ -262,7 +248,7 @@ class DeadLeavesConfig(_Settings):
     U(-max_turn, max_turn), along its motion curve.
     """
 
-    family = "dead_leaves"
+    family = kind = "dead_leaves"
 
     res: int = 256
     min_frames: int = 18
@@ -382,7 +368,7 @@ class OctopusConfig(_Settings):
     The animal is one grey U(150, 255) on a dark background U(0, 80).
     """
 
-    family = "octopus"
+    family = kind = "octopus"
 
     res: int = 256
     min_frames: int = 18

@@ -54,6 +54,7 @@ import numpy as np
 
 from . import __version__
 from . import actions, families
+from .config import Settings
 from .ifs import ClipParams, FractalConfig, perturb, sample_clip
 from .progress import progress_bar
 from .render import render_clip
@@ -65,7 +66,7 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 
 
 @dataclass(frozen=True)
-class DatasetSpec:
+class DatasetSpec(Settings):
     """What a dataset is; two datasets with equal specs are byte-identical.
 
     ``options`` are the settings of a family other than "fractal" (its
@@ -73,6 +74,7 @@ class DatasetSpec:
     it is stored as the config. Fractal datasets keep theirs in ``fractal``,
     which must stay at its defaults for the other families.
     """
+    kind = "dataset"  # in messages: "unknown dataset setting(s) ..."
 
     family: str = "fractal"
     classes: int | None = None      # supervised: number of classes ...
@@ -157,11 +159,7 @@ class DatasetSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> "DatasetSpec":
-        d = dict(d)
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise ValueError(f"unknown dataset setting(s) {unknown}; accepted: {names}")
+        d = cls.check_names(d)
         d["fractal"] = FractalConfig.from_dict(d.get("fractal") or {})
         return cls(**d)
 

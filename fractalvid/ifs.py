@@ -10,12 +10,12 @@ meaning ``x' = a x + b y + c``, ``y' = d x + e y + f`` (the flame convention).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .config import Settings
 from .checks import check as _check
 
 from .kernels import DEFAULT_VARIATIONS, VARIATIONS
@@ -25,8 +25,9 @@ CURVES = ("linear", "sharp", "curve", "periodic")
 
 
 @dataclass(frozen=True)
-class FractalConfig:
+class FractalConfig(Settings):
     """Every setting of a fractal clip; defaults are the paper's values."""
+    kind = "fractal"  # in messages: "unknown fractal setting(s) ..."
 
     # maps and shapes
     min_maps: int = 3
@@ -70,20 +71,6 @@ class FractalConfig:
 
     def __post_init__(self):
         validate_config(self)
-
-    def replace(self, **changes) -> "FractalConfig":
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "FractalConfig":
-        names = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise ValueError(f"unknown fractal setting(s) {unknown}; accepted: {sorted(names)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 def validate_config(c: FractalConfig) -> None:

@@ -34,11 +34,9 @@ global batch, validation sees every video once, and rank 0 alone writes files.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +49,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from .config import Settings
 from .augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, RealVideoAugment, StandardAugment
 from .data import resize_center_crop
 from .checks import check as _check
@@ -65,9 +64,10 @@ HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_top1", "val_loss", "val_to
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Settings):
     """One training run. Defaults are the paper's pre-training recipe (SPEC section 4);
     :func:`recipe` gives the fine-tuning one."""
+    kind = "training"  # in messages: "unknown training setting(s) ..."
 
     task: str = "supervised"            # supervised | moco (pre-training) | finetune
     data: str = ""                      # a dataset folder (generated or prepared)
@@ -110,19 +110,6 @@ class TrainConfig:
     def __post_init__(self):
         validate(self)
 
-    def replace(self, **changes) -> "TrainConfig":
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown training setting(s) {unknown}; accepted: {sorted(names)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 def recipe(task: str, **overrides) -> TrainConfig:
