@@ -432,6 +432,36 @@ def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks=(1, 5)) -> list[
     return [int(hit[:, :k].any(1).sum()) for k in ks]
 
 
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset, cfg: TrainConfig, num_classes: int, device: torch.device,
+             amp: bool = False, world: int = 1) -> tuple[dict, torch.Tensor]:
+    """Top-1/top-5 and loss of scores averaged over each video's clips, and the confusion matrix (rows:
+    truth); under DDP every rank scores its share and the sums are gathered."""
+    model.eval()
+    k = num_classes
+    confusion = torch.zeros(k, k, dtype=torch.long)
+    total = loss_sum = top1 = top5 = 0
+    for clips, labels in _loader(dataset, cfg, 0, train=False, world=world):
+        b, n = clips.shape[:2]
+        x = normalise(clips.flatten(0, 1).to(device).float().div_(255))  # already resized and cropped
+        with torch.autocast(device.type, enabled=amp):
+            scores = model(x).float().softmax(1).view(b, n, -1).mean(1)
+        labels = labels.to(device)
+        loss_sum += float(F.nll_loss(scores.clamp_min(1e-8).log(), labels, reduction="sum"))
+        c1, c5 = topk_correct(scores, labels)
+        top1, top5, total = top1 + c1, top5 + c5, total + b
+        confusion += torch.bincount((labels * k + scores.argmax(1)).cpu(), minlength=k * k).view(k, k)
+    if _distributed():
+        sums = torch.tensor([loss_sum, top1, top5, total], dtype=torch.float64, device=device)
+        dist.all_reduce(sums)
+        loss_sum, top1, top5, total = sums.tolist()
+        confusion = confusion.to(device)
+        dist.all_reduce(confusion)
+        confusion = confusion.cpu()
+    return {"val_loss": loss_sum / max(total, 1), "val_top1": top1 / max(total, 1),
+            "val_top5": top5 / max(total, 1)}, confusion
+
+
 class Run:
     """Everything a training run holds; ``fit()`` runs (or resumes) it."""
 
@@ -467,11 +497,15 @@ class Run:
         return min(n, self.cfg.epoch_clips or n)
 
     # ------------------------------------------------------------ checkpoints
-    def state(self) -> dict:
+    def weights(self) -> dict:
+        """What model.pt holds: the network (MoCo: its query encoder), its arch, classes, settings, history."""
         encoder = self.model.encoder if isinstance(self.model, MoCo) else self.model
         return {"arch": self.cfg.arch, "task": self.cfg.task, "classes": self.classes, "config": self.cfg.to_dict(),
-                "epoch": self.epoch, "history": self.history, "encoder": encoder.state_dict(),
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "epoch": self.epoch, "history": self.history, "encoder": encoder.state_dict()}
+
+    def state(self) -> dict:
+        """What last.pt holds: the weights and everything needed to go on training."""
+        return {**self.weights(), "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict()}
 
     def save(self) -> None:
@@ -572,36 +606,13 @@ class Run:
         return {"train_loss": loss_sum / max(total, 1), "train_top1": correct / max(total, 1),
                 "clips_per_s": total / seconds, "epoch_s": seconds}
 
-    @torch.no_grad()
     def evaluate(self) -> dict:
-        """Top-1/top-5 and loss of scores averaged over each video's clips; confusion matrix."""
+        """Top-1/top-5 and loss on the validation set; keeps its confusion matrix for the reports."""
         if self.val_set is None or self.cfg.task == "moco":
             return {}
-        model = self.model
-        model.eval()
-        k = len(self.classes)
-        confusion = torch.zeros(k, k, dtype=torch.long)
-        total = loss_sum = top1 = top5 = 0
-        for clips, labels in _loader(self.val_set, self.cfg, 0, train=False, world=self.world):
-            b, n = clips.shape[:2]
-            x = normalise(clips.flatten(0, 1).to(self.device).float().div_(255))  # already resized and cropped
-            with torch.autocast(self.device.type, enabled=self.amp):
-                scores = model(x).float().softmax(1).view(b, n, -1).mean(1)
-            labels = labels.to(self.device)
-            loss_sum += float(F.nll_loss(scores.clamp_min(1e-8).log(), labels, reduction="sum"))
-            c1, c5 = topk_correct(scores, labels)
-            top1, top5, total = top1 + c1, top5 + c5, total + b
-            confusion += torch.bincount((labels * k + scores.argmax(1)).cpu(), minlength=k * k).view(k, k)
-        if _distributed():
-            sums = torch.tensor([loss_sum, top1, top5, total], dtype=torch.float64, device=self.device)
-            dist.all_reduce(sums)
-            loss_sum, top1, top5, total = sums.tolist()
-            confusion = confusion.to(self.device)
-            dist.all_reduce(confusion)
-            confusion = confusion.cpu()
-        self.confusion = confusion
-        return {"val_loss": loss_sum / max(total, 1), "val_top1": top1 / max(total, 1),
-                "val_top5": top5 / max(total, 1)}
+        metrics, self.confusion = evaluate(self.model, self.val_set, self.cfg, len(self.classes), self.device,
+                                           self.amp, self.world)
+        return metrics
 
     def fit(self) -> dict:
         """Train to ``cfg.epochs`` (resuming if this folder has a checkpoint); returns the metrics."""
@@ -625,10 +636,7 @@ class Run:
             self.evaluate()
         if self.rank == 0:
             self.write_reports()
-            encoder = self.model.encoder if isinstance(self.model, MoCo) else self.model
-            _save_atomic({"arch": self.cfg.arch, "task": self.cfg.task, "classes": self.classes,
-                          "config": self.cfg.to_dict(), "epoch": self.epoch, "history": self.history,
-                          "encoder": encoder.state_dict()}, self.out / "model.pt")
+            _save_atomic(self.weights(), self.out / "model.pt")
             # the training checkpoints are only needed while training (a finished run resumes from
             # model.pt); keeping them would triple what a finished run stores, e.g. in DVC's cache
             for name in ("previous.pt",) if self.keep_checkpoint else ("previous.pt", "last.pt"):
@@ -685,15 +693,19 @@ def train(cfg: TrainConfig, out: str | os.PathLike, progress: bool = True, keep_
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str, split: str = "test", val_clips: int = 10,
                         batch_size: int = 16, workers: int = 2) -> dict:
-    """Top-1/top-5 of a saved model on a dataset split."""
+    """Top-1/top-5 of a saved model on a split of a dataset (the whole split: no folds), as it was trained
+    to see clips (arch, frames, stride, size)."""
     state = load_checkpoint(checkpoint)
     # train_split too: the evaluated set need not have the split the model was trained on
     cfg = TrainConfig.from_dict({**state["config"], "data": data, "stream": None, "train_split": split,
                                  "val_split": split, "val_clips": val_clips, "batch_size": batch_size,
-                                 "workers": workers, "task": "finetune", "init": "scratch", "epoch_clips": None})
-    run = Run(cfg, Path(checkpoint).parent, progress=False)
-    if len(run.classes) != len(state["classes"]):
+                                 "workers": workers, "task": "finetune", "init": "scratch", "epoch_clips": None,
+                                 "folds": None, "fold": 0, "label_fraction": 1.0, "holdout": 0.0})
+    _, dataset, classes = build_data(cfg)
+    if len(classes) != len(state["classes"]):
         raise ValueError(f"{checkpoint} was trained on {len(state['classes'])} classes but {data} split {split!r} "
-                         f"has {len(run.classes)}")
-    run.model.load_state_dict(state["encoder"])
-    return run.evaluate()
+                         f"has {len(classes)}")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = build_model(cfg.arch, len(classes), frames=cfg.frames, dropout=cfg.dropout).to(device)
+    model.load_state_dict(state["encoder"])
+    return evaluate(model, dataset, cfg, len(classes), device, amp=cfg.amp and device.type == "cuda")[0]
