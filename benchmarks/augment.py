@@ -26,7 +26,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from fractalvid.augment import AugmentConfig, RealVideoAugment, StandardAugment
+from fractalvid.augment import AugmentConfig, RealVideoAugment
+from fractalvid.presets import StandardAugment
 
 
 def fake_clips(batch: int, frames: int, size: int, g: torch.Generator) -> torch.Tensor:

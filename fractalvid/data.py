@@ -37,12 +37,12 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from tqdm import tqdm
 
 from . import __version__
 from .generate import PRESETS, DatasetSpec, make_clip
+from .presets import eval_transform, resize_center_crop
 from .progress import progress_bar, terminal
 from .store import (PREPARED_FIELDS, ClipDataset, chunk_done, chunk_paths, encode_clip, open_dataset, read_rows,
                     write_chunk, write_json, write_rows)
@@ -680,35 +680,6 @@ def eval_indices(n: int, frames: int, stride: int, num_clips: int, pad: str = "r
     last = max(0, n - ((frames - 1) * s + 1))
     starts = np.rint(last * (np.arange(num_clips) + 0.5) / num_clips).astype(int)
     return np.stack([_clip_at(int(t), n, frames, s, pad) for t in starts])
-
-
-def resize_center_crop(x: torch.Tensor, short_side: int, crop: int) -> torch.Tensor:
-    """Resize so the short side is ``short_side`` (bilinear, antialiased), then take the centre ``crop`` x ``crop``.
-
-    ``x`` is any tensor (..., H, W), uint8 (rounded back to uint8) or float;
-    leading dimensions (clips, channels, time, batch) are kept. Sizes that
-    already match are not resampled.
-    """
-    if crop > short_side:
-        raise ValueError(f"crop={crop} is not accepted: expected crop <= short_side={short_side}")
-    h, w = x.shape[-2:]
-    if min(h, w) != short_side:
-        nh, nw = (short_side, round(w * short_side / h)) if h <= w else (round(h * short_side / w), short_side)
-        y = F.interpolate(x.reshape(-1, 1, h, w).float(), size=(nh, nw), mode="bilinear", antialias=True,
-                          align_corners=False)
-        if x.dtype == torch.uint8:
-            y = y.round_().clamp_(0, 255).to(torch.uint8)
-        x, h, w = y.reshape(*x.shape[:-2], nh, nw).to(x.dtype), nh, nw
-    top, left = (h - crop) // 2, (w - crop) // 2
-    return x[..., top: top + crop, left: left + crop]
-
-
-def eval_transform(x: torch.Tensor, size: int = 112) -> torch.Tensor:
-    """SPEC validation view: short side resized to ``round(size * 256 / 224)``, then the centre ``size`` x ``size``.
-
-    Works on items (C, T, H, W), multi-clip items (N, C, T, H, W) or batches.
-    """
-    return resize_center_crop(x, round(size * 256 / 224), size)
 
 
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Settings
 from .checks import check as _check
+from .config import Settings
 from .ifs import sample_motion_curves
 from .kernels import paint_shapes, perlin_octave, stamp_discs
 

@@ -22,9 +22,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .augment import (AugmentConfig, Background, CameraPan, CameraShake, CameraZoom, Clone, Displacement,
-                      ForegroundPlacement, Perspective, RealVideoAugment, StandardAugment)
+                      ForegroundPlacement, Perspective, RealVideoAugment)
 from .generate import FAMILIES, DatasetSpec, make_clip
 from .ifs import FractalConfig
+from .presets import StandardAugment
 
 OFF = dict(background=False, placement=False, clone=False, displacement=False, perspective=False,
            camera_pan=False, camera_zoom=False, camera_shake=False)

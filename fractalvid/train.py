@@ -49,11 +49,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from .config import Settings
-from .augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, RealVideoAugment, StandardAugment
-from .data import resize_center_crop
+from .augment import AugmentConfig, RealVideoAugment
 from .checks import check as _check
+from .config import Settings
 from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
+from .presets import StandardAugment, load_size, normalise, resize_center_crop
 from .progress import terminal
 
 TASKS = ("supervised", "moco", "finetune")
@@ -284,20 +284,16 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
 
     def clips(split: str):
         part = everything.subset(splits[split])
-        return MemoryClips(part, _load_size(cfg.size)) if cfg.in_memory else part
+        return MemoryClips(part, load_size(cfg.size)) if cfg.in_memory else part
 
     # items come as squares of the size the crops are taken from (SPEC: 112 from 128)
     train = VideoClips(clips(cfg.train_split), frames=cfg.frames, stride=cfg.stride, train=True, seed=cfg.seed,
-                       train_size=_load_size(cfg.size))
+                       train_size=load_size(cfg.size))
     val = None
     if len(wanted) > 1:
         val = VideoClips(clips(cfg.val_split), frames=cfg.frames, stride=cfg.stride, train=False,
                          num_clips=cfg.val_clips, seed=cfg.seed, eval_size=cfg.size)
     return train, val, _class_names(everything)
-
-
-def _load_size(size: int) -> int:
-    return round(size * 256 / 224)
 
 
 def _loader(dataset, cfg: TrainConfig, epoch: int, train: bool, world: int) -> DataLoader:
@@ -418,13 +414,6 @@ def cosine_with_warmup(epochs: int, warmup: int, steps_per_epoch: int):
 
 
 # ---------------------------------------------------------------- one epoch
-
-def normalise(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, T, H, W) in [0, 1], C = 1 or 3 -> ImageNet-normalised, 3 channels."""
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1, 1)
-    return (x.expand(-1, 3, -1, -1, -1) - mean) / std
-
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks=(1, 5)) -> list[int]:
     top = logits.topk(min(max(ks), logits.shape[1]), dim=1).indices
@@ -558,7 +547,7 @@ class Run:
     # ---------------------------------------------------------------- epochs
     def _inputs(self, clips: torch.Tensor, gen: torch.Generator, progress: float) -> torch.Tensor:
         x = clips.to(self.device, non_blocking=True).float().div_(255)
-        x = resize_center_crop(x, _load_size(self.cfg.size), _load_size(self.cfg.size))  # a stream's clips
+        x = resize_center_crop(x, load_size(self.cfg.size), load_size(self.cfg.size))  # a stream's clips
         if self.real_video is not None:
             x = self.real_video(x, gen, epoch=progress)
         return self.train_tf(x, gen)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from fractalvid.augment import (AugmentConfig, Background, CameraPan, CameraShake, CameraZoom, Clone,
-                                Displacement, ForegroundPlacement, Perspective, RealVideoAugment, StandardAugment)
+                                Displacement, ForegroundPlacement, Perspective, RealVideoAugment)
+from fractalvid.presets import StandardAugment
 
 GEOMETRIC = {  # module -> (switch, probability)
     ForegroundPlacement: ("placement", "p_placement"), Clone: ("clone", "p_clone"),

@@ -1,0 +1,157 @@
+"""Input transforms, in one place (the shape of torchvision's references/video_classification/presets.py).
+
+The sizes (the paper's recipe, at any scale): a network trained at ``size`` px sees crops of clips whose
+short side is ``load_size(size) = round(size * 256 / 224)`` (112 from 128, 224 from 256):
+
+- training: clips are loaded as ``load_size`` squares (:func:`resize_center_crop`), then
+  :class:`StandardAugment` takes a random resized crop of ``size``, flips, RandAugment, blur;
+- validation: the short side resized to ``load_size``, the centre ``size`` crop (:func:`eval_transform`);
+- both end with :func:`normalise`: ImageNet mean and std, grey clips repeated to 3 channels.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checks import check as _check
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+RESIZE_RATIO = 256 / 224   # load size / crop size
+
+
+def load_size(size: int) -> int:
+    """The short side clips are loaded at for crops of ``size`` px."""
+    return round(size * RESIZE_RATIO)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+
+
+def resize_center_crop(x: torch.Tensor, short_side: int, crop: int) -> torch.Tensor:
+    """Resize so the short side is ``short_side`` (bilinear, antialiased), then take the centre ``crop`` x ``crop``.
+
+    ``x`` is any tensor (..., H, W), uint8 (rounded back to uint8) or float;
+    leading dimensions (clips, channels, time, batch) are kept. Sizes that
+    already match are not resampled.
+    """
+    if crop > short_side:
+        raise ValueError(f"crop={crop} is not accepted: expected crop <= short_side={short_side}")
+    h, w = x.shape[-2:]
+    if min(h, w) != short_side:
+        nh, nw = (short_side, round(w * short_side / h)) if h <= w else (round(h * short_side / w), short_side)
+        y = F.interpolate(x.reshape(-1, 1, h, w).float(), size=(nh, nw), mode="bilinear", antialias=True,
+                          align_corners=False)
+        if x.dtype == torch.uint8:
+            y = y.round_().clamp_(0, 255).to(torch.uint8)
+        x, h, w = y.reshape(*x.shape[:-2], nh, nw).to(x.dtype), nh, nw
+    top, left = (h - crop) // 2, (w - crop) // 2
+    return x[..., top: top + crop, left: left + crop]
+
+
+def eval_transform(x: torch.Tensor, size: int = 112) -> torch.Tensor:
+    """The validation view: short side resized to ``load_size(size)``, then the centre ``size`` x ``size``.
+
+    Works on items (C, T, H, W), multi-clip items (N, C, T, H, W) or batches.
+    """
+    return resize_center_crop(x, load_size(size), size)
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) in [0, 1], C = 1 or 3 -> ImageNet-normalised, 3 channels."""
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1, 1)
+    return (x.expand(-1, 3, -1, -1, -1) - mean) / std
+
+
+class StandardAugment(nn.Module):
+    """Standard augmentation from torchvision.transforms.v2, the same parameters for all
+    frames of a clip; grey clips become 3 channels; output (B, 3, T, size, size), float
+    (the input's float dtype; float32 for uint8 input), ImageNet-normalised if ``normalise``.
+
+    train=True: random resized crop (area ``crop_scale``: 0.9-1 in pre-training, 0.2-1 in
+    fine-tuning; aspect ``ratio``), horizontal flip, RandAugment (``num_ops`` ops of
+    ``magnitude``), 3x3 Gaussian blur with probability ``blur_p``. v2 draws from torch's
+    global generator, so each clip runs under ``torch.random.fork_rng`` seeded with a number
+    drawn from the explicit generator: seeded batches are reproducible and the global
+    state is left alone. train=False (the validation transform): resize the short side
+    to load_size(size), centre crop ``size``; no randomness (``generator`` may be None).
+    Input: float (B, C, T, H, W) in [0, 1] or uint8, C in (1, 3).
+    """
+
+    def __init__(self, train: bool = True, size: int = 112, crop_scale: tuple = (0.9, 1.0),
+                 ratio: tuple = (3 / 4, 4 / 3), flip: bool = True, randaugment: bool = True, magnitude: int = 7,
+                 num_ops: int = 2, blur_p: float = 0.5, normalise: bool = True):
+        super().__init__()
+        from torchvision.transforms import v2
+
+        _check(isinstance(train, bool), "train", train, "True or False")
+        _check(isinstance(size, int) and not isinstance(size, bool) and 8 <= size <= 4096, "size", size,
+               "an integer in [8, 4096]")
+        crop_scale, ratio = tuple(crop_scale), tuple(ratio)
+        _check(len(crop_scale) == 2 and all(_is_num(v) for v in crop_scale) and 0 < crop_scale[0] <= crop_scale[1] <= 1,
+               "crop_scale", crop_scale, "two area fractions (low, high) with 0 < low <= high <= 1")
+        _check(len(ratio) == 2 and all(_is_num(v) for v in ratio) and 0 < ratio[0] <= ratio[1],
+               "ratio", ratio, "two aspect ratios (low, high) with 0 < low <= high")
+        for name, v in (("flip", flip), ("randaugment", randaugment), ("normalise", normalise)):
+            _check(isinstance(v, bool), name, v, "True or False")
+        _check(isinstance(magnitude, int) and 0 <= magnitude <= 30, "magnitude", magnitude, "an integer in [0, 30]")
+        _check(isinstance(num_ops, int) and 0 <= num_ops <= 14, "num_ops", num_ops, "an integer in [0, 14]")
+        _check(_is_num(blur_p) and 0 <= blur_p <= 1, "blur_p", blur_p, "a probability in [0, 1]")
+        self.train_mode, self.size, self.normalise = train, size, normalise
+        self.settings = dict(train=train, size=size, crop_scale=crop_scale, ratio=ratio, flip=flip,
+                             randaugment=randaugment, magnitude=magnitude, num_ops=num_ops, blur_p=blur_p,
+                             normalise=normalise)
+        if train:
+            ops = [v2.RandomResizedCrop(size, scale=crop_scale, ratio=ratio, antialias=True)]
+            if flip:
+                ops.append(v2.RandomHorizontalFlip())
+            if randaugment and num_ops > 0:
+                ops.append(v2.RandAugment(num_ops=num_ops, magnitude=magnitude))
+            if blur_p > 0:
+                ops.append(v2.RandomApply([v2.GaussianBlur(kernel_size=3)], p=blur_p))
+        else:
+            ops = [v2.Resize(load_size(size), antialias=True), v2.CenterCrop(size)]
+        self.transform = v2.Compose(ops)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1, 1), persistent=False)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.settings.items())
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
+                epoch: float = math.inf) -> torch.Tensor:
+        from torchvision import tv_tensors
+
+        if not isinstance(x, torch.Tensor) or x.dim() != 5 or x.shape[1] not in (1, 3) or 0 in x.shape:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x of shape {got} is not accepted: expected (B, C, T, H, W) with C = 1 or 3")
+        if not (x.is_floating_point() or x.dtype == torch.uint8):
+            raise ValueError(f"x of dtype {x.dtype} is not accepted: expected float in [0, 1] or uint8")
+        b, c, t, h, w = x.shape
+        v = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+        if self.train_mode:
+            if not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
+                raise ValueError(f"generator={generator!r} is not accepted: training augmentation needs a "
+                                 "torch.Generator on the CPU")
+            seeds = torch.randint(0, 2**62, (b,), generator=generator).tolist()
+            clips = []
+            for i in range(b):   # v2 draws one set of parameters per call: one call per clip
+                with torch.random.fork_rng(devices=[]):
+                    # the CPU generator only: torch.manual_seed would also (lazily) reseed CUDA
+                    torch.default_generator.manual_seed(seeds[i])
+                    clips.append(self.transform(tv_tensors.Video(v[i].transpose(0, 1))).as_subclass(torch.Tensor))
+            out = torch.stack(clips)                                            # (B, T, C, S, S)
+        else:
+            out = self.transform(v.transpose(1, 2).reshape(b * t, c, h, w)).reshape(b, t, c, self.size, self.size)
+        out = out.clamp(0, 1).transpose(1, 2)
+        dtype = x.dtype if x.is_floating_point() else torch.float32
+        if not self.normalise:
+            return out.expand(-1, 3, -1, -1, -1).contiguous().to(dtype)   # grey -> 3 equal channels
+        # (v - mean) / std in one pass that also broadcasts grey to 3 channels
+        scale, shift = 1 / self.std.to(out.device), -self.mean.to(out.device) / self.std.to(out.device)
+        return torch.addcmul(shift, out, scale).to(dtype)
