@@ -109,7 +109,7 @@ def prepared_real(args, tmp: Path) -> Path | None:
         return Path(args.prepared)
     if not BASKETBALL.exists():
         return None
-    from fractalvid.data import prepare_dataset
+    from fractalvid.real import prepare_dataset
 
     out = Path(args.prepared) if args.prepared else tmp / "basketball5"
     prepare_dataset("generic", BASKETBALL, out, short_side=128, workers=os.cpu_count(), progress=False)

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import yaml
 
-from fractalvid.data import prepare_dataset
+from fractalvid.real import prepare_dataset
 from fractalvid.generate import DatasetSpec, generate
 from fractalvid.protocol import train_folds
 from fractalvid.report import comparison, read_history

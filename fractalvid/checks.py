@@ -10,3 +10,8 @@ def check(ok: bool, name: str, value, accepted: str) -> None:
     """Raise ValueError("{name}={value!r} is not accepted: expected {accepted}") unless ``ok``."""
     if not ok:
         raise ValueError(f"{name}={value!r} is not accepted: expected {accepted}")
+
+
+def check_int(name: str, value, low: int, accepted: str) -> None:
+    """Raise the same ValueError unless ``value`` is an integer (not a bool) >= ``low``."""
+    check(isinstance(value, int) and not isinstance(value, bool) and value >= low, name, value, accepted)

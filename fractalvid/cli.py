@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in gallery(a.out, clips=a.clips, res=a.res, seed=a.seed):
                 print(path)
         elif a.command == "data":
-            from .data import prepare_dataset
+            from .real import prepare_dataset
 
             card = prepare_dataset(a.dataset, a.root, a.out, split=a.split, short_side=a.short_side,
                                    workers=a.workers, overwrite=a.overwrite, progress=not a.quiet)

@@ -13,7 +13,7 @@ A grey clip (generated datasets) is stored as an H.264 mp4 whose frame is the
 luma plane of full-range yuv420p with flat chroma, so nothing is lost to a
 colour conversion and the quality is set by the constant rate factor alone
 (``crf=0`` is lossless). A colour clip (real videos prepared by
-:mod:`fractalvid.data`) is full-range yuv420p too: RGB is converted with the
+:mod:`fractalvid.real`) is full-range yuv420p too: RGB is converted with the
 BT.601 matrix in numpy (chroma averaged over 2 x 2 pixels), and decoding
 inverts it (chroma interpolated bilinearly), so the conversion is explicit and
 does not depend on how a decoder reads colour tags. The encoder runs

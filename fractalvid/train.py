@@ -257,7 +257,8 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
     distributed run draws its own (seeded from seed and rank), in blocks of its share of the batch.
     MoCo never evaluates, so it builds no validation set (unsupervised sets have no "val" split).
     """
-    from .data import FractalStream, MemoryClips, VideoClips
+    from .data import MemoryClips, VideoClips
+    from .stream import FractalStream
     from .protocol import clip_groups, split_indices
     from .generate import DatasetSpec
     from .store import open_dataset

@@ -12,9 +12,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from fractalvid import DatasetSpec, generate, make_clip, open_dataset
-from fractalvid.data import (FractalStream, VideoClips, VideoRecord, eval_indices, hash_split, list_videos, prepare,
-                             prepare_dataset, read_video, train_indices)
+from fractalvid.data import VideoClips, eval_indices, train_indices
 from fractalvid.presets import eval_transform, resize_center_crop
+from fractalvid.real import VideoRecord, hash_split, list_videos, prepare, prepare_dataset, read_video
+from fractalvid.stream import FractalStream
 from fractalvid.store import MANIFEST_FIELDS, decode_clip, encode_clip
 
 BASKETBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "basketball5"  # beside the checkout

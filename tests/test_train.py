@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from conftest import TINY
 from fractalvid import DatasetSpec, FractalConfig, generate
-from fractalvid.data import VideoRecord, prepare
+from fractalvid.real import VideoRecord, prepare
 from fractalvid.models import build_model
 from fractalvid.train import (HISTORY_FIELDS, MoCo, Run, TrainConfig, build_data, cosine_with_warmup,
                               evaluate_checkpoint, load_checkpoint, recipe, train)

@@ -1,0 +1,593 @@
+"""Real video datasets: list them, decode them, prepare them for training.
+
+:func:`list_videos` reads the official UCF101 and HMDB51 layouts and split files, or a "generic" folder of
+class folders or a CSV, into :class:`VideoRecord` s. :func:`prepare` decodes them with PyAV
+(:func:`read_video`), resizes the short side, and stores them as colour clips in the chunk store of
+:mod:`fractalvid.store` (the format of generated datasets), so ``open_dataset`` reads both. Files that
+cannot be read are skipped and listed in ``prepare_report.json`` / ``.csv``; nothing is dropped silently.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from . import __version__
+from .checks import check_int as _check_int
+from .generate import PRESETS
+from .progress import progress_bar
+from .store import (PREPARED_FIELDS, chunk_done, chunk_paths, encode_clip, read_rows, write_chunk, write_json,
+                    write_rows)
+
+DATASETS = ("ucf101", "hmdb51", "generic")
+VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
+SPLITS = (1, 2, 3)
+# generic sets without a split of their own: a file is a test file when the hash of its name falls below this
+GENERIC_TEST_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One video of a real dataset: its file, its class index and its split ("train" or "test")."""
+
+    path: Path
+    label: int
+    split: str
+
+
+# ======================================================================= listing
+
+def list_videos(dataset: str, root: str | os.PathLike, split: int = 1) -> tuple[list[VideoRecord], list[str]]:
+    """The videos of a real dataset and its class names: ``(records, class_names)``.
+
+    ``dataset`` is one of:
+
+    - ``"ucf101"``: ``root/UCF-101/<Class>/v_*.avi`` and
+      ``root/ucfTrainTestlist/{classInd.txt, trainlist0N.txt, testlist0N.txt}``
+      (also accepted: the videos in ``root/UCF101``, ``root/videos`` or directly
+      in ``root/<Class>``; the lists in ``root``, ``root/splits`` or
+      ``root/UCF101TrainTestSplits-RecognitionTask/ucfTrainTestlist``).
+      Labels are classInd's numbers minus 1.
+    - ``"hmdb51"``: ``root/hmdb51/<class>/*.avi`` (each class's rar unpacked)
+      and ``root/testTrainMulti_7030_splits/<class>_test_splitN.txt`` with lines
+      ``<video>.avi <0|1|2>`` (1 train, 2 test, 0 unused and left out)
+      (also accepted: videos in ``root/hmdb51_org``, ``root/HMDB51``,
+      ``root/videos`` or ``root/<class>``; split files in ``root``,
+      ``root/splits`` or ``root/test_train_splits[/testTrainMulti_7030_splits]``).
+      Labels are the classes' places in alphabetical order.
+    - ``"generic"``: see :func:`list_generic` (split must be 1).
+
+    ``split`` picks the official split 1, 2 or 3. Listed videos whose files are
+    missing are kept (``prepare`` reports them) after a warning; when none is
+    found, or the layout is not there, FileNotFoundError says where it looked.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset={dataset!r} is not accepted: expected one of {DATASETS}")
+    if dataset == "generic":
+        if split != 1:
+            raise ValueError(f"split={split!r} is not accepted for a generic dataset: it has one split, use 1")
+        return list_generic(root)
+    if split not in SPLITS or isinstance(split, bool):
+        raise ValueError(f"split={split!r} is not accepted for {dataset}: expected one of {SPLITS}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{dataset} root {root} is not a folder")
+    records, names = (_list_ucf101 if dataset == "ucf101" else _list_hmdb51)(root, split)
+    _check_found(records, dataset, root)
+    return records, names
+
+
+def _first_dir(root: Path, candidates: tuple[str, ...], ok) -> Path | None:
+    for c in candidates:
+        d = root / c
+        if d.is_dir() and ok(d):
+            return d
+    return None
+
+
+def _looked_in(root: Path, candidates: tuple[str, ...]) -> str:
+    return ", ".join(str(root / c) for c in candidates)
+
+
+class _Resolver:
+    """Finds ``folder/relative`` even when the file's case differs from the list's (case-insensitive fallback)."""
+
+    def __init__(self, folder: Path):
+        self.folder, self._index = folder, None
+
+    def __call__(self, relative: str) -> Path:
+        path = self.folder / relative
+        if path.exists():
+            return path
+        if self._index is None:
+            self._index = {str(p.relative_to(self.folder)).lower(): p for p in self.folder.rglob("*") if p.is_file()}
+        return self._index.get(str(Path(relative)).lower(), path)
+
+
+def _check_found(records: list[VideoRecord], dataset: str, root: Path) -> None:
+    missing = [r.path for r in records if not r.path.is_file()]
+    if records and len(missing) == len(records):
+        raise FileNotFoundError(f"none of the {len(records)} videos that the {dataset} split lists name exists "
+                                f"under {root} (the first was looked for at {missing[0]})")
+    if missing:
+        warnings.warn(f"{len(missing)} of the {len(records)} {dataset} videos listed are missing "
+                      f"(e.g. {missing[0]}); they stay in the list and prepare() reports them", stacklevel=3)
+
+
+_UCF_LAYOUT = ("root/UCF-101/<Class>/v_<Class>_gXX_cYY.avi and root/ucfTrainTestlist/{classInd.txt, "
+               "trainlist0N.txt, testlist0N.txt} (UCF101.rar and UCF101TrainTestSplits-RecognitionTask.zip "
+               "unpacked side by side)")
+_UCF_LIST_DIRS = ("ucfTrainTestlist", "UCF101TrainTestSplits-RecognitionTask/ucfTrainTestlist",
+                  "UCF-101/ucfTrainTestlist", "splits", ".")
+_UCF_VIDEO_DIRS = ("UCF-101", "UCF101", "videos", ".")
+
+
+def _list_ucf101(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
+    lists = _first_dir(root, _UCF_LIST_DIRS, lambda d: (d / "classInd.txt").is_file())
+    if lists is None:
+        raise FileNotFoundError(f"no UCF101 split lists under {root}: classInd.txt was looked for in "
+                                f"{_looked_in(root, _UCF_LIST_DIRS)}; expected layout: {_UCF_LAYOUT}")
+    numbered = {}
+    for lineno, line in enumerate((lists / "classInd.txt").read_text().splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or not fields[0].isdigit():
+            raise ValueError(f"{lists / 'classInd.txt'} line {lineno}: {line!r} is not accepted: "
+                             "expected '<number> <ClassName>', e.g. '1 ApplyEyeMakeup'")
+        numbered[int(fields[0])] = fields[1]
+    if sorted(numbered) != list(range(1, len(numbered) + 1)):
+        raise ValueError(f"{lists / 'classInd.txt'} numbers its classes {sorted(numbered)}: expected 1..N")
+    names = [numbered[k] for k in sorted(numbered)]
+    by_name = {n.lower(): i for i, n in enumerate(names)}
+    videos = _first_dir(root, _UCF_VIDEO_DIRS, lambda d: any((d / n).is_dir() for n in names))
+    if videos is None:
+        raise FileNotFoundError(f"no UCF101 class folders (e.g. {names[0]}/) under {root}: looked in "
+                                f"{_looked_in(root, _UCF_VIDEO_DIRS)}; expected layout: {_UCF_LAYOUT}")
+    resolve = _Resolver(videos)
+    records = []
+    for part, name in (("train", f"trainlist0{split}.txt"), ("test", f"testlist0{split}.txt")):
+        path = lists / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: split {split} needs {name} beside classInd.txt")
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            fields = line.split()
+            if not fields:
+                continue
+            relative = fields[0].replace("\\", "/")
+            label = by_name.get(relative.split("/")[0].lower())
+            if label is None or "/" not in relative:
+                raise ValueError(f"{path} line {lineno}: {line!r} does not start with a class of classInd.txt "
+                                 "followed by '/', e.g. 'ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi'")
+            if len(fields) > 1 and fields[1] != str(label + 1):
+                raise ValueError(f"{path} line {lineno}: {line!r} gives class number {fields[1]}, but "
+                                 f"classInd.txt numbers {names[label]} {label + 1}")
+            records.append(VideoRecord(resolve(relative), label, part))
+    return records, names
+
+
+_HMDB_LAYOUT = ("root/hmdb51/<class>/<video>.avi (each class's .rar unpacked) and "
+                "root/testTrainMulti_7030_splits/<class>_test_split{1,2,3}.txt with lines '<video>.avi <0|1|2>'")
+_HMDB_SPLIT_DIRS = ("testTrainMulti_7030_splits", "test_train_splits/testTrainMulti_7030_splits",
+                    "test_train_splits", "splits", ".")
+_HMDB_VIDEO_DIRS = ("hmdb51", "hmdb51_org", "HMDB51", "videos", ".")
+
+
+def _list_hmdb51(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
+    suffix = f"_test_split{split}.txt"
+    splits = _first_dir(root, _HMDB_SPLIT_DIRS, lambda d: any(d.glob("*" + suffix)))
+    if splits is None:
+        raise FileNotFoundError(f"no HMDB51 split files *{suffix} under {root}: looked in "
+                                f"{_looked_in(root, _HMDB_SPLIT_DIRS)}; expected layout: {_HMDB_LAYOUT}")
+    files = sorted(splits.glob("*" + suffix))
+    names = [f.name[: -len(suffix)] for f in files]
+    videos = _first_dir(root, _HMDB_VIDEO_DIRS, lambda d: any((d / n).is_dir() for n in names))
+    if videos is None:
+        raise FileNotFoundError(f"no HMDB51 class folders (e.g. {names[0]}/) under {root}: looked in "
+                                f"{_looked_in(root, _HMDB_VIDEO_DIRS)}; expected layout: {_HMDB_LAYOUT}")
+    resolve = _Resolver(videos)
+    records = []
+    for label, (name, path) in enumerate(zip(names, files)):
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
+                raise ValueError(f"{path} line {lineno}: {line!r} is not accepted: expected '<video>.avi <0|1|2>'")
+            if fields[1] != "0":  # 0: in neither part of this split
+                records.append(VideoRecord(resolve(f"{name}/{fields[0]}"), label,
+                                           "train" if fields[1] == "1" else "test"))
+    return records, names
+
+
+_GENERIC_LAYOUT = (f"class folders root/<class>/**/*{{{','.join(VIDEO_EXTS)}}} (split by file-name hash), or "
+                   "root/train/<class>/... with root/test/<class>/... (or root/val/...), or a CSV file with "
+                   "columns path,label[,split] (paths relative to the CSV's folder)")
+
+
+def hash_split(name: str, test_fraction: float = GENERIC_TEST_FRACTION) -> str:
+    """"test" for about ``test_fraction`` of names, "train" for the rest; fixed by the name alone (SHA-1)."""
+    h = int.from_bytes(hashlib.sha1(name.encode("utf-8")).digest()[:8], "big") / 2.0 ** 64
+    return "test" if h < test_fraction else "train"
+
+
+def _label_order(names) -> list[str]:
+    """Class names sorted, numerically when every name is an integer (so labels '0'..'9' keep their numbers)."""
+    names = set(names)
+    if all(n.lstrip("-").isdigit() for n in names):
+        return sorted(names, key=int)
+    return sorted(names)
+
+
+def list_generic(root: str | os.PathLike) -> tuple[list[VideoRecord], list[str]]:
+    """A generic labelled video set (Diving48, EGTEA, Volleyball, YUP++, one's own): ``(records, class_names)``.
+
+    ``root`` is either
+
+    - a folder of class folders, ``root/<class>/**/*.{mp4,avi,mkv,webm,mov}``;
+      a file is in "test" when :func:`hash_split` of its path relative to
+      ``root`` (``"<class>/<file>"``) says so, i.e. about
+      ``GENERIC_TEST_FRACTION`` = 20 % of files, chosen by name so the split
+      never changes when files are added or the folder is moved;
+    - a folder with ``train/<class>/...`` and ``test/<class>/...`` (or
+      ``val/``, treated as the test split; both at once is refused);
+    - a CSV file with columns ``path,label`` and optionally ``split``: paths
+      relative to the CSV's folder (or absolute), labels class names, splits
+      ``train``, ``test`` or ``val`` (= test); a row with an empty split is
+      split by the hash of its path as written.
+
+    Class names are sorted (numerically when all are integers); a label is the
+    place of its class in that order.
+    """
+    root = Path(root)
+    if root.is_file():
+        if root.suffix.lower() != ".csv":
+            raise ValueError(f"generic root {root} is a file but not a .csv: expected {_GENERIC_LAYOUT}")
+        return _list_csv(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"generic root {root} does not exist: expected {_GENERIC_LAYOUT}")
+    held_out = [root / n for n in ("test", "val") if (root / n).is_dir()]
+    if (root / "train").is_dir():
+        if len(held_out) != 1:
+            raise ValueError(f"{root} has train/ and {'both test/ and val/' if held_out else 'neither test/ nor val/'}"
+                             f": expected exactly one of them (or write a CSV with a split column)")
+        parts = [("train", root / "train"), ("test", held_out[0])]
+    else:
+        parts = [(None, root)]
+    found = []  # (class name, path, split)
+    for split, folder in parts:
+        for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+            for path in sorted(class_dir.rglob("*")):
+                if path.suffix.lower() in VIDEO_EXTS and path.is_file():
+                    found.append((class_dir.name, path,
+                                  split or hash_split(path.relative_to(root).as_posix())))
+    if not found:
+        raise FileNotFoundError(f"no videos found under {root}: expected {_GENERIC_LAYOUT}")
+    names = _label_order(c for c, _, _ in found)
+    label = {n: i for i, n in enumerate(names)}
+    return [VideoRecord(p, label[c], s) for c, p, s in found], names
+
+
+def _list_csv(path: Path) -> tuple[list[VideoRecord], list[str]]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        columns = [c.strip() for c in reader.fieldnames or ()]
+        if not {"path", "label"} <= set(columns):
+            raise ValueError(f"{path} has columns {columns}: expected path,label and optionally split")
+        rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k is not None} for r in reader]
+    found = []
+    for lineno, row in enumerate(rows, 2):
+        if not row["path"] or not row["label"]:
+            raise ValueError(f"{path} line {lineno}: path and label must not be empty, got {row}")
+        split = row.get("split", "").lower()
+        split = {"": hash_split(row["path"]), "train": "train", "test": "test", "val": "test",
+                 "validation": "test"}.get(split)
+        if split is None:
+            raise ValueError(f"{path} line {lineno}: split={row['split']!r} is not accepted: "
+                             "expected train, test, val or empty (split by hash)")
+        found.append((row["label"], path.parent / row["path"], split))
+    if not found:
+        raise FileNotFoundError(f"{path} lists no videos: expected rows of path,label[,split]")
+    if {"val", "validation"} & {r.get("split", "").lower() for r in rows} and \
+            "test" in {r.get("split", "").lower() for r in rows}:
+        raise ValueError(f"{path} has both test and val rows: expected one held-out split (val counts as test)")
+    names = _label_order(c for c, _, _ in found)
+    label = {n: i for i, n in enumerate(names)}
+    records = [VideoRecord(p, label[c], s) for c, p, s in found]
+    _check_found(records, "generic", path.parent)
+    return records, names
+
+
+# ====================================================================== reading
+
+class VideoError(Exception):
+    """A video file that yields no frames; the message is the reason reported."""
+
+
+def _target_size(height: int, width: int, short_side: int | None) -> tuple[int, int]:
+    """(H, W) with the short side ``short_side`` (both even, aspect kept); None: the size made even."""
+    if short_side is None:
+        return max(2, height // 2 * 2), max(2, width // 2 * 2)
+    scale = short_side / min(height, width)
+    return max(2, round(height * scale / 2) * 2), max(2, round(width * scale / 2) * 2)
+
+
+def read_video(path: str | os.PathLike, short_side: int | None = None,
+               max_frames: int | None = None) -> tuple[np.ndarray, dict]:
+    """Decode a video file with PyAV: RGB uint8 frames (T, H, W, 3) and facts about it.
+
+    Frames are resized (area averaging when shrinking, bilinear when
+    enlarging) so that the short side is ``short_side`` with both sides even;
+    with None the size is kept (trimmed by resizing to even sizes). Only the
+    first ``max_frames`` frames are read when given. The first video stream
+    is read; packets that fail to decode are skipped and counted.
+
+    The dict holds ``fps``, ``source_frames`` (what the container declares;
+    0 if unknown), ``source_height``, ``source_width`` and ``note``: empty, or
+    what was wrong but still gave frames (a truncated file, bad packets).
+    Raises :class:`VideoError` with the reason when no frame comes out.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError("missing file")
+    if path.stat().st_size == 0:
+        raise VideoError("empty file (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except Exception as e:  # FFmpeg's many errors, and PyAV's own on streams it cannot describe
+        raise VideoError(f"cannot open: {type(e).__name__}: {e}") from None
+    frames, bad_packets, last_error, stopped, size = [], 0, None, None, None
+    with container:
+        if not container.streams.video:
+            raise VideoError("no video stream")
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1  # prepare() runs one process per core already
+        declared = stream.frames or 0
+        rate = stream.average_rate or stream.guessed_rate
+        try:
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError as e:  # a damaged packet: the next key frame may recover
+                    bad_packets, last_error = bad_packets + 1, e
+                    continue
+                for frame in decoded:
+                    if size is None:
+                        size = (frame.height, frame.width)
+                        out_h, out_w = _target_size(*size, short_side)
+                        shrink = out_h * out_w < size[0] * size[1]
+                    # threads=1: swscale's slice threads change the output bytes from run to run
+                    # and, left alive in a garbage frame, hang a forked prepare() worker that frees it
+                    frames.append(frame.reformat(width=out_w, height=out_h, format="rgb24", threads=1,
+                                                 interpolation="AREA" if shrink else "BILINEAR").to_ndarray())
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+        except av.error.FFmpegError as e:  # the container itself is cut or damaged: keep what came out
+            stopped = e
+    if not frames:
+        why = stopped or last_error
+        raise VideoError("no frames decoded" + (f": {type(why).__name__}: {why}" if why else ""))
+    frames = frames[:max_frames] if max_frames is not None else frames
+    notes = []
+    if stopped is not None:
+        notes.append(f"truncated: reading stopped after {len(frames)} frames ({stopped})")
+    if bad_packets:
+        notes.append(f"{bad_packets} packet(s) failed to decode ({last_error})")
+    if max_frames is None and stopped is None and declared > len(frames):
+        notes.append(f"decoded {len(frames)} of the {declared} frames the container declares")
+    info = {"fps": round(float(rate), 4) if rate else 0.0, "source_frames": declared,
+            "source_height": size[0], "source_width": size[1], "note": "; ".join(notes)}
+    return np.stack(frames), info
+
+
+# ==================================================================== preparing
+
+_prep: dict = {}  # a prepare() worker's settings
+
+
+def _init_prep(opts: dict) -> None:
+    _prep.clear()
+    _prep.update(opts)
+
+
+def _prepare_one(job: tuple[int, VideoRecord]) -> tuple[int, dict | None, bytes | None, str | None]:
+    """(index, manifest row, clip bytes, None) for a readable video, (index, None, None, reason) otherwise."""
+    index, rec = job
+    try:
+        frames, info = read_video(rec.path, _prep["short_side"], _prep["max_frames"])
+        # the stored rate only matters for playback; the source's exact rate is in the manifest
+        data = encode_clip(frames, _prep["crf"], _prep["preset"], fps=round(info["fps"]) or 12)
+    except VideoError as e:
+        return index, None, None, str(e)
+    except Exception as e:  # anything else one file does must not stop the run: it is reported instead
+        return index, None, None, f"{type(e).__name__}: {e}"
+    names = _prep["class_names"]
+    row = {"index": index, "split": rec.split, "label": rec.label, "class_name": names[rec.label],
+           "path": str(rec.path), "frames": frames.shape[0], "height": frames.shape[1], "width": frames.shape[2],
+           **info}
+    return index, row, data, None
+
+
+def _problems_path(out: Path, chunk: int) -> Path:
+    return chunk_paths(out, chunk)[1].with_suffix(".problems.json")
+
+
+def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int = 128,
+            max_frames: int | None = None, workers: int | None = None, progress: bool = True,
+            class_names: list[str] | None = None, chunk_size: int = 200, crf: int = 18,
+            preset: str = "veryfast", overwrite: bool = False, source: dict | None = None) -> dict:
+    """Decode, resize and store real videos in folder ``out``; returns the dataset card.
+
+    Each video is read with :func:`read_video` (short side ``short_side``,
+    even, aspect kept; at most ``max_frames`` frames, the first ones) and
+    stored as a colour H.264 clip (``crf``, ``preset``) in chunks of
+    ``chunk_size`` videos, the store of generated datasets, so
+    ``open_dataset(out)`` reads it (``ds[i]`` -> RGB (T, H, W, 3), label).
+    Record i is manifest index i; the manifest has ``PREPARED_FIELDS``.
+
+    Videos that give no frame (missing, empty, garbage, cut before the first
+    frame) are skipped; ones that give some frames despite damage are kept
+    with a note. Both are listed with their reason in
+    ``prepare_report.json`` and ``prepare_report.csv`` (path, status, reason).
+
+    Rerunning resumes: finished chunks are kept (each is written under a
+    temporary name, then renamed, its .csv last). Other settings or records
+    in an existing folder raise FileExistsError unless ``overwrite``.
+    ``workers`` processes (default: every core) decode in parallel.
+    ``class_names`` names the labels (default "0", "1", ...); ``source``
+    (e.g. dataset, root, split) is copied into the card.
+    """
+    records = list(records)
+    if not records:
+        raise ValueError("records is empty: there is nothing to prepare (see list_videos)")
+    _check_int("short_side", short_side, 2, "an even integer >= 2")
+    if short_side % 2:
+        raise ValueError(f"short_side={short_side!r} is not accepted: expected an even integer (yuv420p)")
+    if max_frames is not None:
+        _check_int("max_frames", max_frames, 1, "None or an integer >= 1")
+    workers = os.cpu_count() if workers is None else workers
+    _check_int("workers", workers, 1, "an integer >= 1")
+    _check_int("chunk_size", chunk_size, 1, "an integer >= 1")
+    _check_int("crf", crf, 0, "an integer in [0, 51]")
+    if crf > 51:
+        raise ValueError(f"crf={crf!r} is not accepted: expected an integer in [0, 51]")
+    if preset not in PRESETS:
+        raise ValueError(f"preset={preset!r} is not accepted: expected one of {PRESETS}")
+    top = max(r.label for r in records)
+    class_names = [str(i) for i in range(top + 1)] if class_names is None else list(class_names)
+    bad = [r for r in records if not 0 <= r.label < len(class_names) or r.split not in ("train", "test")]
+    if bad:
+        raise ValueError(f"record {bad[0]} is not accepted: expected a label in [0, {len(class_names)}) "
+                         "and split 'train' or 'test'")
+    out = Path(out)
+    listing = "\n".join(f"{r.path}\t{r.label}\t{r.split}" for r in records)
+    settings = {"kind": "prepared", "short_side": short_side, "max_frames": max_frames, "crf": crf,
+                "preset": preset, "chunk_size": chunk_size, "records": len(records),
+                "records_sha256": hashlib.sha256(listing.encode()).hexdigest(), "class_names": class_names,
+                "source": source}
+    _prepare_folder(out, settings, overwrite)
+
+    n_chunks = -(-len(records) // chunk_size)
+    todo = [c for c in range(n_chunks) if not chunk_done(out, c)]
+    jobs = [(i, records[i]) for c in todo for i in range(c * chunk_size, min((c + 1) * chunk_size, len(records)))]
+    start = time.perf_counter()
+    if jobs:
+        opts = {"short_side": short_side, "max_frames": max_frames, "crf": crf, "preset": preset,
+                "class_names": class_names}
+        bar = progress_bar(len(jobs), f"prepare {out.name}", "video", enabled=progress)
+        pending, problems = [], []
+
+        def collect(results):
+            for index, row, data, reason in results:
+                if row is None:
+                    problems.append({"path": str(records[index].path), "reason": reason})
+                else:
+                    pending.append((row, data))
+                bar.update(1)
+                chunk = index // chunk_size
+                if index == min((chunk + 1) * chunk_size, len(records)) - 1:  # the chunk's last video
+                    write_json(_problems_path(out, chunk), problems)  # before the .csv that marks it done
+                    write_chunk(out, chunk, pending, PREPARED_FIELDS)
+                    pending.clear()
+                    problems.clear()
+
+        if workers == 1:
+            _init_prep(opts)
+            collect(map(_prepare_one, jobs))
+        else:
+            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+            with ctx.Pool(min(workers, len(jobs)), initializer=_init_prep, initargs=(opts,)) as pool:
+                collect(pool.imap(_prepare_one, jobs, chunksize=2))
+        bar.close()
+        with open(out / "runs.jsonl", "a") as f:
+            f.write(json.dumps({"videos": len(jobs), "workers": workers,
+                                "wall_s": round(time.perf_counter() - start, 3)}) + "\n")
+    return _finish_prepared(out, settings, n_chunks)
+
+
+def _prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
+    path = out / "settings.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        new = json.loads(json.dumps(settings))
+        if old != new:
+            if not overwrite:
+                changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+                raise FileExistsError(f"{out} holds a dataset made with other settings or videos (differing: "
+                                      f"{changed}); pass overwrite=True to replace it, or choose another folder")
+            for name in ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json",
+                         "prepare_report.json", "prepare_report.csv"):
+                p = out / name
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    elif out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} exists, is not empty and is not a prepared dataset; "
+                              "pass overwrite=True or choose another folder")
+    (out / "chunks").mkdir(parents=True, exist_ok=True)
+    for stale in (out / "chunks").glob("*.tmp"):  # left by a killed run
+        stale.unlink()
+    if not path.exists():
+        write_json(path, settings)
+
+
+def _finish_prepared(out: Path, settings: dict, n_chunks: int) -> dict:
+    """Write manifest.csv, the report and card.json from the finished chunks."""
+    rows = [r for c in range(n_chunks) for r in read_rows(chunk_paths(out, c)[1])]
+    skipped = [p for c in range(n_chunks) for p in json.loads(_problems_path(out, c).read_text())]
+    noted = [{"path": r["path"], "reason": r["note"]} for r in rows if r["note"]]
+    write_rows(out / "manifest.tmp", rows, PREPARED_FIELDS)
+    os.replace(out / "manifest.tmp", out / "manifest.csv")
+    write_json(out / "prepare_report.json", {"skipped": skipped, "kept_with_notes": noted})
+    with open(out / "prepare_report.tmp", "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["path", "status", "reason"])
+        writer.writerows([p["path"], "skipped", p["reason"]] for p in skipped)
+        writer.writerows([p["path"], "kept", p["reason"]] for p in noted)
+    os.replace(out / "prepare_report.tmp", out / "prepare_report.csv")
+    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()] \
+        if (out / "runs.jsonl").exists() else []
+    names = settings["class_names"]
+    nbytes = sum(r["nbytes"] for r in rows)
+    card = {
+        "kind": "prepared",
+        "generator": f"fractalvid {__version__}",
+        "source": settings["source"],
+        "channels": 3,
+        "classes": len(names),
+        "class_names": names,
+        "videos": settings["records"],
+        "clips": len(rows),
+        "skipped": len(skipped),
+        "kept_with_notes": len(noted),
+        "splits": {s: sum(r["split"] == s for r in rows) for s in sorted({r["split"] for r in rows})},
+        "per_class": {n: sum(r["label"] == i for r in rows) for i, n in enumerate(names)},
+        "frames": sum(r["frames"] for r in rows),
+        "bytes": nbytes,
+        "bytes_per_clip": round(nbytes / len(rows)) if rows else 0,
+        "fields": list(PREPARED_FIELDS),
+        "settings": settings,
+        "wall_s": round(sum(r["wall_s"] for r in runs), 2),
+    }
+    write_json(out / "card.json", card)
+    return card
+
+
+def prepare_dataset(dataset: str, root: str | os.PathLike, out: str | os.PathLike, split: int = 1,
+                    short_side: int = 128, **kwargs) -> dict:
+    """:func:`list_videos` then :func:`prepare`: a real dataset's split, stored in ``out``; returns the card.
+
+    Other keyword arguments go to :func:`prepare` (max_frames, workers, chunk_size, crf, preset, overwrite,
+    progress).
+    """
+    records, names = list_videos(dataset, root, split)
+    return prepare(records, out, short_side=short_side, class_names=names,
+                   source={"dataset": dataset, "root": str(root), "split": split}, **kwargs)
