@@ -61,16 +61,22 @@ def write_history(history: dict[str, np.ndarray], path: str | Path) -> None:
             w.writerow(["" if np.isnan(v) else (int(v) if k == "epoch" else f"{v:.6g}") for k, v in zip(keys, row)])
 
 
-def plot_curves(ax_loss, ax_acc, history: dict, label: str = "") -> None:
-    """Loss and top-1 per epoch, train and validation, on two matplotlib axes."""
+def plot_curves(ax_loss, ax_acc, history: dict, label: str = "", chance: float | None = None,
+                clips: int | None = None) -> None:
+    """Loss and top-1 (in %) per epoch, train and validation, on two matplotlib axes; ``chance`` (a
+    fraction) draws the chance line, ``clips`` (validation clips) goes into the accuracy axis' title."""
     epoch = history["epoch"]
-    ax_loss.plot(epoch, history["train_loss"], label=f"{label} train".strip())
-    ax_acc.plot(epoch, history["train_top1"], label=f"{label} train".strip())
+    ax_loss.plot(epoch, history["train_loss"], color="C0", label=f"{label} train".strip())
+    ax_acc.plot(epoch, 100 * history["train_top1"], color="C0", label=f"{label} train".strip())
     if "val_loss" in history and not np.isnan(history["val_loss"]).all():
-        ax_loss.plot(epoch, history["val_loss"], "--", label=f"{label} val".strip())
-        ax_acc.plot(epoch, history["val_top1"], "--", label=f"{label} val".strip())
-    ax_loss.set_xlabel("epoch"), ax_loss.set_ylabel("loss")
-    ax_acc.set_xlabel("epoch"), ax_acc.set_ylabel("top-1")
+        ax_loss.plot(epoch, history["val_loss"], "--", color="C1", label=f"{label} val".strip())
+        ax_acc.plot(epoch, 100 * history["val_top1"], "--", color="C1", label=f"{label} val".strip())
+    if chance is not None:
+        ax_acc.axhline(100 * chance, color="k", lw=0.8, ls=":", label="chance")
+    if clips is not None:
+        ax_acc.set_title(f"validation: {clips} clips", fontsize=9)
+    ax_loss.set_xlabel("epoch"), ax_loss.set_ylabel("loss (cross-entropy)")
+    ax_acc.set_xlabel("epoch"), ax_acc.set_ylabel("top-1 (%)"), ax_acc.set_ylim(0, 100)
 
 
 def plot_confusion(ax, names: list[str], counts: np.ndarray) -> None:

@@ -128,3 +128,21 @@ def test_narrow_resnets_are_resnet18_at_a_fraction_of_the_width(arch, width):
     assert y.shape == (2, 10)
     with pytest.raises(ValueError, match="arch='tsm_r18_w8' is not accepted"):
         build_model("tsm_r18_w8", 10)
+
+
+def test_curves_show_accuracy_in_percent_with_chance_and_clips():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fractalvid.report import plot_curves
+
+    history = {"epoch": np.array([1, 2]), "train_loss": np.array([2.0, 1.0]), "train_top1": np.array([0.2, 0.5]),
+               "val_loss": np.array([2.1, 1.5]), "val_top1": np.array([0.1, 0.4])}
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2)
+    plot_curves(ax_loss, ax_acc, history, chance=0.1, clips=270)
+    lines = {line.get_label(): line.get_ydata() for line in ax_acc.get_lines()}
+    assert list(lines["train"]) == [20.0, 50.0] and list(lines["val"]) == [10.0, 40.0]
+    assert list(lines["chance"]) == [10.0, 10.0]
+    assert ax_acc.get_ylabel() == "top-1 (%)" and "270 clips" in ax_acc.get_title()
+    plt.close(fig)
