@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: repro test test-all bench clean
+.PHONY: repro paper test test-all bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ $(BIN)/.installed: pyproject.toml
 repro: $(BIN)/.installed
 	$(BIN)/dvc repro dvc.yaml
 	$(BIN)/dvc checkout --relink dvc.yaml
+
+# the paper's settings (params-paper.yaml) as a DVC experiment named "paper", in a temporary copy of the
+# project: params.yaml and the workspace stay as they are (for a GPU machine with the real sets in data/real)
+paper: $(BIN)/.installed
+	$(BIN)/python -m fractalvid exp-run params-paper.yaml --name paper
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest

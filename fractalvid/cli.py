@@ -1,4 +1,5 @@
-"""Command line: ``fractalvid generate | show | merge | gallery | data prepare | pretrain | finetune | evaluate``.
+"""Command line: ``fractalvid generate | show | merge | gallery | data prepare | pretrain | finetune | evaluate |
+exp-run``.
 
 Also ``python -m fractalvid``. Training commands take the settings the
 notebooks take: a params.yaml section (``--params params.yaml``), then any
@@ -159,6 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("data", help="dataset folder")
     p.add_argument("--split", default="test")
     p.add_argument("--clips", type=int, default=10, help="clips per video, scores averaged (default 10)")
+    p = sub.add_parser("exp-run", help="run the pipeline as a DVC experiment with another params profile",
+                       description="Run dvc.yaml as a DVC experiment (dvc exp run --temp) with every value of "
+                                   "PROFILE (e.g. params-paper.yaml), leaving the workspace and params.yaml alone.")
+    p.add_argument("profile", help="a params file with the same sections as params.yaml")
+    p.add_argument("--name", default=None, help="experiment name (default: the profile's stem)")
+    p.add_argument("--copy", action="append", default=[], metavar="PATH",
+                   help="an untracked folder the run needs, e.g. data/real (repeatable; default: data/real if "
+                        "it exists)")
+    p.add_argument("--dry", action="store_true", help="print the dvc command instead of running it")
     a = parser.parse_args(argv)
     try:
         if a.command == "generate":
@@ -201,6 +211,19 @@ def main(argv: list[str] | None = None) -> int:
             from .train import evaluate_checkpoint
 
             print(json.dumps(evaluate_checkpoint(a.checkpoint, a.data, split=a.split, val_clips=a.clips)))
+        elif a.command == "exp-run":
+            import os
+            import shlex
+            from pathlib import Path
+
+            from .project import experiment_command
+
+            copy = a.copy or (["data/real"] if Path("data/real").is_dir() else [])
+            command = experiment_command(a.profile, a.name or Path(a.profile).stem, copy_paths=tuple(copy))
+            if a.dry:
+                print(shlex.join(command))
+            else:
+                os.execv(sys.executable, [sys.executable, "-m", *command])   # python -m dvc ...
     except (ValueError, FileExistsError, FileNotFoundError, IndexError) as e:
         print(f"fractalvid {a.command}: error: {e}", file=sys.stderr)
         return 2

@@ -44,3 +44,66 @@ def test_progress_bar_is_lines_without_a_terminal_and_silent_when_disabled(capsy
     quiet.update(4)
     quiet.close()
     assert capsys.readouterr().out == ""
+
+
+# ------------------------------------------------------------ the paper profile as a DVC experiment
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def test_paper_profile_overrides_give_exactly_the_paper_params_through_dvc(tmp_path):
+    """DVC's own --set-param machinery, applied to params.yaml, yields params-paper.yaml (and keeps the
+    sections the paper has not, such as the tour)."""
+    from dvc.utils.hydra import apply_overrides
+
+    from fractalvid.project import profile_overrides
+
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    paper = yaml.safe_load((ROOT / "params-paper.yaml").read_text())
+    copy = tmp_path / "params.yaml"
+    copy.write_text((ROOT / "params.yaml").read_text())
+    apply_overrides(copy, profile_overrides(base, paper))
+    result = yaml.safe_load(copy.read_text())
+    assert {k: v for k, v in result.items() if k in paper} == paper
+    assert {k: v for k, v in result.items() if k not in paper} == {k: v for k, v in base.items() if k not in paper}
+
+
+def test_a_profile_that_leaves_a_key_out_is_refused():
+    from fractalvid.project import profile_overrides
+
+    with pytest.raises(ValueError, match=r"does not set \['pretrain.lr'\]"):
+        profile_overrides({"pretrain": {"lr": 1.0e-3, "epochs": 2}}, {"pretrain": {"epochs": 25}})
+    assert profile_overrides({"a": {"b": 1}}, {"a": {"b": 1}}) == []
+    assert profile_overrides({"a": {"b": "x"}, "c": 1}, {"a": {"b": "it's"}}) == ["++a.b='it\\'s'"]
+
+
+def test_exp_run_dry_prints_a_temporary_experiment_leaving_params_alone(capsys, monkeypatch):
+    from fractalvid.cli import main
+
+    monkeypatch.chdir(ROOT)
+    before = (ROOT / "params.yaml").read_text()
+    assert main(["exp-run", "params-paper.yaml", "--name", "paper", "--dry"]) == 0
+    command = capsys.readouterr().out
+    assert command.startswith("dvc exp run --temp --name paper --set-param ++generate.classes=500")
+    assert command.rstrip().endswith("dvc.yaml")
+    assert (ROOT / "params.yaml").read_text() == before
+
+
+def test_paper_recipe_has_one_source():
+    """params-paper.yaml's training sections are the library's paper recipe (TrainConfig's defaults for
+    pre-training, train.recipe("finetune") for fine-tuning), value for value."""
+    from fractalvid.train import TrainConfig, config_from_params, finetune_config, recipe
+
+    paper = yaml.safe_load((ROOT / "params-paper.yaml").read_text())
+    run_keys = {"data", "workers", "in_memory", "init", "val_split", "seed", "folds", "fold", "label_fraction",
+                "holdout"}
+    from fractalvid.augment import AugmentConfig
+
+    def settings(cfg):  # the augmentation as every one of its values (the paper's spells out its switches)
+        return {**{k: v for k, v in cfg.to_dict().items() if k not in run_keys},
+                "augment": AugmentConfig.from_dict(cfg.augment).to_dict()}
+
+    pre = config_from_params(paper["pretrain"])
+    assert settings(pre) == settings(TrainConfig(data=pre.data))
+    fine = finetune_config(paper["finetune"], "ucf101", "scratch", 0, pretrained="models/pretrain/model.pt")
+    assert settings(fine) == settings(recipe("finetune", data=fine.data))
