@@ -112,14 +112,14 @@ class VideoClips(Dataset):
 
     - ``train=True``: ``(clip uint8 (C, frames, H, W), label)``, one clip of
       ``frames`` frames ``stride`` apart from a uniformly random start. The
-      stride is not jittered. With ``train_size`` the clip is resized (short
-      side ``train_size``) and centre-cropped to a ``train_size`` square, so
+      stride is not jittered. With ``load_size`` the clip is resized (short
+      side ``load_size``) and centre-cropped to a ``load_size`` square, so
       real videos of different aspect ratios batch together (for data
-      prepared at short side 128, ``train_size=128`` only crops); without it
+      prepared at short side 128, ``load_size=128`` only crops); without it
       items come at the stored size. Random crops are the augmentation's job.
     - ``train=False``: ``(clips uint8 (num_clips, C, frames, H, W), label)``,
-      evenly spaced clips (:func:`eval_indices`); ``eval_size`` applies
-      :func:`eval_transform` (SPEC: 112).
+      evenly spaced clips (:func:`eval_indices`); ``size`` (the network's input, the paper's 112) applies
+      :func:`eval_transform`: the short side resized to ``load_size(size)``, the centre ``size`` crop.
 
     Short videos: when ``(frames - 1) * stride + 1`` exceeds the video, the
     stride shrinks to the largest that fits (a 7-frame video at frames=8,
@@ -135,11 +135,11 @@ class VideoClips(Dataset):
     """
 
     def __init__(self, source, frames: int = 8, stride: int = 2, train: bool = True, num_clips: int = 10,
-                 seed: int = 0, split: str | None = None, pad: str = "repeat", train_size: int | None = None,
-                 eval_size: int | None = None):
+                 seed: int = 0, split: str | None = None, pad: str = "repeat", load_size: int | None = None,
+                 size: int | None = None):
         for name, value in (("frames", frames), ("stride", stride), ("num_clips", num_clips), ("seed", seed)):
             _check_int(name, value, 0 if name == "seed" else 1, "an integer >= " + ("0" if name == "seed" else "1"))
-        for name, value in (("train_size", train_size), ("eval_size", eval_size)):
+        for name, value in (("load_size", load_size), ("size", size)):
             if value is not None:
                 _check_int(name, value, 1, "None or an integer >= 1")
         if pad not in PADS:
@@ -150,7 +150,7 @@ class VideoClips(Dataset):
             raise ValueError(f"split={split!r} is only accepted with a dataset folder: pass open_dataset(..., split)")
         self.source, self.frames, self.stride, self.train = source, frames, stride, train
         self.num_clips, self.seed, self.pad = num_clips, seed, pad
-        self.train_size, self.eval_size = train_size, eval_size
+        self.load_size, self.size = load_size, size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -185,34 +185,34 @@ class VideoClips(Dataset):
                                 self.pad)
             frames, label = self._frames(i, idx)
             clip = _to_tensor(frames)
-            if self.train_size is not None:
-                clip = resize_center_crop(clip, self.train_size, self.train_size)
+            if self.load_size is not None:
+                clip = resize_center_crop(clip, self.load_size, self.load_size)
             return clip, int(label)
         idx = eval_indices(n, self.frames, self.stride, self.num_clips, self.pad)
         frames, label = self._frames(i, idx.ravel())
         clips = torch.stack([_to_tensor(f) for f in frames.reshape(self.num_clips, self.frames, *frames.shape[1:])])
-        if self.eval_size is not None:
-            clips = eval_transform(clips, self.eval_size)
+        if self.size is not None:
+            clips = eval_transform(clips, self.size)
         return clips, int(label)
 
 
 class MemoryClips:
-    """Every clip of a stored dataset decoded once and kept in RAM, as square centre crops of side ``size``.
+    """Every clip of a stored dataset decoded once and kept in RAM, as square centre crops of side ``load_size``.
 
-    A sequence of ``(frames uint8 (T, size, size[, 3]), label)`` for :class:`VideoClips`, which then
-    samples, crops and evaluates exactly as from disk (its resize to ``size`` is then a no-op). At the
+    A sequence of ``(frames uint8 (T, load_size, load_size[, 3]), label)`` for :class:`VideoClips`, which
+    then samples, crops and evaluates exactly as from disk (its resize to ``load_size`` is then a no-op). At the
     sizes a CPU trains at, a few thousand clips fit in a few hundred MB, and training reads them with no
     DataLoader workers competing with the compute threads for the cores.
     """
 
-    def __init__(self, source: ClipDataset, size: int, progress: bool = False):
-        _check_int("size", size, 1, "an integer >= 1")
+    def __init__(self, source: ClipDataset, load_size: int, progress: bool = False):
+        _check_int("load_size", load_size, 1, "an integer >= 1")
         self.class_names, self.card = source.class_names, source.card
         self.clips, labels = [], []
         for i in tqdm(range(len(source)), desc="decoding into memory", leave=False,
                       disable=not progress or not terminal()):
             frames, label = source[i]
-            clip = resize_center_crop(_to_tensor(frames), size, size)      # (C, T, size, size)
+            clip = resize_center_crop(_to_tensor(frames), load_size, load_size)   # (C, T, S, S)
             self.clips.append(clip[0].numpy() if clip.shape[0] == 1 else clip.permute(1, 2, 3, 0).numpy())
             labels.append(int(label))
         self._labels = np.array(labels, dtype=np.int64)

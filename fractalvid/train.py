@@ -289,11 +289,11 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
 
     # items come as squares of the size the crops are taken from (SPEC: 112 from 128)
     train = VideoClips(clips(cfg.train_split), frames=cfg.frames, stride=cfg.stride, train=True, seed=cfg.seed,
-                       train_size=load_size(cfg.size))
+                       load_size=load_size(cfg.size))
     val = None
     if len(wanted) > 1:
         val = VideoClips(clips(cfg.val_split), frames=cfg.frames, stride=cfg.stride, train=False,
-                         num_clips=cfg.val_clips, seed=cfg.seed, eval_size=cfg.size)
+                         num_clips=cfg.val_clips, seed=cfg.seed, size=cfg.size)
     return train, val, _class_names(everything)
 
 

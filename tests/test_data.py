@@ -282,12 +282,12 @@ def test_basketball5_prepares_and_loads_as_generic(tmp_path):
         frames, label = ds[i]
         assert min(frames.shape[1:3]) == 128 and frames.shape[3] == 3 and 5 <= frames.shape[0] <= 10
         assert label == subset[i].label
-    clip, label = VideoClips(tmp_path / "bb", frames=8, stride=2, train_size=128)[0]
+    clip, label = VideoClips(tmp_path / "bb", frames=8, stride=2, load_size=128)[0]
     assert clip.shape == (3, 8, 128, 128) and clip.dtype == torch.uint8
     full, _ = ds[0]
     if full.shape[0] < 8:  # shorter than 8 frames: stride 1, the last frame repeated
         assert torch.equal(clip[:, -1], clip[:, -2])
-    clips, _ = VideoClips(tmp_path / "bb", train=False, num_clips=2, eval_size=112)[0]
+    clips, _ = VideoClips(tmp_path / "bb", train=False, num_clips=2, size=112)[0]
     assert clips.shape == (2, 3, 8, 112, 112)
 
 
@@ -346,7 +346,7 @@ def test_same_seed_epoch_index_same_clip():
 
 def test_batches_do_not_depend_on_worker_count(prepared):
     out, _ = prepared
-    vc = VideoClips(out, frames=4, stride=2, seed=5, train_size=16)
+    vc = VideoClips(out, frames=4, stride=2, seed=5, load_size=16)
 
     def batches(workers, epoch):
         vc.set_epoch(epoch)
