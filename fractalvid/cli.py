@@ -106,7 +106,7 @@ def _train_config(a):
     task = settings.get("task", "finetune" if a.command == "finetune" else "supervised")
     if (a.command == "finetune") != (task == "finetune"):
         raise ValueError(f"task={task!r} is not accepted by `fractalvid {a.command}`: expected "
-                         + ("finetune" if a.command == "finetune" else "supervised or moco"))
+                         + ("finetune" if a.command == "finetune" else "supervised, moco, simclr or byol"))
     return config_from_params(settings, task)
 
 
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true")
-    for name, text in (("pretrain", "pre-train on synthetic clips (supervised or MoCo)"),
+    for name, text in (("pretrain", "pre-train on synthetic clips (supervised, MoCo, SimCLR or BYOL)"),
                        ("finetune", "fine-tune on a downstream dataset (from scratch or a checkpoint)")):
         p = sub.add_parser(name, help=text, description=text + "; rerunning the same command resumes it.")
         p.add_argument("out", help="run folder (checkpoints, history.csv, metrics.json, model.pt)")

@@ -1,4 +1,4 @@
-"""Training: supervised and MoCo pre-training, fine-tuning, evaluation.
+"""Training: supervised and self-supervised (MoCo, SimCLR, BYOL) pre-training, fine-tuning, evaluation.
 
 The shape follows torchvision's ``references/video_classification``: build the
 data, the model and the optimiser from one :class:`TrainConfig`, then loop
@@ -55,8 +55,10 @@ from .config import Settings
 from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
 from .presets import StandardAugment, load_size, normalise, resize_center_crop
 from .progress import terminal
+from .selfsup import BYOL, MoCo, SelfSupervised, SimCLR
 
-TASKS = ("supervised", "moco", "finetune")
+SELF_SUPERVISED = ("moco", "simclr", "byol")   # two views per clip, no labels (fractalvid.selfsup)
+TASKS = ("supervised", *SELF_SUPERVISED, "finetune")
 # the key of params.yaml's pretrain section that is not a setting of the run: where it goes
 PARAMS_ONLY = frozenset({"out"})
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "clips_per_s",
@@ -102,6 +104,8 @@ class TrainConfig(Settings):
     workers: int = 2
     seed: int = 0
     amp: bool = True                    # mixed precision (GPU only; the CPU trains in float32)
+    # the self-supervised tasks' settings, named after MoCo's: the embedding size (moco, simclr, byol), MoCo's
+    # queue, the target networks' momentum (moco, byol) and the softmax temperature (moco, simclr)
     moco_dim: int = 128
     moco_queue: int = 16384
     moco_momentum: float = 0.999
@@ -227,15 +231,6 @@ def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
-@torch.no_grad()
-def _gather(x: torch.Tensor) -> torch.Tensor:
-    if not _distributed():
-        return x
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x)
-    return torch.cat(parts)
-
-
 # -------------------------------------------------------------------- data
 
 def _seed(*parts: int) -> int:
@@ -255,7 +250,8 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
 
     A stream is one endless sequence per seed, which no sampler can split: each rank of a
     distributed run draws its own (seeded from seed and rank), in blocks of its share of the batch.
-    MoCo never evaluates, so it builds no validation set (unsupervised sets have no "val" split).
+    Self-supervised tasks never evaluate, so they build no validation set (unsupervised sets have no "val"
+    split).
     """
     from .data import MemoryClips, VideoClips
     from .stream import FractalStream
@@ -277,7 +273,8 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
     splits = split_indices(everything.labels, [r["split"] for r in everything.rows],
                            clip_groups(everything.card, everything.rows), folds=cfg.folds, fold=cfg.fold,
                            label_fraction=cfg.label_fraction, holdout=cfg.holdout, seed=cfg.seed)
-    wanted = [cfg.train_split] + ([cfg.val_split] if cfg.val_split is not None and cfg.task != "moco" else [])
+    wanted = [cfg.train_split] + ([cfg.val_split] if cfg.val_split is not None and cfg.task not in SELF_SUPERVISED
+                                        else [])
     for split in wanted:
         if split not in splits:
             raise ValueError(f"split={split!r} is not in {cfg.data} with these settings: expected one of "
@@ -319,59 +316,6 @@ def _loader(dataset, cfg: TrainConfig, epoch: int, train: bool, world: int) -> D
 
 # ------------------------------------------------------------------ models
 
-class MoCo(nn.Module):
-    """MoCo v2 (He et al. 2020; Chen et al. 2020): a query encoder trained to pick
-    its key, made by a momentum copy of itself, out of a queue of negatives."""
-
-    def __init__(self, encoder: nn.Module, dim: int = 128, queue: int = 16384, momentum: float = 0.999,
-                 temperature: float = 0.07):
-        super().__init__()
-        import copy
-
-        width = encoder.feat_dim
-        self.encoder = encoder
-        self.head = nn.Sequential(nn.Linear(width, width), nn.ReLU(inplace=True), nn.Linear(width, dim))
-        self.key_encoder = copy.deepcopy(encoder)
-        self.key_head = copy.deepcopy(self.head)
-        # the key side follows by momentum only; the encoder's classifier head is unused by MoCo (features()
-        # stops before it), and DistributedDataParallel refuses trainable parameters that get no gradient
-        frozen = list(self.key_encoder.parameters()) + list(self.key_head.parameters())
-        for p in frozen + list(getattr(encoder, "head", nn.Identity()).parameters()):
-            p.requires_grad = False
-        self.momentum, self.temperature = momentum, temperature
-        self.register_buffer("queue", F.normalize(torch.randn(queue, dim), dim=1))
-        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
-
-    @torch.no_grad()
-    def _momentum_update(self) -> None:
-        pairs = zip(list(self.encoder.parameters()) + list(self.head.parameters()),
-                    list(self.key_encoder.parameters()) + list(self.key_head.parameters()))
-        for q, k in pairs:
-            k.mul_(self.momentum).add_(q.detach(), alpha=1 - self.momentum)
-        for q, k in zip(self.encoder.buffers(), self.key_encoder.buffers()):
-            k.copy_(q)
-
-    @torch.no_grad()
-    def _enqueue(self, keys: torch.Tensor) -> None:
-        keys = _gather(keys)
-        n, size = keys.shape[0], self.queue.shape[0]
-        ptr = int(self.queue_ptr)
-        idx = (torch.arange(n, device=keys.device) + ptr) % size
-        m = min(n, size)  # more keys than places: the newest ones stay, at the places they would take
-        self.queue[idx[-m:]] = keys[-m:]
-        self.queue_ptr.fill_((ptr + n) % size)
-
-    def forward(self, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
-        """Two views of the same clips -> InfoNCE logits; the positive is column 0."""
-        q = F.normalize(self.head(self.encoder.features(query)), dim=1)
-        with torch.no_grad():
-            self._momentum_update()
-            k = F.normalize(self.key_head(self.key_encoder.features(key)), dim=1)
-        logits = torch.cat([(q * k).sum(1, keepdim=True), q @ self.queue.clone().t()], dim=1) / self.temperature
-        self._enqueue(k)
-        return logits
-
-
 def load_checkpoint(path: str | os.PathLike) -> dict:
     """torch.load with a clear error for a missing or corrupt file."""
     path = Path(path)
@@ -399,6 +343,10 @@ def build_model_for(cfg: TrainConfig, num_classes: int) -> nn.Module:
         load_trunk(model, state["encoder"])
     if cfg.task == "moco":
         return MoCo(model, cfg.moco_dim, cfg.moco_queue, cfg.moco_momentum, cfg.moco_temperature)
+    if cfg.task == "simclr":
+        return SimCLR(model, cfg.moco_dim, cfg.moco_temperature)
+    if cfg.task == "byol":
+        return BYOL(model, cfg.moco_dim, cfg.moco_momentum)
     return model
 
 
@@ -462,9 +410,9 @@ class Run:
         torch.manual_seed(_seed(cfg.seed, 0, 0))
         self.train_set, self.val_set, self.classes = build_data(cfg, self.rank, self.world)
         num_classes = len(self.classes)
-        if cfg.task != "moco" and num_classes < 2:
+        if cfg.task not in SELF_SUPERVISED and num_classes < 2:
             raise ValueError(f"data={cfg.data or cfg.stream!r} has {num_classes} labelled classes: supervised "
-                             "training needs at least 2 (use task: moco for unlabelled clips)")
+                             "training needs at least 2 (use task: moco, simclr or byol for unlabelled clips)")
         self.model = build_model_for(cfg, num_classes).to(self.device)
         self.net = self.model
         if self.world > 1:
@@ -488,8 +436,9 @@ class Run:
 
     # ------------------------------------------------------------ checkpoints
     def weights(self) -> dict:
-        """What model.pt holds: the network (MoCo: its query encoder), its arch, classes, settings, history."""
-        encoder = self.model.encoder if isinstance(self.model, MoCo) else self.model
+        """What model.pt holds: the network (self-supervised: the encoder being pre-trained), its arch, classes,
+        settings, history."""
+        encoder = self.model.encoder if isinstance(self.model, SelfSupervised) else self.model
         return {"arch": self.cfg.arch, "task": self.cfg.task, "classes": self.classes, "config": self.cfg.to_dict(),
                 "epoch": self.epoch, "history": self.history, "encoder": encoder.state_dict()}
 
@@ -530,7 +479,7 @@ class Run:
                 if "history" not in state or state["epoch"] != self.cfg.epochs:
                     notes.append(f"{path} is not a finished run of these settings")
                     continue
-                weights = self.model.encoder if isinstance(self.model, MoCo) else self.model
+                weights = self.model.encoder if isinstance(self.model, SelfSupervised) else self.model
                 weights.load_state_dict(state["encoder"])
             else:
                 self.model.load_state_dict(state["model"])
@@ -569,12 +518,12 @@ class Run:
             progress = epoch + step / self.steps_per_epoch
             labels = labels.to(self.device)
             with torch.autocast(self.device.type, enabled=self.amp):
-                if cfg.task == "moco":
-                    logits = self.net(self._inputs(clips, gen, progress), self._inputs(clips, gen, progress))
-                    labels = torch.zeros(len(logits), dtype=torch.long, device=self.device)
+                if cfg.task in SELF_SUPERVISED:  # two views; labels: each clip's other view among the scores
+                    loss, logits, labels = self.net(self._inputs(clips, gen, progress),
+                                                    self._inputs(clips, gen, progress))
                 else:
                     logits = self.net(self._inputs(clips, gen, progress))
-                loss = F.cross_entropy(logits.float(), labels)
+                    loss = F.cross_entropy(logits.float(), labels)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if cfg.clip_grad > 0:
@@ -598,7 +547,7 @@ class Run:
 
     def evaluate(self) -> dict:
         """Top-1/top-5 and loss on the validation set; keeps its confusion matrix for the reports."""
-        if self.val_set is None or self.cfg.task == "moco":
+        if self.val_set is None or self.cfg.task in SELF_SUPERVISED:
             return {}
         metrics, self.confusion = evaluate(self.model, self.val_set, self.cfg, len(self.classes), self.device,
                                            self.amp, self.world)
@@ -676,7 +625,8 @@ def _save_atomic(obj, path: Path) -> None:
 def train(cfg: TrainConfig, out: str | os.PathLike, progress: bool = True, keep_checkpoint: bool = False) -> dict:
     """Run (or resume) the training run ``cfg`` in folder ``out``; returns its metrics.
 
-    ``keep_checkpoint`` keeps the final training state (``last.pt``: optimiser, scheduler, MoCo's queue)
+    ``keep_checkpoint`` keeps the final training state (``last.pt``: optimiser, scheduler, MoCo's queue,
+    the target networks)
     beside ``model.pt``, for inspecting it; by default a finished run keeps ``model.pt`` alone."""
     return Run(cfg, out, progress, keep_checkpoint).fit()
 

@@ -29,7 +29,8 @@ from conftest import TINY
 from fractalvid import DatasetSpec, FractalConfig, generate
 from fractalvid.real import VideoRecord, prepare
 from fractalvid.models import build_model
-from fractalvid.train import (HISTORY_FIELDS, MoCo, Run, TrainConfig, build_data, cosine_with_warmup,
+from fractalvid.selfsup import BYOL, MoCo, SimCLR, byol_loss, nt_xent
+from fractalvid.train import (HISTORY_FIELDS, Run, TrainConfig, build_data, cosine_with_warmup,
                               evaluate_checkpoint, load_checkpoint, recipe, train)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -504,8 +505,9 @@ def test_moco_queue_pointer_advances_wraps_and_holds_unit_keys():
     assert int(m.queue_ptr) == 0 and torch.allclose(m.queue.norm(dim=1), torch.ones(6))
     before = m.queue.clone()
     x = views(4, 1)
-    logits = m(x, x)
-    assert logits.shape == (4, 7) and int(m.queue_ptr) == 4
+    loss, logits, labels = m(x, x)
+    assert logits.shape == (4, 7) and int(m.queue_ptr) == 4 and labels.tolist() == [0, 0, 0, 0]
+    assert float(loss.detach()) == pytest.approx(float(F.cross_entropy(logits.detach(), labels)))
     assert torch.allclose(m.queue[:4], keys_of(m, x), atol=1e-6) and torch.equal(m.queue[4:], before[4:])
     x = views(4, 2)
     m(x, x)
@@ -528,7 +530,7 @@ def test_moco_logits_positive_first_then_queue():
     m = moco(queue=6).train()
     q, k = views(2, 4), views(2, 5)
     queue = m.queue.clone()
-    logits = m(q, k)
+    _, logits, _ = m(q, k)
     with torch.no_grad():
         qf = F.normalize(m.head(m.encoder.features(q)), dim=1)
     assert torch.allclose(logits[:, 0], (qf * keys_of(m, k)).sum(1) / m.temperature, atol=1e-4)
@@ -541,8 +543,8 @@ def test_moco_key_encoder_follows_the_query_encoder_by_momentum():
     assert all(torch.equal(k, q) for k, q in zip(keys, queries)) and not any(k.requires_grad for k in keys)
     optimizer = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-2)
     x = views(4, 6)
-    logits = m(x, views(4, 7))
-    F.cross_entropy(logits, torch.zeros(4, dtype=torch.long)).backward()
+    loss, _, _ = m(x, views(4, 7))
+    loss.backward()
     # every trainable parameter takes part (DistributedDataParallel requires it); no gradient reaches the keys
     unused = [n for n, p in m.named_parameters() if p.requires_grad and p.grad is None]
     assert not unused, unused
@@ -580,6 +582,80 @@ def test_moco_training_writes_a_checkpoint_usable_for_finetuning(moco_run, actio
     state = Run(ft, tmp_path, progress=False).model.state_dict()
     assert all(torch.equal(state[k], v) for k, v in trunk(saved["encoder"]).items())
     assert all(torch.equal(v, last["model"]["encoder." + k]) for k, v in saved["encoder"].items())
+
+
+# ------------------------------------------------------------------ SimCLR and BYOL
+
+def test_nt_xent_known_answer():
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    # one pair: each embedding's only candidate is its other view, so the loss is exactly 0
+    loss, logits, labels = nt_xent(a[None], a[None] * 3, temperature=0.5)
+    assert float(loss) == pytest.approx(0.0, abs=1e-6) and labels.tolist() == [1, 0]
+    # two pairs of orthogonal unit vectors (views equal up to scale): each row has its positive at cosine 1
+    # and two negatives at cosine 0 (itself masked), so the loss is -log(e^(1/T) / (e^(1/T) + 2))
+    t = 0.5
+    loss, logits, labels = nt_xent(torch.stack([a, b]), torch.stack([2 * a, 5 * b]), temperature=t)
+    assert float(loss) == pytest.approx(-math.log(math.exp(1 / t) / (math.exp(1 / t) + 2)), rel=1e-6)
+    assert labels.tolist() == [2, 3, 0, 1] and torch.isinf(logits.diagonal()).all()
+    # identical embeddings for every clip: the positive is no better than the negatives, loss = log(2N - 1)
+    same = torch.ones(3, 4)
+    assert float(nt_xent(same, same, 0.1)[0]) == pytest.approx(math.log(5), rel=1e-6)
+
+
+def test_byol_target_follows_by_ema_and_only_the_online_side_learns():
+    m = BYOL(build_model("tsm_mnv2", 1, frames=4, dropout=0.0), dim=8, momentum=0.9).train()
+    online = list(m.encoder.trunk.parameters()) + list(m.projector.parameters())
+    target = list(m.target_encoder.trunk.parameters()) + list(m.target_projector.parameters())
+    assert all(torch.equal(o, t) for o, t in zip(online, target)) and not any(t.requires_grad for t in target)
+    assert all(p.requires_grad for p in m.predictor.parameters())  # the predictor exists on the online side only
+    optimizer = torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=0.5)
+    v1, v2 = views(4, 1), views(4, 2)
+    loss, logits, labels = m(v1, v2)
+    assert logits.shape == (8, 8) and labels.tolist() == list(range(8)) and 0 <= float(loss.detach()) <= 4
+    loss.backward()
+    unused = [n for n, p in m.named_parameters() if p.requires_grad and p.grad is None]
+    assert not unused, unused  # DistributedDataParallel needs every trainable parameter to take part
+    assert all(t.grad is None for t in target)
+    optimizer.step()
+    before = [t.detach().clone() for t in target]
+    now = [o.detach().clone() for o in online]
+    m(v1, v2)  # the next forward moves the target towards the online network: t <- 0.9 t + 0.1 o
+    for t, t0, o in zip(target, before, now):
+        assert torch.allclose(t, 0.9 * t0 + 0.1 * o, rtol=1e-5, atol=1e-7)
+    # the regression loss: 0 for the same direction, 2 for orthogonal, 4 for opposite
+    p = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    z = torch.tensor([[3.0, 0.0], [0.0, 2.0], [-1.0, 0.0]])
+    assert byol_loss(p, z).tolist() == pytest.approx([0.0, 2.0, 4.0], abs=1e-6)
+
+
+@pytest.mark.parametrize("task", ["simclr", "byol"])
+def test_self_supervised_loss_falls_on_fractal_clips_and_the_encoder_fine_tunes(task, unlabelled_data,
+                                                                               actions_data, tmp_path):
+    # 8 clips in one batch; 9 frames of their 18-20, so the two views of a clip share most of its motion, and
+    # mild view augmentation: a task 10 steps can learn (with random windows of 4 frames and RandAugment,
+    # tiny networks need far more steps than a test has)
+    cfg = recipe(task, data=str(unlabelled_data), epochs=10, warmup_epochs=1, lr=4e-3, moco_dim=16,
+                 moco_temperature=0.2, real_video=False, randaugment=False, crop_scale=(1.0, 1.0),
+                 **{**SMALL, "batch_size": 8, "frames": 9, "stride": 2})
+    result = train(cfg, tmp_path / task, progress=False)
+    losses = [float(r["train_loss"]) for r in history(tmp_path / task)]
+    assert math.isfinite(result["train_loss"]) and "val_top1" not in result
+    assert np.mean(losses[-3:]) < 0.6 * losses[0], losses   # it learns to pair each clip's views
+    saved = load_checkpoint(tmp_path / task / "model.pt")
+    assert saved["task"] == task and not any(k.startswith(("target_", "projector", "predictor"))
+                                             for k in saved["encoder"])
+    ft = recipe("finetune", data=str(actions_data), init=str(tmp_path / task / "model.pt"), **SMALL)
+    state = Run(ft, tmp_path / "ft", progress=False).model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in trunk(saved["encoder"]).items())
+
+
+def test_simclr_batch_of_views_and_unknown_task():
+    m = SimCLR(build_model("tsm_mnv2", 1, frames=4, dropout=0.0), dim=8, temperature=0.2).train()
+    loss, logits, labels = m(views(3, 1), views(3, 2))
+    assert logits.shape == (6, 6) and labels.tolist() == [3, 4, 5, 0, 1, 2] and float(loss.detach()) > 0
+    with pytest.raises(ValueError, match=r"task='swav' is not accepted: expected one of \('supervised', 'moco', "
+                                         r"'simclr', 'byol', 'finetune'\)"):
+        recipe("swav")
 
 
 # ------------------------------------------------------------------ fractal streams
@@ -668,5 +744,9 @@ def test_distributed_moco_and_stream_runs(unlabelled_data, tmp_path):
     cfg = recipe("moco", data=str(unlabelled_data), epochs=1, warmup_epochs=0, moco_queue=16, moco_dim=8, **SMALL)
     run_distributed(cfg, tmp_path / "moco", keep_checkpoint=True)
     assert int(load_checkpoint(tmp_path / "moco" / "last.pt")["model"]["queue_ptr"]) == 8  # keys of both ranks
+    for task in ("simclr", "byol"):  # the same loop, under DDP
+        run_distributed(cfg.replace(task=task), tmp_path / task)
+        assert load_checkpoint(tmp_path / task / "model.pt")["task"] == task
+        assert len(history(tmp_path / task)) == 1
     run_distributed(stream_cfg(epochs=1), tmp_path / "stream")
     assert len(history(tmp_path / "stream")) == 1
