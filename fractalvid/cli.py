@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("data", help="dataset folder")
     p.add_argument("--split", default="test")
     p.add_argument("--clips", type=int, default=10, help="clips per video, scores averaged (default 10)")
+    p.add_argument("--crops", type=int, default=1,
+                   help="spatial crops per clip: 1 the centre (default), 3 across the frame (10 x 3 views)")
     p = sub.add_parser("exp-run", help="run the pipeline as a DVC experiment with another params profile",
                        description="Run dvc.yaml as a DVC experiment (dvc exp run --temp) with every value of "
                                    "PROFILE (e.g. params-paper.yaml), leaving the workspace and params.yaml alone.")
@@ -210,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         elif a.command == "evaluate":
             from .train import evaluate_checkpoint
 
-            print(json.dumps(evaluate_checkpoint(a.checkpoint, a.data, split=a.split, val_clips=a.clips)))
+            print(json.dumps(evaluate_checkpoint(a.checkpoint, a.data, split=a.split, val_clips=a.clips,
+                                                 crops=a.crops)))
         elif a.command == "exp-run":
             import os
             import shlex

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from .checks import check_int as _check_int
 from .generate import DatasetSpec
-from .presets import eval_transform, resize_center_crop
+from .presets import eval_views, resize_center_crop
 from .progress import terminal
 from .real import prepare_dataset
 from .store import ClipDataset, open_dataset
@@ -119,7 +119,9 @@ class VideoClips(Dataset):
       items come at the stored size. Random crops are the augmentation's job.
     - ``train=False``: ``(clips uint8 (num_clips, C, frames, H, W), label)``,
       evenly spaced clips (:func:`eval_indices`); ``size`` (the network's input, the paper's 112) applies
-      :func:`eval_transform`: the short side resized to ``load_size(size)``, the centre ``size`` crop.
+      :func:`~fractalvid.presets.eval_views`: with ``crops=1`` the short side resized to
+      ``load_size(size)`` and the centre ``size`` crop; with ``crops=3``, three ``size`` crops across the
+      frame resized to short side ``size`` (then ``num_clips * crops`` views, whose scores are averaged).
 
     Short videos: when ``(frames - 1) * stride + 1`` exceeds the video, the
     stride shrinks to the largest that fits (a 7-frame video at frames=8,
@@ -136,8 +138,9 @@ class VideoClips(Dataset):
 
     def __init__(self, source, frames: int = 8, stride: int = 2, train: bool = True, num_clips: int = 10,
                  seed: int = 0, split: str | None = None, pad: str = "repeat", load_size: int | None = None,
-                 size: int | None = None):
-        for name, value in (("frames", frames), ("stride", stride), ("num_clips", num_clips), ("seed", seed)):
+                 size: int | None = None, crops: int = 1):
+        for name, value in (("frames", frames), ("stride", stride), ("num_clips", num_clips), ("seed", seed),
+                            ("crops", crops)):
             _check_int(name, value, 0 if name == "seed" else 1, "an integer >= " + ("0" if name == "seed" else "1"))
         for name, value in (("load_size", load_size), ("size", size)):
             if value is not None:
@@ -150,7 +153,7 @@ class VideoClips(Dataset):
             raise ValueError(f"split={split!r} is only accepted with a dataset folder: pass open_dataset(..., split)")
         self.source, self.frames, self.stride, self.train = source, frames, stride, train
         self.num_clips, self.seed, self.pad = num_clips, seed, pad
-        self.load_size, self.size = load_size, size
+        self.load_size, self.size, self.crops = load_size, size, crops
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -192,7 +195,7 @@ class VideoClips(Dataset):
         frames, label = self._frames(i, idx.ravel())
         clips = torch.stack([_to_tensor(f) for f in frames.reshape(self.num_clips, self.frames, *frames.shape[1:])])
         if self.size is not None:
-            clips = eval_transform(clips, self.size)
+            clips = eval_views(clips, self.size, self.crops)
         return clips, int(label)
 
 

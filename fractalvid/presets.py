@@ -32,6 +32,20 @@ def _is_num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
 
 
+def resize_short_side(x: torch.Tensor, short_side: int) -> torch.Tensor:
+    """Resize (..., H, W) so the short side is ``short_side`` (bilinear, antialiased), aspect kept; uint8 stays
+    uint8 (rounded); a size that already matches is not resampled."""
+    h, w = x.shape[-2:]
+    if min(h, w) == short_side:
+        return x
+    nh, nw = (short_side, round(w * short_side / h)) if h <= w else (round(h * short_side / w), short_side)
+    y = F.interpolate(x.reshape(-1, 1, h, w).float(), size=(nh, nw), mode="bilinear", antialias=True,
+                      align_corners=False)
+    if x.dtype == torch.uint8:
+        y = y.round_().clamp_(0, 255).to(torch.uint8)
+    return y.reshape(*x.shape[:-2], nh, nw).to(x.dtype)
+
+
 def resize_center_crop(x: torch.Tensor, short_side: int, crop: int) -> torch.Tensor:
     """Resize so the short side is ``short_side`` (bilinear, antialiased), then take the centre ``crop`` x ``crop``.
 
@@ -41,14 +55,8 @@ def resize_center_crop(x: torch.Tensor, short_side: int, crop: int) -> torch.Ten
     """
     if crop > short_side:
         raise ValueError(f"crop={crop} is not accepted: expected crop <= short_side={short_side}")
+    x = resize_short_side(x, short_side)
     h, w = x.shape[-2:]
-    if min(h, w) != short_side:
-        nh, nw = (short_side, round(w * short_side / h)) if h <= w else (round(h * short_side / w), short_side)
-        y = F.interpolate(x.reshape(-1, 1, h, w).float(), size=(nh, nw), mode="bilinear", antialias=True,
-                          align_corners=False)
-        if x.dtype == torch.uint8:
-            y = y.round_().clamp_(0, 255).to(torch.uint8)
-        x, h, w = y.reshape(*x.shape[:-2], nh, nw).to(x.dtype), nh, nw
     top, left = (h - crop) // 2, (w - crop) // 2
     return x[..., top: top + crop, left: left + crop]
 
@@ -59,6 +67,22 @@ def eval_transform(x: torch.Tensor, size: int = 112) -> torch.Tensor:
     Works on items (C, T, H, W), multi-clip items (N, C, T, H, W) or batches.
     """
     return resize_center_crop(x, load_size(size), size)
+
+
+def eval_views(x: torch.Tensor, size: int = 112, crops: int = 1) -> torch.Tensor:
+    """The validation views of clips (N, C, T, H, W): ``crops`` = 1 is :func:`eval_transform` (one centre
+    crop, N views); ``crops`` = 3 is the usual multi-view protocol (with 10 clips, "10 x 3"): the short side
+    resized to ``size`` and ``crops`` crops of ``size`` evenly spaced along the long side, so together they
+    cover the frame (N * crops views, clip by clip)."""
+    _check(isinstance(crops, int) and not isinstance(crops, bool) and crops >= 1, "crops", crops,
+           "an integer >= 1 (1: the centre crop; 3: three crops along the long side)")
+    if crops == 1:
+        return eval_transform(x, size)
+    x = resize_short_side(x, size)
+    h, w = x.shape[-2:]
+    starts = [round(k * (max(h, w) - size) / (crops - 1)) for k in range(crops)]
+    views = [x[..., :, s: s + size] if w >= h else x[..., s: s + size, :] for s in starts]
+    return torch.stack(views, 1).flatten(0, 1)   # (N * crops, C, T, size, size), the crops of a clip together
 
 
 def normalise(x: torch.Tensor) -> torch.Tensor:

@@ -93,7 +93,8 @@ class TrainConfig(Settings):
     real_video: bool = True             # the real-video emulation (augment.RealVideoAugment)
     augment: dict = field(default_factory=dict)  # AugmentConfig overrides (the ablation switches)
     randaugment: bool = True
-    val_clips: int = 10
+    val_clips: int = 10                 # clips per validation video, evenly spaced; scores averaged
+    val_crops: int = 1                  # spatial crops per clip: 1 the centre (the paper); 3 across the frame
     # the evaluation protocol (fractalvid.protocol): k-fold test parts, a labelled fraction, a validation holdout
     folds: int | None = None            # pool every clip and test on part `fold` of `folds` (None: the manifest's splits)
     fold: int = 0
@@ -180,7 +181,8 @@ def validate(c: TrainConfig) -> None:
     _check(c.stream is None or c.epoch_clips is not None, "epoch_clips", c.epoch_clips,
            "an integer >= 1 when training on a stream")
     _check(c.task != "finetune" or c.stream is None, "stream", c.stream, "None when fine-tuning")
-    for name in ("frames", "stride", "size", "epochs", "batch_size", "val_clips", "moco_dim", "moco_queue"):
+    for name in ("frames", "stride", "size", "epochs", "batch_size", "val_clips", "val_crops", "moco_dim",
+                 "moco_queue"):
         v = getattr(c, name)
         _check(isinstance(v, int) and not isinstance(v, bool) and v >= 1, name, v, "an integer >= 1")
     _check(c.epoch_clips is None or (isinstance(c.epoch_clips, int) and c.epoch_clips >= 1), "epoch_clips",
@@ -196,6 +198,8 @@ def validate(c: TrainConfig) -> None:
            c.label_fraction, "a number in (0, 1]")
     _check(isinstance(c.holdout, (int, float)) and 0 <= c.holdout < 1, "holdout", c.holdout, "a number in [0, 1)")
     _check(isinstance(c.in_memory, bool), "in_memory", c.in_memory, "true or false")
+    _check(c.val_crops == 1 or not c.in_memory, "val_crops", c.val_crops,
+           "1 with in_memory (clips are held as centre squares), or in_memory: false for crops across the frame")
     _check(c.stream is None or (c.folds is None and c.label_fraction == 1 and c.holdout == 0 and not c.in_memory),
            "stream", c.stream, "None with folds, label_fraction, holdout or in_memory (they split stored clips)")
     for name in ("lr", "weight_decay", "clip_grad", "moco_temperature"):
@@ -290,7 +294,7 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
     val = None
     if len(wanted) > 1:
         val = VideoClips(clips(cfg.val_split), frames=cfg.frames, stride=cfg.stride, train=False,
-                         num_clips=cfg.val_clips, seed=cfg.seed, size=cfg.size)
+                         num_clips=cfg.val_clips, seed=cfg.seed, size=cfg.size, crops=cfg.val_crops)
     return train, val, _class_names(everything)
 
 
@@ -632,15 +636,17 @@ def train(cfg: TrainConfig, out: str | os.PathLike, progress: bool = True, keep_
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str, split: str = "test", val_clips: int = 10,
-                        batch_size: int = 16, workers: int = 2) -> dict:
+                        batch_size: int = 16, workers: int = 2, crops: int = 1) -> dict:
     """Top-1/top-5 of a saved model on a split of a dataset (the whole split: no folds), as it was trained
-    to see clips (arch, frames, stride, size)."""
+    to see clips (arch, frames, stride, size); ``val_clips`` x ``crops`` views per video (10 x 3: the usual
+    multi-view protocol), scores averaged."""
     state = load_checkpoint(checkpoint)
     # train_split too: the evaluated set need not have the split the model was trained on
     cfg = TrainConfig.from_dict({**state["config"], "data": data, "stream": None, "train_split": split,
                                  "val_split": split, "val_clips": val_clips, "batch_size": batch_size,
                                  "workers": workers, "task": "finetune", "init": "scratch", "epoch_clips": None,
-                                 "folds": None, "fold": 0, "label_fraction": 1.0, "holdout": 0.0})
+                                 "folds": None, "fold": 0, "label_fraction": 1.0, "holdout": 0.0,
+                                 "in_memory": False, "val_crops": crops})
     _, dataset, classes = build_data(cfg)
     if len(classes) != len(state["classes"]):
         raise ValueError(f"{checkpoint} was trained on {len(state['classes'])} classes but {data} split {split!r} "

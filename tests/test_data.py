@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from fractalvid import DatasetSpec, generate, make_clip, open_dataset
 from fractalvid.data import VideoClips, eval_indices, train_indices
-from fractalvid.presets import eval_transform, resize_center_crop
+from fractalvid.presets import eval_transform, eval_views, resize_center_crop
 from fractalvid.real import VideoRecord, hash_split, list_videos, prepare, prepare_dataset, read_video
 from fractalvid.stream import FractalStream
 from fractalvid.store import MANIFEST_FIELDS, decode_clip, encode_clip
@@ -483,3 +483,17 @@ def test_colour_clips_round_trip(crf, limit):
         decode_clip(data, channels=2)
     with pytest.raises(ValueError, match="even H and W"):
         encode_clip(np.zeros((2, 15, 16, 3), np.uint8))
+
+
+def test_eval_views_one_centre_crop_or_crops_across_the_frame():
+    x = torch.arange(60, dtype=torch.float32).expand(2, 3, 4, 40, 60).clone()  # value = column index
+    assert torch.equal(eval_views(x, 32, crops=1), eval_transform(x, 32))
+    views = eval_views(x, 40, crops=3)  # the short side is already 40: crops at columns 0, 10, 20
+    assert views.shape == (6, 3, 4, 40, 40)
+    assert [int(v[0, 0, 0, 0]) for v in views[:3]] == [0, 10, 20] and int(views[2, 0, 0, 0, -1]) == 59
+    assert torch.equal(views[3:], views[:3])  # clip by clip, the crops of a clip together
+    tall = eval_views(x.transpose(-1, -2), 40, crops=3)  # portrait: the crops go down the frame
+    assert tall.shape == (6, 3, 4, 40, 40) and [int(v[0, 0, 0, 0]) for v in tall[:3]] == [0, 10, 20]
+    assert int(tall[1, 0, 0, 0, 39]) == 10  # a row of the frame, whole: the crop moved down, not across
+    with pytest.raises(ValueError, match="crops=0 is not accepted"):
+        eval_views(x, 40, crops=0)

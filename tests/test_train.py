@@ -419,6 +419,11 @@ def test_validation_metrics_and_confusion_agree(learned, stripes_data):
     again = evaluate_checkpoint(out / "model.pt", str(stripes_data), "test", val_clips=cfg.val_clips, workers=0)
     assert again["val_top1"] == m["val_top1"] and again["val_top5"] == m["val_top5"]
     assert again["val_loss"] == pytest.approx(m["val_loss"], rel=1e-4, abs=1e-6)
+    # multi-view: 3 crops across each clip, scores averaged over clips x crops
+    views = evaluate_checkpoint(out / "model.pt", str(stripes_data), "test", val_clips=2, workers=0, crops=3)
+    assert 0 <= views["val_top1"] <= 1 and math.isfinite(views["val_loss"])
+    with pytest.raises(ValueError, match="val_crops=3 is not accepted: expected 1 with in_memory"):
+        cfg.replace(in_memory=True, val_crops=3)
 
 
 def test_report_files_have_the_documented_fields(pretrained):
