@@ -23,8 +23,10 @@ names follow the public TSM code; ``load_tsm_kinetics`` loads its Kinetics-400
 ResNet-50 checkpoint, ``trunk_state_dict``/``load_trunk`` move a pre-trained trunk
 (everything but the head) to a model with a new head.
 
-Not provided: X3D, the paper's other alternative. torchvision has no X3D, and the
-library that has one (pytorchvideo) is unmaintained and would add a dependency.
+X3D-S and X3D-M (``x3d_s``, ``x3d_m``), the paper's other backbone, are in
+:mod:`fractalvid.x3d` (written here: torchvision has none); :func:`build_model` builds them too,
+with the same interface (``features``, ``head``, ``feat_dim``), so they train, fine-tune,
+checkpoint and resume as the TSM networks do.
 """
 from __future__ import annotations
 
@@ -38,10 +40,13 @@ import torchvision
 from torch import nn
 from torchvision.models.mobilenetv2 import InvertedResidual
 
+from .x3d import X3D, X3D_ARCHS
+
 # narrow ResNet-18s for CPUs: stage widths (w, 2w, 4w, 8w) instead of (64, 128, 256, 512), so about
 # (w / 64)^2 of ResNet-18's multiply-adds: at 2 cores a network 16x cheaper sees many more clips
 NARROW_WIDTHS = {"tsm_r18_w32": 32, "tsm_r18_w16": 16}
-ARCHS = ("tsm_r18", "tsm_r50", "tsm_mnv2", *NARROW_WIDTHS)
+TSM_ARCHS = ("tsm_r18", "tsm_r50", "tsm_mnv2", *NARROW_WIDTHS)
+ARCHS = (*TSM_ARCHS, *X3D_ARCHS)
 KINETICS_CLASSES = 400
 
 
@@ -158,7 +163,7 @@ class TSM(nn.Module):
 
     def __init__(self, arch: str, num_classes: int, frames: int = 8, dropout: float = 0.8, shift_div: int = 8):
         super().__init__()
-        if arch not in ARCHS:
+        if arch not in TSM_ARCHS:
             raise ValueError(f"arch={arch!r} is not accepted: expected one of {ARCHS}")
         _check_int("num_classes", num_classes, 1)
         _check_int("frames", frames, 1)
@@ -212,8 +217,15 @@ class TSM(nn.Module):
         return self.head(self.drop(self.frame_features(x))).mean(dim=1)
 
 
-def build_model(arch: str, num_classes: int, frames: int = 8, dropout: float = 0.8, shift_div: int = 8) -> TSM:
-    """A TSM network with random weights. ``arch`` in ``ARCHS``; ``shift_div=0`` disables the shift."""
+def build_model(arch: str, num_classes: int, frames: int = 8, dropout: float = 0.8,
+                shift_div: int = 8) -> TSM | X3D:
+    """A network with random weights: TSM (``shift_div=0`` disables the shift) or X3D (which needs no
+    ``frames``: its 3D convolutions take any clip length). ``arch`` in ``ARCHS``."""
+    if arch in X3D_ARCHS:
+        _check_int("num_classes", num_classes, 1)
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout={dropout!r} is not accepted: expected a probability in [0, 1)")
+        return X3D(arch, int(num_classes), dropout=float(dropout))
     return TSM(arch, num_classes, frames=frames, dropout=dropout, shift_div=shift_div)
 
 

@@ -56,6 +56,7 @@ from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
 from .presets import StandardAugment, load_size, normalise, resize_center_crop
 from .progress import terminal
 from .selfsup import BYOL, MoCo, SelfSupervised, SimCLR
+from .x3d import INPUTS as X3D_INPUTS
 
 SELF_SUPERVISED = ("moco", "simclr", "byol")   # two views per clip, no labels (fractalvid.selfsup)
 TASKS = ("supervised", *SELF_SUPERVISED, "finetune")
@@ -121,13 +122,16 @@ def recipe(task: str, **overrides) -> TrainConfig:
     """The paper's recipe for a task, with overrides: pre-training (supervised,
     moco) is 25 epochs at frame stride 2; fine-tuning 100 epochs (10 warm-up) at
     stride 6 with crops of scale 0.2-1 and no real-video emulation; fine-tuning
-    from Kinetics uses lr 1e-5 and weight decay 0.1. Setting ``epochs`` alone
-    keeps the recipe's warm-up fraction (3/25, 10/100)."""
+    from Kinetics uses lr 1e-5 and weight decay 0.1. X3D networks take the X3D
+    paper's clips (x3d_s: 13 frames, stride 6, 160 px; x3d_m: 16, 5, 224 px).
+    Setting ``epochs`` alone keeps the recipe's warm-up fraction (3/25, 10/100)."""
     base = dict(task=task)
     if task == "finetune":
         base.update(epochs=100, warmup_epochs=10, stride=6, crop_scale=(0.2, 1.0), real_video=False, val_split="test")
         if str(overrides.get("init", "")).startswith("kinetics:"):
             base.update(lr=1e-5, weight_decay=0.1)
+    if overrides.get("arch") in X3D_INPUTS:  # X3D's own clips (frames, stride, crop), unless given
+        base.update(X3D_INPUTS[overrides["arch"]])
     if "epochs" in overrides and "warmup_epochs" not in overrides:  # keep the recipe's warm-up fraction
         epochs = base.get("epochs", TrainConfig.epochs)
         warmup = base.get("warmup_epochs", TrainConfig.warmup_epochs)

@@ -261,8 +261,11 @@ def test_autocast_bfloat16_on_cpu():
 # bad values
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(arch="tsm_r34"), r"arch='tsm_r34' is not accepted: expected one of \('tsm_r18', 'tsm_r50', 'tsm_mnv2', 'tsm_r18_w32', 'tsm_r18_w16'\)"),
-    (dict(arch="x3d_m"), "arch='x3d_m'"),
+    (dict(arch="tsm_r34"), r"arch='tsm_r34' is not accepted: expected one of \('tsm_r18', 'tsm_r50', 'tsm_mnv2', "
+                           r"'tsm_r18_w32', 'tsm_r18_w16', 'x3d_s', 'x3d_m'\)"),
+    (dict(arch="x3d_l"), "arch='x3d_l'"),
+    (dict(arch="x3d_m", dropout=1.0), r"dropout=1.0 .*\[0, 1\)"),
+    (dict(arch="x3d_s", num_classes=0), "num_classes=0"),
     (dict(num_classes=0), "num_classes=0"),
     (dict(num_classes=2.5), "num_classes=2.5"),
     (dict(num_classes=True), "num_classes=True"),
@@ -450,3 +453,37 @@ def test_kinetics_loader_errors(tmp_path):
     pickled = saved("obj.pth", {"state_dict": {}, "when": datetime.date(2020, 1, 1)})
     with pytest.raises(ValueError, match="weights_only"):
         load_tsm_kinetics(r50, pickled)
+
+
+# ------------------------------------------------------------------ X3D
+
+def test_x3d_parameters_and_multiply_adds_match_the_x3d_paper():
+    """Table 3 of Feichtenhofer (2020): X3D-S and X3D-M have 3.76 M parameters (400 classes); X3D-S costs
+    1.96 G multiply-adds per 13 x 160^2 clip, X3D-M 4.73 G per 16 x 224^2 clip."""
+    from fractalvid.x3d import INPUTS, multiply_adds, parameters
+
+    for arch, gmacs in (("x3d_s", 1.96), ("x3d_m", 4.73)):
+        model = build_model(arch, 400)
+        assert parameters(model) == pytest.approx(3.76e6, rel=0.05)
+        i = INPUTS[arch]
+        assert multiply_adds(model, i["frames"], i["size"]) / 1e9 == pytest.approx(gmacs, rel=0.02)
+    assert INPUTS == {"x3d_s": dict(frames=13, stride=6, size=160), "x3d_m": dict(frames=16, stride=5, size=224)}
+
+
+def test_x3d_takes_any_clip_and_has_the_tsm_interface():
+    model = build_model("x3d_s", 7, dropout=0.0).eval()
+    for t in (4, 13):
+        x = clips(b=2, t=t, size=32)
+        assert model(x).shape == (2, 7) and model.features(x).shape == (2, model.feat_dim) == (2, 2048)
+    assert torch.allclose(model(x), model.head(model.features(x)), atol=1e-6)
+    model.reset_head(3)
+    assert model(x).shape == (2, 3) and model.num_classes == 3
+    with pytest.raises(ValueError, match=r"x3d_s expects a float clip of shape \(B, 3, T, H, W\)"):
+        model(torch.zeros(2, 1, 4, 32, 32))
+    # a pre-trained X3D trunk moves to a new head, and not into a TSM
+    other = build_model("x3d_s", 5)
+    report = load_trunk(other, {"arch": "x3d_s", "state_dict": model.state_dict()})
+    assert not report.head_loaded and not report.missing
+    assert all(torch.equal(other.state_dict()[k], v) for k, v in model.state_dict().items() if not k.startswith("head"))
+    with pytest.raises(ValueError, match="another architecture"):
+        load_trunk(build_model("tsm_r18", 5), {"arch": "x3d_s", "state_dict": model.state_dict()})

@@ -589,6 +589,35 @@ def test_moco_training_writes_a_checkpoint_usable_for_finetuning(moco_run, actio
     assert all(torch.equal(v, last["model"]["encoder." + k]) for k, v in saved["encoder"].items())
 
 
+# ------------------------------------------------------------------ X3D
+
+def test_x3d_trains_resumes_exactly_and_fine_tunes(fractal_data, actions_data, tmp_path, monkeypatch):
+    cfg = pretrain_cfg(fractal_data, arch="x3d_s", stride=2, epochs=2, dropout=0.5)
+    train(cfg, tmp_path / "reference", progress=False)
+    original = Run._inputs
+
+    def crash_in_epoch_two(self, clips, gen, progress):
+        if progress >= 1.5:
+            raise RuntimeError("simulated crash")
+        return original(self, clips, gen, progress)
+
+    monkeypatch.setattr(Run, "_inputs", crash_in_epoch_two)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(cfg, tmp_path / "run", progress=False)
+    monkeypatch.undo()
+    train(cfg, tmp_path / "run", progress=False)
+    assert_same_run(tmp_path / "reference", tmp_path / "run")
+    saved = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert saved["arch"] == "x3d_s"
+    ft = recipe("finetune", data=str(actions_data), init=str(tmp_path / "run" / "model.pt"),
+                **{**SMALL, "arch": "x3d_s"})
+    state = Run(ft, tmp_path / "ft", progress=False).model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in trunk(saved["encoder"]).items())
+    # the X3D paper's clips unless given: 16 frames of 224 px at stride 5 for X3D-M
+    m = recipe("supervised", data="d", arch="x3d_m")
+    assert (m.frames, m.stride, m.size) == (16, 5, 224)
+
+
 # ------------------------------------------------------------------ SimCLR and BYOL
 
 def test_nt_xent_known_answer():
