@@ -34,7 +34,7 @@ PADS = ("repeat", "loop")
 def make_dataset(name: str, section: dict, out: str | os.PathLike, overwrite: bool = False) -> dict:
     """A params.yaml dataset section -> the dataset in ``out``; returns its card.
 
-    A section with ``source`` is a real dataset (source: ucf101 | hmdb51 | generic, root, split,
+    A section with ``source`` is a real dataset (source: one of fractalvid.real.DATASETS, root, split,
     short_side), prepared from the videos unpacked at ``root``; any other section is a
     :class:`~fractalvid.generate.DatasetSpec` of synthetic clips (plus its run key ``workers``).
     A dataset already in ``out`` with the same settings is resumed (complete: left as it is); one made

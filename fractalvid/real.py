@@ -1,8 +1,9 @@
 """Real video datasets: list them, decode them, prepare them for training.
 
-:func:`list_videos` reads the official UCF101 and HMDB51 layouts and split files, or a "generic" folder of
-class folders or a CSV, into :class:`VideoRecord` s. :func:`prepare` decodes them with PyAV
-(:func:`read_video`), resizes the short side, and stores them as colour clips in the chunk store of
+:func:`list_videos` reads the official layouts and split files of UCF101, HMDB51, Diving48, EGTEA Gaze+,
+Volleyball and YUP++, or a "generic" folder of class folders or a CSV, into :class:`VideoRecord` s.
+:func:`prepare` decodes them with PyAV (:func:`read_video`; a folder of frame images counts as a video),
+resizes the short side, and stores them as colour clips in the chunk store of
 :mod:`fractalvid.store` (the format of generated datasets), so ``open_dataset`` reads both. Files that
 cannot be read are skipped and listed in ``prepare_report.json`` / ``.csv``; nothing is dropped silently.
 """
@@ -29,9 +30,14 @@ from .progress import progress_bar
 from .store import (PREPARED_FIELDS, chunk_done, chunk_paths, encode_clip, read_rows, write_chunk, write_json,
                     write_rows)
 
-DATASETS = ("ucf101", "hmdb51", "generic")
+DATASETS = ("ucf101", "hmdb51", "diving48", "egtea", "volleyball", "yup", "generic")
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
+IMAGE_EXTS = (".jpg", ".jpeg", ".png")  # the frames of a video stored as a folder of images
 SPLITS = (1, 2, 3)
+# the official splits each dataset publishes (ucf101, hmdb51 and egtea: three; the others: one)
+DATASET_SPLITS = {"ucf101": SPLITS, "hmdb51": SPLITS, "egtea": SPLITS, "diving48": (1,), "volleyball": (1,),
+                  "yup": (1,), "generic": (1,)}
+IMAGE_FOLDER_FPS = 25.0  # the rate given to a folder of frames (Volleyball's clips are 25 fps video frames)
 # generic sets without a split of their own: a file is a test file when the hash of its name falls below this
 GENERIC_TEST_FRACTION = 0.2
 
@@ -65,24 +71,51 @@ def list_videos(dataset: str, root: str | os.PathLike, split: int = 1) -> tuple[
       ``root/videos`` or ``root/<class>``; split files in ``root``,
       ``root/splits`` or ``root/test_train_splits[/testTrainMulti_7030_splits]``).
       Labels are the classes' places in alphabetical order.
+    - ``"diving48"``: ``root/rgb/<vid_name>.mp4`` (``Diving48_rgb.tar.gz``
+      unpacked; also ``root/videos`` or ``root``) and the annotation files
+      ``Diving48_V2_train.json``, ``Diving48_V2_test.json`` (V1's
+      ``Diving48_train.json``, ``Diving48_test.json`` when V2's are absent)
+      with ``Diving48_vocab.json``, in ``root``, ``root/annotations`` or
+      ``root/labels``. Labels are the annotations' ``label``; class i is
+      vocabulary entry i joined with "_" (e.g. ``Back_35som_NoTwis_PIKE``).
+    - ``"egtea"``: ``root/cropped_clips/<session>/<clip>.mp4`` (also
+      ``root/cropped_clips/<clip>.mp4`` or ``root/videos/...``) and
+      ``root/action_annotation/{action_idx.txt, train_splitN.txt,
+      test_splitN.txt}`` (or in ``root``), lines ``<clip> <action> <verb>
+      <noun>`` with 1-based ids. Labels are action ids minus 1, class names
+      action_idx.txt's (``Open fridge 1``: the id is the last word).
+    - ``"volleyball"``: ``root/videos/<video id>/annotations.txt`` (or
+      ``root/<video id>/``), lines ``<frame id>.jpg <group activity> <players...>``;
+      each line's clip is the folder ``root/videos/<video id>/<frame id>/`` of
+      41 frames. Classes: ``VOLLEYBALL_ACTIVITIES``; videos split by
+      ``VOLLEYBALL_TRAIN`` (+ ``VOLLEYBALL_VAL``, also training) and
+      ``VOLLEYBALL_TEST``.
+    - ``"yup"``: ``root/{camera_stationary,camera_moving}/<Class>/<file>.mp4``
+      and ``10_90_randsplit_1.txt`` (in ``root`` or ``root/splits``), lines
+      ``<file> <static|moving>_<train|test>``; classes sorted by name.
     - ``"generic"``: see :func:`list_generic` (split must be 1).
 
-    ``split`` picks the official split 1, 2 or 3. Listed videos whose files are
+    ``split`` picks the official split: 1, 2 or 3 for UCF101, HMDB51 and
+    EGTEA; the other sets publish one split, 1. Listed videos whose files are
     missing are kept (``prepare`` reports them) after a warning; when none is
     found, or the layout is not there, FileNotFoundError says where it looked.
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset={dataset!r} is not accepted: expected one of {DATASETS}")
+    splits = DATASET_SPLITS[dataset]
     if dataset == "generic":
-        if split != 1:
+        if split != 1 or isinstance(split, bool):
             raise ValueError(f"split={split!r} is not accepted for a generic dataset: it has one split, use 1")
         return list_generic(root)
-    if split not in SPLITS or isinstance(split, bool):
-        raise ValueError(f"split={split!r} is not accepted for {dataset}: expected one of {SPLITS}")
+    if split not in splits or isinstance(split, bool):
+        raise ValueError(f"split={split!r} is not accepted for {dataset}: " + (
+            f"expected one of {splits}" if len(splits) > 1 else "it publishes one split, use 1"))
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{dataset} root {root} is not a folder")
-    records, names = (_list_ucf101 if dataset == "ucf101" else _list_hmdb51)(root, split)
+    lister = {"ucf101": _list_ucf101, "hmdb51": _list_hmdb51, "diving48": _list_diving48, "egtea": _list_egtea,
+              "volleyball": _list_volleyball, "yup": _list_yup}[dataset]
+    records, names = lister(root, split)
     _check_found(records, dataset, root)
     return records, names
 
@@ -115,7 +148,7 @@ class _Resolver:
 
 
 def _check_found(records: list[VideoRecord], dataset: str, root: Path) -> None:
-    missing = [r.path for r in records if not r.path.is_file()]
+    missing = [r.path for r in records if not (r.path.is_file() or r.path.is_dir())]  # a dir: frame images
     if records and len(missing) == len(records):
         raise FileNotFoundError(f"none of the {len(records)} videos that the {dataset} split lists name exists "
                                 f"under {root} (the first was looked for at {missing[0]})")
@@ -210,6 +243,222 @@ def _list_hmdb51(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
     return records, names
 
 
+def _show(line: str, limit: int = 120) -> str:
+    """A line for an error message: repr'd, cut to ``limit`` characters (Volleyball's lines are long)."""
+    return repr(line if len(line) <= limit else line[:limit] + "...")
+
+
+_DIVING_LAYOUT = ("root/rgb/<vid_name>.mp4 (Diving48_rgb.tar.gz unpacked) with Diving48_V2_train.json, "
+                  "Diving48_V2_test.json (or V1's Diving48_train.json, Diving48_test.json) and Diving48_vocab.json "
+                  "in root, root/annotations or root/labels")
+_DIVING_ANNOTATION_DIRS = (".", "annotations", "labels")
+_DIVING_VIDEO_DIRS = ("rgb", "videos", ".")
+_DIVING_VERSIONS = (("Diving48_V2_train.json", "Diving48_V2_test.json"), ("Diving48_train.json", "Diving48_test.json"))
+_DIVING_VOCAB = "Diving48_vocab.json"
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} line {e.lineno} column {e.colno}: not valid JSON ({e.msg})") from None
+
+
+def _list_diving48(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
+    found = [(d, files) for files in _DIVING_VERSIONS for d in _DIVING_ANNOTATION_DIRS
+             if (root / d / files[0]).is_file()]  # V2 first, wherever it is
+    if not found:
+        raise FileNotFoundError(f"no Diving48 annotations under {root}: {_DIVING_VERSIONS[0][0]} (or V1's "
+                                f"{_DIVING_VERSIONS[1][0]}) was looked for in "
+                                f"{_looked_in(root, _DIVING_ANNOTATION_DIRS)}; expected layout: {_DIVING_LAYOUT}")
+    folder, files = found[0]
+    folder = root / folder
+    vocab_dirs = (folder,) + tuple(root / d for d in _DIVING_ANNOTATION_DIRS)
+    vocab = next((d / _DIVING_VOCAB for d in vocab_dirs if (d / _DIVING_VOCAB).is_file()), None)
+    if vocab is None:
+        raise FileNotFoundError(f"no {_DIVING_VOCAB} under {root}: looked in {folder} and "
+                                f"{_looked_in(root, _DIVING_ANNOTATION_DIRS)}; expected layout: {_DIVING_LAYOUT}")
+    entries = _read_json(vocab)
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{vocab} holds a {type(entries).__name__}: expected a non-empty JSON list of "
+                         "[takeoff, somersault, twist, flight] entries, entry i naming label i")
+    names = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, str):
+            entry = [entry]
+        if not isinstance(entry, list) or not entry or not all(isinstance(w, str) and w for w in entry):
+            raise ValueError(f"{vocab} entry {i}: {entries[i]!r} is not accepted: expected a list of strings "
+                             "such as ['Back', '35som', 'NoTwis', 'PIKE']")
+        names.append("_".join(entry))
+    videos = _first_dir(root, _DIVING_VIDEO_DIRS,
+                        lambda d: any(p.suffix.lower() == ".mp4" and p.is_file() for p in d.iterdir()))
+    if videos is None:
+        raise FileNotFoundError(f"no Diving48 videos (<vid_name>.mp4) under {root}: looked in "
+                                f"{_looked_in(root, _DIVING_VIDEO_DIRS)}; expected layout: {_DIVING_LAYOUT}")
+    resolve = _Resolver(videos)
+    records = []
+    for part, name in zip(("train", "test"), files):
+        path = folder / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: the {part} annotations belong beside {files[0]}")
+        items = _read_json(path)
+        if not isinstance(items, list):
+            raise ValueError(f"{path} holds a {type(items).__name__}: expected a JSON list of "
+                             '{"vid_name": ..., "label": ...} objects')
+        for i, item in enumerate(items):
+            ok = (isinstance(item, dict) and isinstance(item.get("vid_name"), str) and item["vid_name"]
+                  and type(item.get("label")) is int)
+            if not ok:
+                raise ValueError(f"{path} entry {i}: {item!r} is not accepted: expected an object such as "
+                                 '{"vid_name": "_8Vy3dlHg2w_00000", "label": 12, "start_frame": 0, "end_frame": 52}')
+            if not 0 <= item["label"] < len(names):
+                raise ValueError(f"{path} entry {i} ({item['vid_name']}): label {item['label']} is not accepted: "
+                                 f"expected an integer in [0, {len(names)}) ({vocab} has {len(names)} classes)")
+            records.append(VideoRecord(resolve(item["vid_name"] + ".mp4"), item["label"], part))
+    return records, names
+
+
+_EGTEA_LAYOUT = ("root/cropped_clips/<session>/<clip>.mp4 (e.g. cropped_clips/OP01-R01-PastaSalad/"
+                 "OP01-R01-PastaSalad-1002316-1004005-F024051-F024101.mp4) and root/action_annotation/"
+                 "{action_idx.txt, train_splitN.txt, test_splitN.txt}")
+_EGTEA_LIST_DIRS = ("action_annotation", ".")
+_EGTEA_VIDEO_DIRS = ("cropped_clips", "videos")
+
+
+def _list_egtea(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
+    lists = _first_dir(root, _EGTEA_LIST_DIRS, lambda d: (d / "action_idx.txt").is_file())
+    if lists is None:
+        raise FileNotFoundError(f"no EGTEA Gaze+ annotations under {root}: action_idx.txt was looked for in "
+                                f"{_looked_in(root, _EGTEA_LIST_DIRS)}; expected layout: {_EGTEA_LAYOUT}")
+    index = lists / "action_idx.txt"
+    numbered = {}
+    for lineno, line in enumerate(index.read_text().splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) < 2 or not fields[-1].isdigit():
+            raise ValueError(f"{index} line {lineno}: {line!r} is not accepted: expected '<action name> <id>', "
+                             "e.g. 'Open fridge 1'")
+        numbered[int(fields[-1])] = " ".join(fields[:-1])
+    if not numbered or sorted(numbered) != list(range(1, len(numbered) + 1)):
+        raise ValueError(f"{index} numbers its actions {sorted(numbered)}: expected 1..N")
+    names = [numbered[k] for k in sorted(numbered)]
+    videos = _first_dir(root, _EGTEA_VIDEO_DIRS, lambda d: any(d.iterdir()))
+    if videos is None:
+        raise FileNotFoundError(f"no EGTEA Gaze+ clips under {root}: looked in "
+                                f"{_looked_in(root, _EGTEA_VIDEO_DIRS)}; expected layout: {_EGTEA_LAYOUT}")
+    resolve = _Resolver(videos)
+    records = []
+    for part in ("train", "test"):
+        path = lists / f"{part}_split{split}.txt"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: split {split} needs {path.name} beside action_idx.txt")
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 4 or not all(f.isdigit() for f in fields[1:]):
+                raise ValueError(f"{path} line {lineno}: {line!r} is not accepted: expected '<clip> <action id> "
+                                 "<verb id> <noun id>', e.g. 'OP01-R01-PastaSalad-1002316-1004005-F024051-F024101 "
+                                 "23 23 3'")
+            action = int(fields[1])
+            if not 1 <= action <= len(names):
+                raise ValueError(f"{path} line {lineno}: {line!r} gives action {action}: expected 1..{len(names)} "
+                                 f"(the ids of {index})")
+            clip = fields[0]
+            session = clip.rsplit("-", 4)[0]  # OP01-R01-PastaSalad-<start>-<end>-F<first>-F<last>
+            path_in_session = resolve(f"{session}/{clip}.mp4")
+            if not path_in_session.is_file():
+                flat = resolve(f"{clip}.mp4")
+                path_in_session = flat if flat.is_file() else path_in_session
+            records.append(VideoRecord(path_in_session, action - 1, part))
+    return records, names
+
+
+_VOLLEYBALL_LAYOUT = ("root/videos/<video id>/annotations.txt (ids 0..54) with lines '<frame id>.jpg "
+                      "<group activity> <players...>' and each clip's frames in root/videos/<video id>/<frame id>/"
+                      "<n>.jpg")
+_VOLLEYBALL_VIDEO_DIRS = ("videos", ".")
+# the group activities in label order, spelled as the annotations spell them (the other spelling is accepted too)
+VOLLEYBALL_ACTIVITIES = ("r_set", "r_spike", "r-pass", "r_winpoint", "l_set", "l-spike", "l-pass", "l_winpoint")
+VOLLEYBALL_TRAIN = (1, 3, 6, 7, 10, 13, 15, 16, 18, 22, 23, 31, 32, 36, 38, 39, 40, 41, 42, 48, 50, 52, 53, 54)
+VOLLEYBALL_VAL = (0, 2, 8, 12, 17, 19, 24, 26, 27, 28, 30, 33, 46, 49, 51)  # trained on, with VOLLEYBALL_TRAIN
+VOLLEYBALL_TEST = (4, 5, 9, 11, 14, 20, 21, 25, 29, 34, 35, 37, 43, 44, 45, 47)
+
+
+def _list_volleyball(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
+    ids = sorted(VOLLEYBALL_TRAIN + VOLLEYBALL_VAL + VOLLEYBALL_TEST)
+    videos = _first_dir(root, _VOLLEYBALL_VIDEO_DIRS,
+                        lambda d: any((d / str(v) / "annotations.txt").is_file() for v in ids))
+    if videos is None:
+        raise FileNotFoundError(f"no Volleyball annotations under {root}: <video id>/annotations.txt was looked for "
+                                f"in {_looked_in(root, _VOLLEYBALL_VIDEO_DIRS)}; expected layout: {_VOLLEYBALL_LAYOUT}")
+    label = {}
+    for i, name in enumerate(VOLLEYBALL_ACTIVITIES):
+        for spelling in (name, name.replace("-", "_"), name.replace("_", "-")):
+            label[spelling] = i
+    absent = [v for v in ids if not (videos / str(v) / "annotations.txt").is_file()]
+    if absent:
+        warnings.warn(f"{len(absent)} of the 55 Volleyball videos have no {videos}/<id>/annotations.txt and are left "
+                      f"out: ids {absent}", stacklevel=3)
+    records = []
+    for video in (v for v in ids if v not in absent):
+        path = videos / str(video) / "annotations.txt"
+        part = "test" if video in VOLLEYBALL_TEST else "train"
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            fields = line.split()
+            if not fields:
+                continue
+            frame = fields[0][:-4] if fields[0].lower().endswith(".jpg") else ""
+            if len(fields) < 2 or not frame.isdigit():
+                raise ValueError(f"{path} line {lineno}: {_show(line)} is not accepted: expected '<frame id>.jpg "
+                                 "<group activity> <players...>', e.g. '48075.jpg r_set 1234 451 55 145 standing ...'")
+            if fields[1].lower() not in label:
+                raise ValueError(f"{path} line {lineno}: {_show(line)} names the group activity {fields[1]!r}: "
+                                 f"expected one of {VOLLEYBALL_ACTIVITIES} (or the same with _ and - swapped)")
+            records.append(VideoRecord(path.parent / frame, label[fields[1].lower()], part))
+    return records, list(VOLLEYBALL_ACTIVITIES)
+
+
+_YUP_LAYOUT = ("root/camera_stationary/<Class>/<Class>_idNN.mp4 and root/camera_moving/<Class>/<Class>_idNN.mp4 "
+               "with root/10_90_randsplit_1.txt (lines '<file> <static|moving>_<train|test>', "
+               "e.g. 'Beach_id01 static_train')")
+_YUP_LIST_DIRS = (".", "splits")
+_YUP_VIDEO_DIRS = (".", "videos")
+_YUP_MOTIONS = {"static": "camera_stationary", "moving": "camera_moving"}
+
+
+def _list_yup(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
+    name = f"10_90_randsplit_{split}.txt"
+    lists = _first_dir(root, _YUP_LIST_DIRS, lambda d: (d / name).is_file())
+    if lists is None:
+        raise FileNotFoundError(f"no YUP++ split file under {root}: {name} was looked for in "
+                                f"{_looked_in(root, _YUP_LIST_DIRS)}; expected layout: {_YUP_LAYOUT}")
+    videos = _first_dir(root, _YUP_VIDEO_DIRS, lambda d: any((d / m).is_dir() for m in _YUP_MOTIONS.values()))
+    if videos is None:
+        raise FileNotFoundError(f"no YUP++ videos under {root}: camera_stationary/ or camera_moving/ was looked for "
+                                f"in {_looked_in(root, _YUP_VIDEO_DIRS)}; expected layout: {_YUP_LAYOUT}")
+    resolve = _Resolver(videos)
+    path = lists / name
+    found = []  # (class, path, part)
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        motion, _, part = fields[1].partition("_") if len(fields) == 2 else ("", "", "")
+        cls = fields[0].split("_")[0]
+        if motion not in _YUP_MOTIONS or part not in ("train", "test") or not cls:
+            raise ValueError(f"{path} line {lineno}: {line!r} is not accepted: expected '<Class>_<id> "
+                             "<static|moving>_<train|test>', e.g. 'Beach_id01 static_train'")
+        file = fields[0] if Path(fields[0]).suffix.lower() in VIDEO_EXTS else fields[0] + ".mp4"
+        found.append((cls, resolve(f"{_YUP_MOTIONS[motion]}/{cls}/{file}"), part))
+    if not found:
+        raise FileNotFoundError(f"{path} lists no videos: expected layout: {_YUP_LAYOUT}")
+    names = sorted({c for c, _, _ in found})
+    label = {n: i for i, n in enumerate(names)}
+    return [VideoRecord(p, label[c], part) for c, p, part in found], names
+
+
 _GENERIC_LAYOUT = (f"class folders root/<class>/**/*{{{','.join(VIDEO_EXTS)}}} (split by file-name hash), or "
                    "root/train/<class>/... with root/test/<class>/... (or root/val/...), or a CSV file with "
                    "columns path,label[,split] (paths relative to the CSV's folder)")
@@ -230,7 +479,7 @@ def _label_order(names) -> list[str]:
 
 
 def list_generic(root: str | os.PathLike) -> tuple[list[VideoRecord], list[str]]:
-    """A generic labelled video set (Diving48, EGTEA, Volleyball, YUP++, one's own): ``(records, class_names)``.
+    """A generic labelled video set (one's own, or any set without a lister here): ``(records, class_names)``.
 
     ``root`` is either
 
@@ -322,6 +571,55 @@ def _target_size(height: int, width: int, short_side: int | None) -> tuple[int, 
     return max(2, round(height * scale / 2) * 2), max(2, round(width * scale / 2) * 2)
 
 
+class _Resizer:
+    """Resizes frames to the size the first one fixes: one path for decoded video frames and image files."""
+
+    def __init__(self, short_side: int | None):
+        self.short_side, self.size = short_side, None
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        if self.size is None:
+            self.size = (frame.height, frame.width)
+            self.out_h, self.out_w = _target_size(*self.size, self.short_side)
+            self.shrink = self.out_h * self.out_w < self.size[0] * self.size[1]
+        # threads=1: swscale's slice threads change the output bytes from run to run
+        # and, left alive in a garbage frame, hang a forked prepare() worker that frees it
+        return frame.reformat(width=self.out_w, height=self.out_h, format="rgb24", threads=1,
+                              interpolation="AREA" if self.shrink else "BILINEAR").to_ndarray()
+
+
+def _image_order(path: Path) -> tuple:
+    """Frame images by the integer of their name (2.jpg before 10.jpg); names that are not integers after them."""
+    return (0, int(path.stem), path.name) if path.stem.isdigit() else (1, 0, path.name)
+
+
+def _read_image_folder(folder: Path, short_side: int | None, max_frames: int | None) -> tuple[np.ndarray, dict]:
+    """:func:`read_video` for a folder of frame images (``IMAGE_EXTS``), read with PIL in name order."""
+    from PIL import Image
+
+    images = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()),
+                    key=_image_order)
+    if not images:
+        raise VideoError("no image frames in folder")
+    resize, frames, bad, last_error = _Resizer(short_side), [], 0, None
+    for image in images:
+        if max_frames is not None and len(frames) >= max_frames:
+            break
+        try:
+            with Image.open(image) as im:
+                rgb = np.asarray(im.convert("RGB"))
+        except Exception as e:  # PIL's many errors on a cut or foreign file: skipped like a bad packet
+            bad, last_error = bad + 1, f"{image.name}: {type(e).__name__}: {e}"
+            continue
+        frames.append(resize(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+    if not frames:
+        raise VideoError(f"none of the {len(images)} image frames could be read ({last_error})")
+    notes = [f"{bad} image(s) could not be read ({last_error})"] if bad else []
+    info = {"fps": IMAGE_FOLDER_FPS, "source_frames": len(images), "source_height": resize.size[0],
+            "source_width": resize.size[1], "note": "; ".join(notes)}
+    return np.stack(frames), info
+
+
 def read_video(path: str | os.PathLike, short_side: int | None = None,
                max_frames: int | None = None) -> tuple[np.ndarray, dict]:
     """Decode a video file with PyAV: RGB uint8 frames (T, H, W, 3) and facts about it.
@@ -336,8 +634,17 @@ def read_video(path: str | os.PathLike, short_side: int | None = None,
     0 if unknown), ``source_height``, ``source_width`` and ``note``: empty, or
     what was wrong but still gave frames (a truncated file, bad packets).
     Raises :class:`VideoError` with the reason when no frame comes out.
+
+    ``path`` may also be a folder of frame images (``IMAGE_EXTS``, e.g.
+    Volleyball's clips): they are read with PIL in the order of the integers
+    of their names (other names after them, by name) and resized exactly as
+    decoded frames are; ``fps`` is ``IMAGE_FOLDER_FPS`` (25), ``source_frames``
+    the number of images, and images that cannot be read are skipped and
+    counted in ``note``.
     """
     path = Path(path)
+    if path.is_dir():
+        return _read_image_folder(path, short_side, max_frames)
     if not path.is_file():
         raise VideoError("missing file")
     if path.stat().st_size == 0:
@@ -346,7 +653,7 @@ def read_video(path: str | os.PathLike, short_side: int | None = None,
         container = av.open(str(path))
     except Exception as e:  # FFmpeg's many errors, and PyAV's own on streams it cannot describe
         raise VideoError(f"cannot open: {type(e).__name__}: {e}") from None
-    frames, bad_packets, last_error, stopped, size = [], 0, None, None, None
+    frames, bad_packets, last_error, stopped, resize = [], 0, None, None, _Resizer(short_side)
     with container:
         if not container.streams.video:
             raise VideoError("no video stream")
@@ -361,15 +668,7 @@ def read_video(path: str | os.PathLike, short_side: int | None = None,
                 except av.error.FFmpegError as e:  # a damaged packet: the next key frame may recover
                     bad_packets, last_error = bad_packets + 1, e
                     continue
-                for frame in decoded:
-                    if size is None:
-                        size = (frame.height, frame.width)
-                        out_h, out_w = _target_size(*size, short_side)
-                        shrink = out_h * out_w < size[0] * size[1]
-                    # threads=1: swscale's slice threads change the output bytes from run to run
-                    # and, left alive in a garbage frame, hang a forked prepare() worker that frees it
-                    frames.append(frame.reformat(width=out_w, height=out_h, format="rgb24", threads=1,
-                                                 interpolation="AREA" if shrink else "BILINEAR").to_ndarray())
+                frames.extend(resize(frame) for frame in decoded)
                 if max_frames is not None and len(frames) >= max_frames:
                     break
         except av.error.FFmpegError as e:  # the container itself is cut or damaged: keep what came out
@@ -386,7 +685,7 @@ def read_video(path: str | os.PathLike, short_side: int | None = None,
     if max_frames is None and stopped is None and declared > len(frames):
         notes.append(f"decoded {len(frames)} of the {declared} frames the container declares")
     info = {"fps": round(float(rate), 4) if rate else 0.0, "source_frames": declared,
-            "source_height": size[0], "source_width": size[1], "note": "; ".join(notes)}
+            "source_height": resize.size[0], "source_width": resize.size[1], "note": "; ".join(notes)}
     return np.stack(frames), info
 
 

@@ -1,0 +1,308 @@
+"""Diving48, EGTEA Gaze+, Volleyball and YUP++ in their published layouts; folders of frames as videos."""
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from fractalvid import open_dataset
+from fractalvid.cli import main
+from fractalvid.real import (VOLLEYBALL_ACTIVITIES, VOLLEYBALL_TEST, VOLLEYBALL_TRAIN, VOLLEYBALL_VAL, VideoError,
+                             list_videos, prepare, read_video)
+
+
+def frames_of(n: int, h: int = 32, w: int = 40, seed: int = 0) -> np.ndarray:
+    """A smooth colour pattern that changes from frame to frame (T, H, W, 3)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    ph = np.random.default_rng(seed).uniform(0, 6, 3)
+    return np.stack([np.stack([128 + 90 * np.sin(x / 7 + t / 2 + ph[0]), 128 + 80 * np.cos(y / 6 - t / 3 + ph[1]),
+                               128 + 60 * np.sin((x + y) / 9 + ph[2])], -1) for t in range(n)]).astype(np.uint8)
+
+
+def write_video(path: Path, n: int = 4, seed: int = 0, codec: str = "libx264", frames=None) -> np.ndarray:
+    """A real little video: H.264 (yuv420p), or PNG (rgb24, lossless) with codec="png"."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = frames_of(n, seed=seed) if frames is None else frames
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=25)
+        s.height, s.width = frames.shape[1:3]
+        s.pix_fmt = "rgb24" if codec == "png" else "yuv420p"
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return frames
+
+
+def write_frames(folder: Path, names, seed: int = 0, ext: str = ".jpg") -> np.ndarray:
+    """One image per name, frame i of the pattern as ``<names[i]><ext>``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = frames_of(len(names), seed=seed)
+    for name, f in zip(names, frames):
+        Image.fromarray(f).save(folder / f"{name}{ext}")
+    return frames
+
+
+def summary(records, root: Path):
+    return [(r.path.relative_to(root).as_posix(), r.label, r.split) for r in records]
+
+
+def check_prepared(records, names, out: Path, frames: int) -> None:
+    card = prepare(records, out, short_side=16, class_names=names, workers=1, progress=False)
+    assert card["clips"] == len(records) and card["skipped"] == 0 and card["class_names"] == names
+    ds = open_dataset(out)
+    assert ds.class_names == names and len(ds) == len(records)
+    for i, rec in enumerate(records):
+        clip, label = ds[i]
+        assert (label, ds.rows[i]["split"], ds.rows[i]["path"]) == (rec.label, rec.split, str(rec.path))
+        assert clip.shape == (frames, 16, 20, 3) and ds.rows[i]["class_name"] == names[rec.label]
+
+
+# ------------------------------------------------------------------ Diving48
+
+DIVING_VOCAB = [["Back", "35som", "NoTwis", "PIKE"], ["Forward", "15som", "NoTwis", "PIKE"],
+                ["Inward", "25som", "NoTwis", "TUCK"]]
+DIVING_NAMES = ["Back_35som_NoTwis_PIKE", "Forward_15som_NoTwis_PIKE", "Inward_25som_NoTwis_TUCK"]
+
+
+def make_diving(root: Path, annotations: str = ".", videos: str = "rgb", version: str = "V2_") -> None:
+    train = [("_8Vy3dlHg2w_00000", 2), ("_8Vy3dlHg2w_00001", 0), ("9jZYYtzYqwE_00045", 1)]
+    test = [("Le6xdQ2OO8w_00228", 0), ("OVzt2rsfMc0_00352", 2)]
+    for i, (vid, _) in enumerate(train + test):
+        write_video(root / videos / f"{vid}.mp4", n=3, seed=i)
+    folder = root / annotations
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Diving48_vocab.json").write_text(json.dumps(DIVING_VOCAB))
+    for part, items in (("train", train), ("test", test)):
+        (folder / f"Diving48_{version}{part}.json").write_text(json.dumps(
+            [{"vid_name": v, "label": lab, "start_frame": 0, "end_frame": 52} for v, lab in items], indent=1))
+
+
+def test_diving48_official_layout_prefers_v2_and_prepares(tmp_path):
+    make_diving(tmp_path)
+    (tmp_path / "Diving48_train.json").write_text(json.dumps([{"vid_name": "_8Vy3dlHg2w_00000", "label": 1}]))
+    records, names = list_videos("diving48", tmp_path)
+    assert names == DIVING_NAMES
+    assert summary(records, tmp_path) == [
+        ("rgb/_8Vy3dlHg2w_00000.mp4", 2, "train"), ("rgb/_8Vy3dlHg2w_00001.mp4", 0, "train"),
+        ("rgb/9jZYYtzYqwE_00045.mp4", 1, "train"), ("rgb/Le6xdQ2OO8w_00228.mp4", 0, "test"),
+        ("rgb/OVzt2rsfMc0_00352.mp4", 2, "test")]
+    check_prepared(records, names, tmp_path / "prepared", frames=3)
+
+
+def test_diving48_v1_in_annotations_folder_with_videos_in_root(tmp_path):
+    make_diving(tmp_path, annotations="annotations", videos=".", version="")
+    records, names = list_videos("diving48", tmp_path, split=1)
+    assert names == DIVING_NAMES and len(records) == 5 and all(r.path.parent == tmp_path for r in records)
+    assert [r.split for r in records] == ["train"] * 3 + ["test"] * 2
+
+
+def test_diving48_errors_name_the_file_and_what_is_accepted(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"Diving48_V2_train\.json .*annotations, .*labels; expected layout"):
+        list_videos("diving48", tmp_path)
+    make_diving(tmp_path)
+    with pytest.raises(ValueError, match=r"split=2 is not accepted for diving48: it publishes one split, use 1"):
+        list_videos("diving48", tmp_path, split=2)
+    train = tmp_path / "Diving48_V2_train.json"
+    good = train.read_text()
+    train.write_text(json.dumps([{"vid_name": "a", "label": 0}, {"vid_name": "b"}]))
+    with pytest.raises(ValueError, match=r"Diving48_V2_train\.json entry 1: \{'vid_name': 'b'\} is not accepted"):
+        list_videos("diving48", tmp_path)
+    train.write_text(json.dumps([{"vid_name": "a", "label": 3}]))
+    with pytest.raises(ValueError, match=r"entry 0 \(a\): label 3 is not accepted: .*\[0, 3\)"):
+        list_videos("diving48", tmp_path)
+    train.write_text(good.replace('"label": 0', '"label": 0,,', 1))
+    with pytest.raises(ValueError, match=r"Diving48_V2_train\.json line \d+ column \d+: not valid JSON"):
+        list_videos("diving48", tmp_path)
+    train.write_text(good)
+    (tmp_path / "Diving48_V2_test.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"Diving48_V2_test\.json does not exist"):
+        list_videos("diving48", tmp_path)
+
+
+# ------------------------------------------------------------------ EGTEA Gaze+
+
+EGTEA_ACTIONS = ["Open fridge", "Close fridge", "Cut tomato"]
+PASTA, BACON = "OP01-R01-PastaSalad", "P02-R03-BaconAndEggs"
+
+
+def egtea_clip(session: str, i: int) -> str:
+    return f"{session}-{1000000 + i}-{1001000 + i}-F0{24000 + i}-F0{24050 + i}"
+
+
+def make_egtea(root: Path, lists: str = "action_annotation", videos: str = "cropped_clips") -> None:
+    train = [(egtea_clip(PASTA, 1), 1), (egtea_clip(PASTA, 2), 3), (egtea_clip(BACON, 3), 2)]
+    test = [(egtea_clip(BACON, 4), 3), (egtea_clip(PASTA, 5), 1)]
+    for i, (clip, _) in enumerate(train + test):
+        session = clip.rsplit("-", 4)[0]
+        write_video(root / videos / (f"{clip}.mp4" if i == 4 else f"{session}/{clip}.mp4"), n=4, seed=i)  # one flat
+    folder = root / lists
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "action_idx.txt").write_text("".join(f"{a} {i + 1}\n" for i, a in enumerate(EGTEA_ACTIONS)))
+    for part, items in (("train", train), ("test", test)):
+        (folder / f"{part}_split1.txt").write_text("".join(f"{c} {a} {a} {a + 4}\n" for c, a in items))
+
+
+def test_egtea_official_layout_and_prepare(tmp_path):
+    make_egtea(tmp_path)
+    records, names = list_videos("egtea", tmp_path)
+    assert names == EGTEA_ACTIONS
+    assert summary(records, tmp_path) == [
+        (f"cropped_clips/{PASTA}/{egtea_clip(PASTA, 1)}.mp4", 0, "train"),
+        (f"cropped_clips/{PASTA}/{egtea_clip(PASTA, 2)}.mp4", 2, "train"),
+        (f"cropped_clips/{BACON}/{egtea_clip(BACON, 3)}.mp4", 1, "train"),
+        (f"cropped_clips/{BACON}/{egtea_clip(BACON, 4)}.mp4", 2, "test"),
+        (f"cropped_clips/{egtea_clip(PASTA, 5)}.mp4", 0, "test")]
+    check_prepared(records, names, tmp_path / "prepared", frames=4)
+
+
+def test_egtea_lists_in_root_videos_folder_and_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"action_idx\.txt was looked for in .*action_annotation.*layout"):
+        list_videos("egtea", tmp_path)
+    make_egtea(tmp_path, lists=".", videos="videos")
+    records, _ = list_videos("egtea", tmp_path)
+    assert len(records) == 5 and all(r.path.is_file() for r in records)
+    with pytest.raises(FileNotFoundError, match=r"train_split2\.txt does not exist: split 2 needs"):
+        list_videos("egtea", tmp_path, split=2)  # EGTEA publishes three splits; only split 1 is here
+    with pytest.raises(ValueError, match=r"split=4 is not accepted for egtea: expected one of \(1, 2, 3\)"):
+        list_videos("egtea", tmp_path, split=4)
+    train = tmp_path / "train_split1.txt"
+    good = train.read_text()
+    train.write_text(good + "OP01-R01-PastaSalad-1-2-F1-F2 23\n")
+    with pytest.raises(ValueError, match=r"train_split1\.txt line 4: 'OP01-R01-PastaSalad-1-2-F1-F2 23' is not "
+                                         r"accepted: expected '<clip> <action id> <verb id> <noun id>'"):
+        list_videos("egtea", tmp_path)
+    train.write_text(good + "OP01-R01-PastaSalad-1-2-F1-F2 4 4 4\n")
+    with pytest.raises(ValueError, match=r"train_split1\.txt line 4: .* gives action 4: expected 1\.\.3"):
+        list_videos("egtea", tmp_path)
+    train.write_text(good)
+    (tmp_path / "action_idx.txt").write_text("Open fridge 1\nClose fridge\n")
+    with pytest.raises(ValueError, match=r"action_idx\.txt line 2: 'Close fridge' is not accepted"):
+        list_videos("egtea", tmp_path)
+
+
+# ------------------------------------------------------------------ Volleyball
+
+def make_volleyball(root: Path, base: str = "videos") -> dict:
+    """Videos 1 (train), 0 (validation: trained on) and 4 (test); each clip a folder of 41 jpg frames."""
+    lines = {1: [(1000, "r_set"), (1040, "l-pass")], 0: [(50, "r_pass")], 4: [(2000, "l_winpoint")]}
+    for video, clips in lines.items():
+        folder = root / base / str(video)
+        for i, (frame, _) in enumerate(clips):
+            write_frames(folder / str(frame), range(frame - 20, frame + 21), seed=video * 10 + i)
+        (folder / "annotations.txt").write_text("".join(
+            f"{frame}.jpg {activity} 1136 512 58 143 standing 903 483 51 141 waiting\n" for frame, activity in clips))
+    return lines
+
+
+def test_volleyball_official_layout_split_by_video_and_frame_folders(tmp_path):
+    assert sorted(VOLLEYBALL_TRAIN + VOLLEYBALL_VAL + VOLLEYBALL_TEST) == list(range(55))
+    make_volleyball(tmp_path)
+    with pytest.warns(UserWarning, match=r"52 of the 55 Volleyball videos .* left out: ids \[2, 3, 5,"):
+        records, names = list_videos("volleyball", tmp_path)
+    assert names == list(VOLLEYBALL_ACTIVITIES) == ["r_set", "r_spike", "r-pass", "r_winpoint", "l_set", "l-spike",
+                                                    "l-pass", "l_winpoint"]
+    assert summary(records, tmp_path) == [("videos/0/50", 2, "train"), ("videos/1/1000", 0, "train"),
+                                          ("videos/1/1040", 6, "train"), ("videos/4/2000", 7, "test")]
+    check_prepared(records, names, tmp_path / "prepared", frames=41)
+    row = open_dataset(tmp_path / "prepared").rows[0]
+    assert (row["source_frames"], row["fps"], row["source_height"], row["source_width"]) == (41, 25.0, 32, 40)
+
+
+def test_volleyball_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"<video id>/annotations\.txt was looked for in .*videos"):
+        list_videos("volleyball", tmp_path)
+    make_volleyball(tmp_path, base=".")  # root/<video id>/ is accepted too
+    with pytest.warns(UserWarning):
+        assert len(list_videos("volleyball", tmp_path)[0]) == 4
+    with pytest.raises(ValueError, match=r"split=2 is not accepted for volleyball: it publishes one split"):
+        list_videos("volleyball", tmp_path, split=2)
+    annotations = tmp_path / "1" / "annotations.txt"
+    good = annotations.read_text()
+    annotations.write_text(good + "1080.jpg r_smash 1 2 3 4 standing\n")
+    with pytest.raises(ValueError, match=r"1/annotations\.txt line 3: '1080\.jpg r_smash .*' names the group "
+                                         r"activity 'r_smash': expected one of \('r_set'"), pytest.warns(UserWarning):
+        list_videos("volleyball", tmp_path)
+    annotations.write_text(good + "frame1080.png r_set\n")
+    with pytest.raises(ValueError, match=r"line 3: 'frame1080\.png r_set' is not accepted: expected "
+                                         r"'<frame id>\.jpg <group activity>"), pytest.warns(UserWarning):
+        list_videos("volleyball", tmp_path)
+
+
+# ------------------------------------------------------------------ YUP++
+
+def make_yup(root: Path, lists: str = ".") -> None:
+    lines = ["Fireworks_id17 moving_train", "Beach_id01 static_train", "Beach_id02 moving_test",
+             "Elevator_id03 static_test", "Fireworks_id04 static_test"]
+    for i, line in enumerate(lines):
+        name, kind = line.split()
+        folder = {"static": "camera_stationary", "moving": "camera_moving"}[kind.split("_")[0]]
+        write_video(root / folder / name.split("_")[0] / f"{name}.mp4", n=5, seed=i)
+    (root / lists).mkdir(parents=True, exist_ok=True)
+    (root / lists / "10_90_randsplit_1.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_yup_official_layout_and_prepare(tmp_path):
+    make_yup(tmp_path)
+    records, names = list_videos("yup", tmp_path)
+    assert names == ["Beach", "Elevator", "Fireworks"]
+    assert summary(records, tmp_path) == [
+        ("camera_moving/Fireworks/Fireworks_id17.mp4", 2, "train"),
+        ("camera_stationary/Beach/Beach_id01.mp4", 0, "train"), ("camera_moving/Beach/Beach_id02.mp4", 0, "test"),
+        ("camera_stationary/Elevator/Elevator_id03.mp4", 1, "test"),
+        ("camera_stationary/Fireworks/Fireworks_id04.mp4", 2, "test")]
+    check_prepared(records, names, tmp_path / "prepared", frames=5)
+
+
+def test_yup_split_folder_errors_and_the_command_line(tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match=r"10_90_randsplit_1\.txt was looked for in .*splits; expected"):
+        list_videos("yup", tmp_path)
+    make_yup(tmp_path, lists="splits")
+    assert len(list_videos("yup", tmp_path)[0]) == 5
+    with pytest.raises(ValueError, match=r"split=2 is not accepted for yup: it publishes one split, use 1"):
+        list_videos("yup", tmp_path, split=2)
+    split = tmp_path / "splits" / "10_90_randsplit_1.txt"
+    good = split.read_text()
+    split.write_text(good + "Beach_id05 panning_train\n")
+    with pytest.raises(ValueError, match=r"10_90_randsplit_1\.txt line 6: 'Beach_id05 panning_train' is not "
+                                         r"accepted: expected '<Class>_<id> <static\|moving>_<train\|test>'"):
+        list_videos("yup", tmp_path)
+    split.write_text(good)
+    assert main(["data", "prepare", "yup", str(tmp_path), str(tmp_path / "out"), "--short-side", "16",
+                 "--workers", "1", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["splits"] == {"test": 3, "train": 2}
+
+
+# ------------------------------------------------------------------ folders of frames
+
+def test_a_folder_of_frames_reads_exactly_as_the_same_frames_in_a_video(tmp_path):
+    names = range(8, 20)  # 10.png sorts before 8.png by name: the order must be the numbers'
+    frames = write_frames(tmp_path / "clip", names, ext=".png")
+    write_video(tmp_path / "clip.avi", codec="png", frames=frames)  # lossless rgb24, as the images
+    (tmp_path / "clip" / "notes.txt").write_text("not a frame")
+    for short_side in (16, None, 48):
+        from_folder, info = read_video(tmp_path / "clip", short_side=short_side)
+        from_video, _ = read_video(tmp_path / "clip.avi", short_side=short_side)
+        assert np.array_equal(from_folder, from_video)  # one resize path for both
+    assert from_folder.shape == (12, 48, 60, 3)
+    assert np.array_equal(read_video(tmp_path / "clip")[0], frames)
+    assert info == {"fps": 25.0, "source_frames": 12, "source_height": 32, "source_width": 40, "note": ""}
+    assert read_video(tmp_path / "clip", 16, max_frames=5)[0].shape == (5, 16, 20, 3)
+
+
+def test_a_folder_of_frames_skips_unreadable_images_and_refuses_an_empty_folder(tmp_path):
+    write_frames(tmp_path / "clip", ["1", "2", "3", "cover"])
+    (tmp_path / "clip" / "4.jpg").write_bytes(b"not a jpeg")
+    frames, info = read_video(tmp_path / "clip", short_side=16)
+    assert frames.shape == (4, 16, 20, 3) and info["source_frames"] == 5
+    assert info["note"].startswith("1 image(s) could not be read (4.jpg: ")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VideoError, match="no image frames in folder"):
+        read_video(tmp_path / "empty")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "0.png").write_bytes(b"")
+    with pytest.raises(VideoError, match="none of the 1 image frames could be read"):
+        read_video(tmp_path / "bad")
