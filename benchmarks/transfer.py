@@ -96,24 +96,27 @@ def pretrain_spec(params: dict, family: str) -> DatasetSpec:
     return DatasetSpec.from_dict(section)
 
 
-def shuffled_labels(folder: Path, seed: int = 0) -> None:
-    """The control: the same clips with their labels permuted (class sizes kept), written as a new manifest
-    beside the original, so pre-training sees the same pixels and schedule but no class signal."""
+def shuffled_labels(folder: Path, spec: DatasetSpec, seed: int = 0) -> None:
+    """The control: the same clips with their labels permuted (class sizes kept), written into the manifest,
+    so pre-training sees the same pixels and schedule but no class signal. The permutation is of the spec's
+    own labels (clip index -> class), not of what the manifest holds now: ``generate`` rewrites the manifest
+    when it resumes a finished set, and the control must then be applied again, identically."""
     import csv
 
     from fractalvid.store import read_rows, write_rows
 
-    marker = folder / "labels_shuffled"
-    if marker.exists():
-        return
     rows = read_rows(folder / "manifest.csv")
-    labels = np.random.default_rng(seed).permutation([r["label"] for r in rows])
-    for r, label in zip(rows, labels):
+    true = [spec.label_split(int(r["index"]))[0] for r in rows]
+    shuffled = np.random.default_rng(seed).permutation(true)
+    if [int(r["label"]) for r in rows] == shuffled.tolist():
+        return
+    for r, label in zip(rows, shuffled):
         r["label"] = int(label)
     with open(folder / "manifest.csv", newline="") as f:
         fields = next(csv.reader(f))
     write_rows(folder / "manifest.csv", rows, fields)
-    marker.write_text("the labels of manifest.csv were permuted (benchmarks/transfer.py --control shuffled)\n")
+    (folder / "labels_shuffled").write_text("the labels of manifest.csv are permuted "
+                                            "(benchmarks/transfer.py --control shuffled)\n")
 
 
 def make_data(params: dict, work: Path, family: str, control: str | None, basketball: Path,
@@ -129,7 +132,7 @@ def make_data(params: dict, work: Path, family: str, control: str | None, basket
         info[name] = {"family": spec.family, "splits": card["splits"], "made_s": round(time.perf_counter() - start, 1)}
         log(f"[data] {name} ({spec.family}): {card['splits']}")
     if control == "shuffled":
-        shuffled_labels(data["pretrain"])
+        shuffled_labels(data["pretrain"], pretrain_spec(params, family))
         info["pretrain"]["control"] = "labels shuffled"
     if basketball.is_dir():
         folder = work / "data" / "basketball5"
