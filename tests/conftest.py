@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import av
 import numpy as np
 import pytest
 
@@ -20,3 +23,34 @@ def tiny_spec(tiny_cfg):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+# ------------------------------------------------------------------ little real videos
+
+def pattern(n: int, h: int = 32, w: int = 40, seed: int = 0) -> np.ndarray:
+    """A smooth moving colour pattern (T, H, W, 3): compresses well, so decoding errors stay small."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    ph = np.random.default_rng(seed).uniform(0, 6, 3)
+    frames = [np.stack([128 + 90 * np.sin(x / 7 + t / 2 + ph[0]), 128 + 80 * np.cos(y / 6 - t / 3 + ph[1]),
+                        128 + 60 * np.sin((x + y) / 9 + ph[2])], -1) for t in range(n)]
+    return np.stack(frames).astype(np.uint8)
+
+
+def write_video(path: Path, n: int = 12, h: int = 32, w: int = 40, seed: int = 0, faststart: bool = False,
+                codec: str | None = None, frames: np.ndarray | None = None) -> np.ndarray:
+    """A real little video file of ``frames`` (default: the pattern), returned: MPEG-4 part 2 in .avi, H.264
+    in other containers (moov first with faststart), or ``codec`` ("png": lossless rgb24)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = pattern(n, h, w, seed) if frames is None else frames
+    codec = codec or ("mpeg4" if path.suffix == ".avi" else "libx264")
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as c:
+        s = c.add_stream(codec, rate=25)
+        s.height, s.width = frames.shape[1:3]
+        s.pix_fmt = "rgb24" if codec == "png" else "yuv420p"
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return frames

@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from conftest import pattern, write_video
 from fractalvid import DatasetSpec, generate, make_clip, open_dataset
 from fractalvid.data import VideoClips, eval_indices, train_indices
 from fractalvid.presets import eval_transform, eval_views, resize_center_crop
@@ -19,31 +20,6 @@ from fractalvid.stream import FractalStream
 from fractalvid.store import MANIFEST_FIELDS, decode_clip, encode_clip
 
 BASKETBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "basketball5"  # beside the checkout
-
-
-def pattern(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
-    """A smooth moving colour pattern (T, H, W, 3): compresses well, so decoding errors stay small."""
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    ph = np.random.default_rng(seed).uniform(0, 6, 3)
-    frames = [np.stack([128 + 90 * np.sin(x / 7 + t / 2 + ph[0]), 128 + 80 * np.cos(y / 6 - t / 3 + ph[1]),
-                        128 + 60 * np.sin((x + y) / 9 + ph[2])], -1) for t in range(n)]
-    return np.stack(frames).astype(np.uint8)
-
-
-def write_video(path: Path, n: int = 12, h: int = 32, w: int = 40, seed: int = 0, faststart: bool = False):
-    """A real little video file: MPEG-4 part 2 in .avi, H.264 in .mp4 (moov first with faststart)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames = pattern(n, h, w, seed)
-    options = {"movflags": "+faststart"} if faststart else {}
-    with av.open(str(path), "w", options=options) as c:
-        s = c.add_stream("mpeg4" if path.suffix == ".avi" else "libx264", rate=25)
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return frames
 
 
 # ------------------------------------------------------------------ listing

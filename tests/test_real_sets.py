@@ -2,45 +2,21 @@
 import json
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import pattern, write_video
 from fractalvid import open_dataset
 from fractalvid.cli import main
 from fractalvid.real import (VOLLEYBALL_ACTIVITIES, VOLLEYBALL_TEST, VOLLEYBALL_TRAIN, VOLLEYBALL_VAL, VideoError,
                              list_videos, prepare, read_video)
 
 
-def frames_of(n: int, h: int = 32, w: int = 40, seed: int = 0) -> np.ndarray:
-    """A smooth colour pattern that changes from frame to frame (T, H, W, 3)."""
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    ph = np.random.default_rng(seed).uniform(0, 6, 3)
-    return np.stack([np.stack([128 + 90 * np.sin(x / 7 + t / 2 + ph[0]), 128 + 80 * np.cos(y / 6 - t / 3 + ph[1]),
-                               128 + 60 * np.sin((x + y) / 9 + ph[2])], -1) for t in range(n)]).astype(np.uint8)
-
-
-def write_video(path: Path, n: int = 4, seed: int = 0, codec: str = "libx264", frames=None) -> np.ndarray:
-    """A real little video: H.264 (yuv420p), or PNG (rgb24, lossless) with codec="png"."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames = frames_of(n, seed=seed) if frames is None else frames
-    with av.open(str(path), "w") as c:
-        s = c.add_stream(codec, rate=25)
-        s.height, s.width = frames.shape[1:3]
-        s.pix_fmt = "rgb24" if codec == "png" else "yuv420p"
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return frames
-
-
 def write_frames(folder: Path, names, seed: int = 0, ext: str = ".jpg") -> np.ndarray:
     """One image per name, frame i of the pattern as ``<names[i]><ext>``."""
     folder.mkdir(parents=True, exist_ok=True)
-    frames = frames_of(len(names), seed=seed)
+    frames = pattern(len(names), seed=seed)
     for name, f in zip(names, frames):
         Image.fromarray(f).save(folder / f"{name}{ext}")
     return frames
