@@ -38,6 +38,7 @@ import json
 import math
 import os
 import time
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -620,8 +621,13 @@ class Run:
 
 def _comparable(config: dict) -> dict:
     """Settings as JSON has them (tuples nested in dicts become lists, as after a round trip through a
-    checkpoint or params.yaml), without ``workers``: items do not depend on the loader's process count."""
-    return {k: v for k, v in json.loads(json.dumps(config)).items() if k != "workers"}
+    checkpoint or params.yaml), without ``workers``: items do not depend on the loader's process count. A
+    setting the config lacks (one added to TrainConfig after its checkpoint was saved) counts at its default,
+    which is what the run trained with."""
+    defaults = {f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+                for f in dataclasses.fields(TrainConfig)}
+    full = {**{k: v for k, v in defaults.items() if v is not dataclasses.MISSING}, **config}
+    return {k: v for k, v in json.loads(json.dumps(full)).items() if k != "workers"}
 
 
 def _save_atomic(obj, path: Path) -> None:

@@ -213,6 +213,22 @@ def test_finished_run_keeps_model_pt_alone_and_restarted_only_reports(pretrained
         train(cfg.replace(epochs=4), run, progress=False)
 
 
+def test_a_setting_added_after_a_checkpoint_counts_at_its_default(pretrained, tmp_path, capsys):
+    """A run saved before a TrainConfig field existed (here val_crops) is the same run as one with the
+    field at its default, and a different one from a run with another value."""
+    cfg, reference = pretrained
+    run = tmp_path / "run"
+    shutil.copytree(reference, run)
+    state = torch.load(run / "model.pt", weights_only=False)
+    del state["config"]["val_crops"]
+    torch.save(state, run / "model.pt")
+    capsys.readouterr()
+    train(cfg, run, progress=False)
+    assert f"resumed from {run / 'model.pt'} after epoch 3" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"other settings \(differing: \['val_crops'\]\)"):
+        train(cfg.replace(val_crops=3, in_memory=False), run, progress=False)
+
+
 def test_sigkill_then_resume_matches_uninterrupted(pretrained, tmp_path):
     """A real kill: a separate process trains until its first checkpoint exists and is SIGKILLed; this
     process resumes the run in the same folder."""
