@@ -571,6 +571,19 @@ class CameraShake(_Geometric):
         return Draw(_masked(m, active), active, dict(amplitude=amp, offset_px=px, magnification=mag))
 
 
+def tint(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Grey clips (B, 1, T, H, W) in [0, 1] -> colour clips (B, 3, T, H, W): each clip's grey level v becomes
+    v fg + (1 - v) bg with its own foreground and background colours fg, bg ~ U(0, 1)^3, drawn from
+    ``generator`` (6 B numbers, whatever the input). The fractal clips are grey while real clips are in
+    colour: tinted, pre-training shows the first layer colour with the fractal's shapes and motion unchanged.
+    Colour input (C = 3) is returned as it is."""
+    _check_batch(x, generator)
+    colours = _rand(generator, 2, x.shape[0], 3).to(x.device, x.dtype).view(2, -1, 3, 1, 1, 1)
+    if x.shape[1] != 1:
+        return x
+    return x * colours[0] + (1 - x) * colours[1]
+
+
 class Background(_Module):
     """Background mixing from the batch itself; the input is the foreground.
 

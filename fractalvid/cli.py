@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", type=int, default=1,
                    help="official split: 1-3 for ucf101, hmdb51 and egtea, 1 for the others (default 1)")
     p.add_argument("--short-side", type=int, default=128, help="frame short side after resizing (default 128)")
+    p.add_argument("--square", action="store_true",
+                   help="store the whole frame at SHORT_SIDE x SHORT_SIDE (squeezed), so crops cut nothing off")
     p.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true")
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             from .real import prepare_dataset
 
             card = prepare_dataset(a.dataset, a.root, a.out, split=a.split, short_side=a.short_side,
-                                   workers=a.workers, overwrite=a.overwrite, progress=not a.quiet)
+                                   square=a.square, workers=a.workers, overwrite=a.overwrite, progress=not a.quiet)
             print(json.dumps({k: card.get(k) for k in ("clips", "splits", "skipped", "bytes_per_clip")}))
         elif a.command in ("pretrain", "finetune"):
             from .train import train

@@ -35,7 +35,7 @@ def make_dataset(name: str, section: dict, out: str | os.PathLike, overwrite: bo
     """A params.yaml dataset section -> the dataset in ``out``; returns its card.
 
     A section with ``source`` is a real dataset (source: one of fractalvid.real.DATASETS, root, split,
-    short_side), prepared from the videos unpacked at ``root``; any other section is a
+    short_side, square), prepared from the videos unpacked at ``root``; any other section is a
     :class:`~fractalvid.generate.DatasetSpec` of synthetic clips (plus its run key ``workers``).
     A dataset already in ``out`` with the same settings is resumed (complete: left as it is); one made
     with other settings raises FileExistsError unless ``overwrite``. (``dvc repro`` removes a stage's
@@ -52,7 +52,8 @@ def make_dataset(name: str, section: dict, out: str | os.PathLike, overwrite: bo
             f"(README, 'Real data': `dvc update data.dvc` / `dvc import-url`, then unpack), or remove "
             f"{name!r} from finetune.datasets in params.yaml")
     return prepare_dataset(section["source"], root, out, split=section.get("split", 1),
-                           short_side=section.get("short_side", 128), overwrite=overwrite)
+                           short_side=section.get("short_side", 128), square=section.get("square", False),
+                           overwrite=overwrite)
 
 
 # ===================================================================== sampling

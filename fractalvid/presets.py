@@ -19,6 +19,7 @@ from torch import nn
 from .checks import check as _check
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)   # ITU-R BT.601: Y = 0.299 R + 0.587 G + 0.114 B
 IMAGENET_STD = (0.229, 0.224, 0.225)
 RESIZE_RATIO = 256 / 224   # load size / crop size
 
@@ -83,6 +84,16 @@ def eval_views(x: torch.Tensor, size: int = 112, crops: int = 1) -> torch.Tensor
     starts = [round(k * (max(h, w) - size) / (crops - 1)) for k in range(crops)]
     views = [x[..., :, s: s + size] if w >= h else x[..., s: s + size, :] for s in starts]
     return torch.stack(views, 1).flatten(0, 1)   # (N * crops, C, T, size, size), the crops of a clip together
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B, 1, T, H, W): colour clips (C = 3) as their luma (ITU-R BT.601 weights); grey
+    clips (C = 1) are returned as they are. The fractal pre-training clips are grey: ``TrainConfig.grey``
+    shows a network real clips without their colour, as a diagnostic of what colour adds."""
+    if x.shape[1] == 1:
+        return x
+    weights = torch.tensor(LUMA_WEIGHTS, dtype=x.dtype, device=x.device).view(1, 3, 1, 1, 1)
+    return (x * weights).sum(1, keepdim=True)
 
 
 def normalise(x: torch.Tensor) -> torch.Tensor:

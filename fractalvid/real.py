@@ -563,10 +563,13 @@ class VideoError(Exception):
     """A video file that yields no frames; the message is the reason reported."""
 
 
-def _target_size(height: int, width: int, short_side: int | None) -> tuple[int, int]:
-    """(H, W) with the short side ``short_side`` (both even, aspect kept); None: the size made even."""
+def _target_size(height: int, width: int, short_side: int | None, square: bool = False) -> tuple[int, int]:
+    """(H, W) with the short side ``short_side`` (both even, aspect kept); None: the size made even;
+    ``square``: (short_side, short_side), the whole frame squeezed along its long side."""
     if short_side is None:
         return max(2, height // 2 * 2), max(2, width // 2 * 2)
+    if square:
+        return short_side, short_side
     scale = short_side / min(height, width)
     return max(2, round(height * scale / 2) * 2), max(2, round(width * scale / 2) * 2)
 
@@ -574,13 +577,13 @@ def _target_size(height: int, width: int, short_side: int | None) -> tuple[int, 
 class _Resizer:
     """Resizes frames to the size the first one fixes: one path for decoded video frames and image files."""
 
-    def __init__(self, short_side: int | None):
-        self.short_side, self.size = short_side, None
+    def __init__(self, short_side: int | None, square: bool = False):
+        self.short_side, self.square, self.size = short_side, square, None
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
         if self.size is None:
             self.size = (frame.height, frame.width)
-            self.out_h, self.out_w = _target_size(*self.size, self.short_side)
+            self.out_h, self.out_w = _target_size(*self.size, self.short_side, self.square)
             self.shrink = self.out_h * self.out_w < self.size[0] * self.size[1]
         # threads=1: swscale's slice threads change the output bytes from run to run
         # and, left alive in a garbage frame, hang a forked prepare() worker that frees it
@@ -593,7 +596,8 @@ def _image_order(path: Path) -> tuple:
     return (0, int(path.stem), path.name) if path.stem.isdigit() else (1, 0, path.name)
 
 
-def _read_image_folder(folder: Path, short_side: int | None, max_frames: int | None) -> tuple[np.ndarray, dict]:
+def _read_image_folder(folder: Path, short_side: int | None, max_frames: int | None,
+                       square: bool = False) -> tuple[np.ndarray, dict]:
     """:func:`read_video` for a folder of frame images (``IMAGE_EXTS``), read with PIL in name order."""
     from PIL import Image
 
@@ -601,7 +605,7 @@ def _read_image_folder(folder: Path, short_side: int | None, max_frames: int | N
                     key=_image_order)
     if not images:
         raise VideoError("no image frames in folder")
-    resize, frames, bad, last_error = _Resizer(short_side), [], 0, None
+    resize, frames, bad, last_error = _Resizer(short_side, square), [], 0, None
     for image in images:
         if max_frames is not None and len(frames) >= max_frames:
             break
@@ -621,12 +625,15 @@ def _read_image_folder(folder: Path, short_side: int | None, max_frames: int | N
 
 
 def read_video(path: str | os.PathLike, short_side: int | None = None,
-               max_frames: int | None = None) -> tuple[np.ndarray, dict]:
+               max_frames: int | None = None, square: bool = False) -> tuple[np.ndarray, dict]:
     """Decode a video file with PyAV: RGB uint8 frames (T, H, W, 3) and facts about it.
 
     Frames are resized (area averaging when shrinking, bilinear when
     enlarging) so that the short side is ``short_side`` with both sides even;
-    with None the size is kept (trimmed by resizing to even sizes). Only the
+    with None the size is kept (trimmed by resizing to even sizes). With
+    ``square`` the frames become ``short_side`` x ``short_side``: the whole
+    picture, squeezed along its long side, so that a centre crop later cuts
+    nothing off (a portrait clip's head and feet, a wide clip's sides). Only the
     first ``max_frames`` frames are read when given. The first video stream
     is read; packets that fail to decode are skipped and counted.
 
@@ -644,7 +651,7 @@ def read_video(path: str | os.PathLike, short_side: int | None = None,
     """
     path = Path(path)
     if path.is_dir():
-        return _read_image_folder(path, short_side, max_frames)
+        return _read_image_folder(path, short_side, max_frames, square)
     if not path.is_file():
         raise VideoError("missing file")
     if path.stat().st_size == 0:
@@ -653,7 +660,7 @@ def read_video(path: str | os.PathLike, short_side: int | None = None,
         container = av.open(str(path))
     except Exception as e:  # FFmpeg's many errors, and PyAV's own on streams it cannot describe
         raise VideoError(f"cannot open: {type(e).__name__}: {e}") from None
-    frames, bad_packets, last_error, stopped, resize = [], 0, None, None, _Resizer(short_side)
+    frames, bad_packets, last_error, stopped, resize = [], 0, None, None, _Resizer(short_side, square)
     with container:
         if not container.streams.video:
             raise VideoError("no video stream")
@@ -703,7 +710,7 @@ def _prepare_one(job: tuple[int, VideoRecord]) -> tuple[int, dict | None, bytes 
     """(index, manifest row, clip bytes, None) for a readable video, (index, None, None, reason) otherwise."""
     index, rec = job
     try:
-        frames, info = read_video(rec.path, _prep["short_side"], _prep["max_frames"])
+        frames, info = read_video(rec.path, _prep["short_side"], _prep["max_frames"], _prep["square"])
         # the stored rate only matters for playback; the source's exact rate is in the manifest
         data = encode_clip(frames, _prep["crf"], _prep["preset"], fps=round(info["fps"]) or 12)
     except VideoError as e:
@@ -724,11 +731,13 @@ def _problems_path(out: Path, chunk: int) -> Path:
 def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int = 128,
             max_frames: int | None = None, workers: int | None = None, progress: bool = True,
             class_names: list[str] | None = None, chunk_size: int = 200, crf: int = 18,
-            preset: str = "veryfast", overwrite: bool = False, source: dict | None = None) -> dict:
+            preset: str = "veryfast", overwrite: bool = False, source: dict | None = None,
+            square: bool = False) -> dict:
     """Decode, resize and store real videos in folder ``out``; returns the dataset card.
 
     Each video is read with :func:`read_video` (short side ``short_side``,
-    even, aspect kept; at most ``max_frames`` frames, the first ones) and
+    even, aspect kept, or with ``square`` the whole frame at ``short_side`` x
+    ``short_side``; at most ``max_frames`` frames, the first ones) and
     stored as a colour H.264 clip (``crf``, ``preset``) in chunks of
     ``chunk_size`` videos, the store of generated datasets, so
     ``open_dataset(out)`` reads it (``ds[i]`` -> RGB (T, H, W, 3), label).
@@ -754,6 +763,8 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
         raise ValueError(f"short_side={short_side!r} is not accepted: expected an even integer (yuv420p)")
     if max_frames is not None:
         _check_int("max_frames", max_frames, 1, "None or an integer >= 1")
+    if not isinstance(square, bool):
+        raise ValueError(f"square={square!r} is not accepted: expected true or false")
     workers = os.cpu_count() if workers is None else workers
     _check_int("workers", workers, 1, "an integer >= 1")
     _check_int("chunk_size", chunk_size, 1, "an integer >= 1")
@@ -774,6 +785,8 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
                 "preset": preset, "chunk_size": chunk_size, "records": len(records),
                 "records_sha256": hashlib.sha256(listing.encode()).hexdigest(), "class_names": class_names,
                 "source": source}
+    if square:  # only when set: folders prepared before the option existed keep their settings
+        settings["square"] = True
     _prepare_folder(out, settings, overwrite)
 
     n_chunks = -(-len(records) // chunk_size)
@@ -782,7 +795,7 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
     start = time.perf_counter()
     if jobs:
         opts = {"short_side": short_side, "max_frames": max_frames, "crf": crf, "preset": preset,
-                "class_names": class_names}
+                "class_names": class_names, "square": square}
         bar = progress_bar(len(jobs), f"prepare {out.name}", "video", enabled=progress)
         pending, problems = [], []
 
@@ -884,8 +897,8 @@ def prepare_dataset(dataset: str, root: str | os.PathLike, out: str | os.PathLik
                     short_side: int = 128, **kwargs) -> dict:
     """:func:`list_videos` then :func:`prepare`: a real dataset's split, stored in ``out``; returns the card.
 
-    Other keyword arguments go to :func:`prepare` (max_frames, workers, chunk_size, crf, preset, overwrite,
-    progress).
+    Other keyword arguments go to :func:`prepare` (square, max_frames, workers, chunk_size, crf, preset,
+    overwrite, progress).
     """
     records, names = list_videos(dataset, root, split)
     return prepare(records, out, short_side=short_side, class_names=names,

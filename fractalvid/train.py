@@ -50,11 +50,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from .augment import AugmentConfig, RealVideoAugment
+from .augment import AugmentConfig, RealVideoAugment, tint
 from .checks import check as _check
 from .config import Settings
 from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
-from .presets import StandardAugment, load_size, normalise, resize_center_crop
+from .presets import StandardAugment, load_size, luminance, normalise, resize_center_crop
 from .progress import terminal
 from .selfsup import BYOL, MoCo, SelfSupervised, SimCLR
 from .x3d import INPUTS as X3D_INPUTS
@@ -104,6 +104,8 @@ class TrainConfig(Settings):
     holdout: float = 0.0                # this share of the training clips out, as split "holdout": whole actors
                                         # where clips have them, else that share of each class
     in_memory: bool = False             # decode the clips once into RAM and load them without worker processes
+    grey: bool = False                  # see colour clips as their luma, as the grey pre-training clips (a diagnostic)
+    tint: bool = False                  # give grey clips random foreground and background colours (augment.tint)
     workers: int = 2
     seed: int = 0
     amp: bool = True                    # mixed precision (GPU only; the CPU trains in float32)
@@ -203,6 +205,8 @@ def validate(c: TrainConfig) -> None:
            c.label_fraction, "a number in (0, 1]")
     _check(isinstance(c.holdout, (int, float)) and 0 <= c.holdout < 1, "holdout", c.holdout, "a number in [0, 1)")
     _check(isinstance(c.in_memory, bool), "in_memory", c.in_memory, "true or false")
+    _check(isinstance(c.grey, bool), "grey", c.grey, "true or false")
+    _check(isinstance(c.tint, bool), "tint", c.tint, "true or false")
     _check(c.val_crops == 1 or not c.in_memory, "val_crops", c.val_crops,
            "1 with in_memory (clips are held as centre squares), or in_memory: false for crops across the frame")
     _check(c.stream is None or (c.folds is None and c.label_fraction == 1 and c.holdout == 0 and not c.in_memory),
@@ -390,7 +394,8 @@ def evaluate(model: nn.Module, dataset, cfg: TrainConfig, num_classes: int, devi
     total = loss_sum = top1 = top5 = 0
     for clips, labels in _loader(dataset, cfg, 0, train=False, world=world):
         b, n = clips.shape[:2]
-        x = normalise(clips.flatten(0, 1).to(device).float().div_(255))  # already resized and cropped
+        x = clips.flatten(0, 1).to(device).float().div_(255)  # already resized and cropped
+        x = normalise(luminance(x) if cfg.grey else x)
         with torch.autocast(device.type, enabled=amp):
             scores = model(x).float().softmax(1).view(b, n, -1).mean(1)
         labels = labels.to(device)
@@ -506,9 +511,13 @@ class Run:
     # ---------------------------------------------------------------- epochs
     def _inputs(self, clips: torch.Tensor, gen: torch.Generator, progress: float) -> torch.Tensor:
         x = clips.to(self.device, non_blocking=True).float().div_(255)
+        if self.cfg.grey:
+            x = luminance(x)
         x = resize_center_crop(x, load_size(self.cfg.size), load_size(self.cfg.size))  # a stream's clips
         if self.real_video is not None:
             x = self.real_video(x, gen, epoch=progress)
+        if self.cfg.tint:
+            x = tint(x, gen)
         return self.train_tf(x, gen)
 
     def train_one_epoch(self) -> dict:

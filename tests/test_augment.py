@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fractalvid.augment import (AugmentConfig, Background, CameraPan, CameraShake, CameraZoom, Clone,
-                                Displacement, ForegroundPlacement, Perspective, RealVideoAugment)
+                                Displacement, ForegroundPlacement, Perspective, RealVideoAugment, tint)
 from fractalvid.presets import StandardAugment
 
 GEOMETRIC = {  # module -> (switch, probability)
@@ -444,3 +444,22 @@ def test_single_clip_batch_skips_background():
     x = torch.rand(1, 1, 4, 32, 32, generator=gen(21))
     assert torch.equal(Background(FULL)(x, gen(0)), x)
     assert RealVideoAugment()(x, gen(0)).shape == x.shape
+
+
+def test_tint_colours_each_grey_clip_with_its_own_foreground_and_background():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 3, 8, 8, generator=g)
+    x[:, :, :, 0, 0], x[:, :, :, 0, 1] = 1.0, 0.0          # one full-bright and one black pixel per frame
+    y = tint(x, torch.Generator().manual_seed(1))
+    assert y.shape == (4, 3, 3, 8, 8) and 0 <= y.min() and y.max() <= 1
+    fg, bg = y[:, :, 0, 0, 0], y[:, :, 0, 0, 1]            # (B, 3): the colours the clips were given
+    assert torch.allclose(y, x * fg.view(4, 3, 1, 1, 1) + (1 - x) * bg.view(4, 3, 1, 1, 1))
+    assert len({tuple(c.tolist()) for c in fg}) == 4      # every clip its own colours
+    assert torch.equal(y, tint(x, torch.Generator().manual_seed(1)))   # the generator's draws alone
+    colour = torch.rand(4, 3, 3, 8, 8)
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    assert tint(colour, g1) is colour
+    tint(x, g2)
+    assert torch.equal(g1.get_state(), g2.get_state())   # the same draws for colour input: runs stay paired
+    with pytest.raises(ValueError, match="expected a float batch"):
+        tint(x.to(torch.uint8), g)

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from conftest import pattern, write_video
 from fractalvid import DatasetSpec, generate, make_clip, open_dataset
 from fractalvid.data import VideoClips, eval_indices, train_indices
-from fractalvid.presets import eval_transform, eval_views, resize_center_crop
+from fractalvid.presets import eval_transform, eval_views, luminance, resize_center_crop
 from fractalvid.real import VideoRecord, hash_split, list_videos, prepare, prepare_dataset, read_video
 from fractalvid.stream import FractalStream
 from fractalvid.store import MANIFEST_FIELDS, decode_clip, encode_clip
@@ -217,6 +217,30 @@ def test_prepared_colours_match_the_source(damaged_set, tmp_path):
     direct, info = read_video(rec.path)
     assert stored.shape == direct.shape == (12, 32, 40, 3) and info["source_frames"] == 12
     assert np.abs(stored.astype(int) - direct).mean() < 3  # only the 4:2:0 chroma of the store differs
+
+
+def test_square_keeps_the_whole_portrait_frame(tmp_path):
+    """square=True: a portrait video becomes short_side x short_side, squeezed, its top and bottom kept
+    (a centre square of the short-side resize would cut them off)."""
+    frames = np.zeros((6, 64, 32, 3), np.uint8)
+    frames[:, :16] = (250, 20, 20)    # a red head
+    frames[:, -16:] = (20, 20, 250)   # blue feet
+    frames[:, 16:-16] = 128
+    path = tmp_path / "tall.avi"
+    write_video(path, frames=frames, codec="png")
+    square, info = read_video(path, short_side=16, square=True)
+    kept, _ = read_video(path, short_side=16)
+    assert square.shape == (6, 16, 16, 3) and kept.shape == (6, 32, 16, 3)
+    assert square[:, :3, :, 0].mean() > 200 and square[:, -3:, :, 2].mean() > 200   # head and feet, whole
+    assert (info["source_height"], info["source_width"]) == (64, 32)
+    rec = VideoRecord(path, 0, "train")
+    card = prepare([rec], tmp_path / "ds", short_side=16, square=True, crf=0, workers=1, progress=False)
+    stored, _ = open_dataset(tmp_path / "ds")[0]
+    assert stored.shape == (6, 16, 16, 3) and card["settings"]["square"] is True
+    with pytest.raises(FileExistsError):   # the same folder with the aspect kept is another dataset
+        prepare([rec], tmp_path / "ds", short_side=16, crf=0, workers=1, progress=False)
+    with pytest.raises(ValueError, match="square='yes' is not accepted"):
+        prepare([rec], tmp_path / "other", short_side=16, square="yes")
 
 
 def test_prepare_resumes_and_is_the_same_with_more_workers(damaged_set, prepared, tmp_path):
@@ -459,6 +483,18 @@ def test_colour_clips_round_trip(crf, limit):
         decode_clip(data, channels=2)
     with pytest.raises(ValueError, match="even H and W"):
         encode_clip(np.zeros((2, 15, 16, 3), np.uint8))
+
+
+def test_luminance_is_the_bt601_luma_and_leaves_grey_clips_alone():
+    x = torch.zeros(2, 3, 4, 5, 6)
+    x[0, 0], x[0, 1], x[0, 2] = 1.0, 0.5, 0.25        # one colour clip: R, G, B planes
+    x[1] = 0.4                                         # a grey clip written in colour
+    y = luminance(x)
+    assert y.shape == (2, 1, 4, 5, 6)
+    assert torch.allclose(y[0], torch.full((1, 4, 5, 6), 0.299 + 0.587 * 0.5 + 0.114 * 0.25))
+    assert torch.allclose(y[1], torch.full((1, 4, 5, 6), 0.4))  # the weights sum to 1
+    grey = torch.rand(2, 1, 4, 5, 6)
+    assert luminance(grey) is grey
 
 
 def test_eval_views_one_centre_crop_or_crops_across_the_frame():
