@@ -38,6 +38,15 @@ loader_vs_train[name][arch]: loader rate / training rate; the loader must exceed
 the training step (ratio > 1). render_s_per_clip: ``make_clip`` in this process
 at res 128 with the paper's steps and with steps halved, which shows what the
 chaos-game budget (walkers x steps x frames points) costs.
+
+--recipe PARAMS (e.g. params.yaml) measures instead the CPU default's pre-training step, as ``make repro``
+runs it, beside the bare network on the same threads: ``recipe_step_clips_per_s`` is ``Run.train_one_epoch``
+on a small set of the params' fractal clips (``generate.fractal``) held in memory (``in_memory``: no loader
+workers), so loading, cropping, augmentation, the temporal shift and the optimiser step are all in it;
+``bare`` is the same network's forward, cross-entropy, backward, clipping and AdamW on a ready float batch.
+``full_step_vs_bare`` = bare rate / full rate (the issue's target: at most 1.25). ``no_shift`` (the same
+trunk without the temporal shift, ``shift_div=0``) gives the shift's cost; ``channels_last`` the bare step
+with weights and activations in channels-last layout.
 """
 import argparse
 import json
@@ -54,7 +63,7 @@ from torch.utils.data import Dataset
 
 from fractalvid import DatasetSpec, FractalConfig, make_clip
 from fractalvid.models import build_model
-from fractalvid.train import Run, _loader, build_data, recipe
+from fractalvid.train import Run, _loader, build_data, config_from_params, recipe
 
 BASKETBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "basketball5"  # beside the checkout
 
@@ -149,6 +158,77 @@ def bare_step_timer(arch: str, args, device: torch.device):
     return step
 
 
+def bare_recipe_timer(cfg, classes: int, shift_div: int = 8, channels_last: bool = False):
+    """The bare step of ``cfg``'s network (its arch, frames, size, batch, clipping, AdamW settings)."""
+    torch.manual_seed(0)
+    model = build_model(cfg.arch, classes, frames=cfg.frames, dropout=cfg.dropout, shift_div=shift_div).train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(cfg.batch_size, 3, cfg.frames, cfg.size, cfg.size, generator=g)
+    y = torch.randint(0, classes, (cfg.batch_size,), generator=g)
+
+    def step() -> float:
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+        optimizer.step()
+        return cfg.batch_size / (time.perf_counter() - start)
+    return step
+
+
+def recipe_step(params_path: Path, repeats: int, log) -> dict:
+    """--recipe: the CPU default's full pre-training step against its bare network (see the module doc)."""
+    import yaml
+
+    from fractalvid.generate import generate
+
+    params = yaml.safe_load(Path(params_path).read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        classes = 8
+        spec = DatasetSpec(classes=classes, per_class=16, val_per_class=0, seed=0,
+                           fractal=FractalConfig(**(params["generate"].get("fractal") or {})))
+        generate(tmp / "clips", spec, workers=os.cpu_count(), progress=False)
+        cfg = config_from_params(params["pretrain"], data=str(tmp / "clips"), val_split=None)
+        if torch.cuda.is_available():
+            raise SystemExit("--recipe measures the CPU step: run it where no GPU is visible "
+                             "(CUDA_VISIBLE_DEVICES= python benchmarks/train.py --recipe params.yaml)")
+        run = Run(cfg, tmp / "run", progress=False)
+        timers = {"full": lambda: run.train_one_epoch()["clips_per_s"],
+                  "bare": bare_recipe_timer(cfg, classes),
+                  "bare_no_shift": bare_recipe_timer(cfg, classes, shift_div=0),
+                  "bare_channels_last": bare_recipe_timer(cfg, classes, channels_last=True)}
+        steps = run.steps_per_epoch
+        rates = {name: [] for name in timers}
+        for r in range(repeats + 1):
+            for name, timer in timers.items():
+                # the full timer runs one epoch of `steps` steps; the bare ones as many single steps
+                rate = timer() if name == "full" else statistics.fmean(timer() for _ in range(steps))
+                log(f"round {r} {name}: {rate:.1f} clips/s")
+                if r > 0:
+                    rates[name].append(rate)
+    med = {name: round(statistics.median(v), 1) for name, v in rates.items()}
+    return {
+        "benchmark": "train --recipe",
+        "params": Path(params_path).name,
+        "threads": torch.get_num_threads(), "cores": os.cpu_count(),
+        "arch": cfg.arch, "size": cfg.size, "frames": cfg.frames, "batch": cfg.batch_size,
+        "in_memory": cfg.in_memory, "real_video": cfg.real_video, "steps_per_round": steps, "repeats": repeats,
+        "recipe_step_clips_per_s": med["full"],
+        "bare_step_clips_per_s": med["bare"],
+        "full_step_vs_bare": round(med["bare"] / med["full"], 3),
+        "within_1.25x": med["bare"] / med["full"] <= 1.25,
+        "shift_cost": round(med["bare_no_shift"] / med["bare"], 3),
+        "channels_last_vs_default": round(med["bare_channels_last"] / med["bare"], 3),
+        "bare_no_shift_clips_per_s": med["bare_no_shift"],
+        "bare_channels_last_clips_per_s": med["bare_channels_last"],
+    }
+
+
 def render_times(n: int) -> dict:
     out = {}
     for name, cfg in (("res128", FractalConfig(res=128)), ("res128_half_steps", FractalConfig(res=128, steps=3750))):
@@ -173,8 +253,16 @@ def main():
     parser.add_argument("--render-clips", type=int, default=4)
     parser.add_argument("--prepared", default=None, help="a prepared basketball5 folder to reuse (made if absent)")
     parser.add_argument("--json", action="store_true", help="print one JSON line only")
+    parser.add_argument("--recipe", type=Path, default=None,
+                        help="a params file: measure its CPU pre-training step against the bare network instead")
     args = parser.parse_args()
     log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    if args.recipe is not None:
+        if not args.recipe.is_file():
+            raise SystemExit(f"--recipe {args.recipe} is not accepted: expected a params file such as params.yaml")
+        result = recipe_step(args.recipe, args.repeats, log)
+        print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

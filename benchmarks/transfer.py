@@ -8,12 +8,15 @@
     python benchmarks/transfer.py --family perlin        # pre-train on another synthetic family instead
     python benchmarks/transfer.py --control shuffled     # the control: same clips and schedule, labels shuffled
     python benchmarks/transfer.py --set pretrain.real_video=true   # any params.yaml value (repeatable)
+    python benchmarks/transfer.py --pretrained models/pretrain      # fine-tune the pipeline's own network
 
 What it does (work folder benchmarks/work/NAME, results benchmarks/results/NAME.json, NAME from the options):
 
 1. makes the pre-training set (params.yaml ``generate``, or the same classes x clips of another family), the
    built-in action benchmark (``downstream.actions``) and, when ``../shared/data/basketball5`` exists, the
-   283 real basketball clips (prepared at short side ``--basketball-short-side``); skipped with a note if not;
+   283 real basketball clips (prepared at short side ``--basketball-short-side``, or with ``--basketball-square``
+   whole at that size: its frames are portrait, and a centre square cuts off heads, arms and feet); skipped
+   with a note if not;
 2. pre-trains once (params.yaml ``pretrain``; ``--pretrain-epochs`` changes the budget);
 3. for every seed of ``finetune.seeds`` (or ``--seeds``), fine-tunes from scratch and from the pre-trained
    network with ``finetune.recipe`` on every fold of each set (:func:`fractalvid.protocol.train_folds`): the
@@ -47,7 +50,7 @@ from fractalvid.real import prepare_dataset
 from fractalvid.generate import DatasetSpec, generate
 from fractalvid.protocol import train_folds
 from fractalvid.report import comparison, read_history
-from fractalvid.train import config_from_params, finetune_config, train
+from fractalvid.train import TrainConfig, config_from_params, finetune_config, train
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -120,11 +123,15 @@ def shuffled_labels(folder: Path, spec: DatasetSpec, seed: int = 0) -> None:
 
 
 def make_data(params: dict, work: Path, family: str, control: str | None, basketball: Path,
-              short_side: int) -> tuple[dict, dict]:
-    """({name: folder}, {name: description}) of the pre-training set and the downstream sets."""
+              short_side: int, square: bool = False, pretrain: bool = True) -> tuple[dict, dict]:
+    """({name: folder}, {name: description}) of the pre-training set (unless not ``pretrain``) and the
+    downstream sets."""
     data, info = {}, {}
     actions = {k: v for k, v in params["downstream"]["actions"].items() if k not in ("out", "workers")}
-    for name, spec in (("pretrain", pretrain_spec(params, family)), ("actions", DatasetSpec.from_dict(actions))):
+    sets = [("actions", DatasetSpec.from_dict(actions))]
+    if pretrain:
+        sets.insert(0, ("pretrain", pretrain_spec(params, family)))
+    for name, spec in sets:
         folder = work / "data" / name
         start = time.perf_counter()
         card = generate(folder, spec, workers=os.cpu_count(), progress=False)
@@ -136,11 +143,11 @@ def make_data(params: dict, work: Path, family: str, control: str | None, basket
         info["pretrain"]["control"] = "labels shuffled"
     if basketball.is_dir():
         folder = work / "data" / "basketball5"
-        card = prepare_dataset("generic", basketball, folder, short_side=short_side, workers=os.cpu_count(),
-                               progress=False)
+        card = prepare_dataset("generic", basketball, folder, short_side=short_side, square=square,
+                               workers=os.cpu_count(), progress=False)
         data["basketball5"] = folder
         info["basketball5"] = {"source": "basketball5 (real clips, kept outside the project)",
-                               "short_side": short_side, "clips": sum(card["splits"].values()),
+                               "short_side": short_side, "square": square, "clips": sum(card["splits"].values()),
                                "class_names": card["class_names"], "skipped_videos": card["skipped"]}
         log(f"[data] basketball5: {card['splits']}")
     else:
@@ -159,12 +166,20 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
               "machine": {"cpus": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
                           "load_average_start": [round(x, 2) for x in os.getloadavg()]}}
     data, result["datasets"] = make_data(params, work, args.family, args.control, args.basketball,
-                                         args.basketball_short_side)
+                                         args.basketball_short_side, args.basketball_square,
+                                         pretrain=args.pretrained is None)
 
-    pre_cfg = config_from_params(params["pretrain"], data=str(data.pop("pretrain")), val_split=None)
-    metrics = train(pre_cfg, work / "pretrain", progress=False)
+    if args.pretrained is None:
+        pre_run = work / "pretrain"
+        pre_cfg = config_from_params(params["pretrain"], data=str(data.pop("pretrain")), val_split=None)
+        metrics = train(pre_cfg, pre_run, progress=False)
+    else:  # a finished pre-training run, e.g. the pipeline's models/pretrain: its own settings and numbers
+        pre_run = args.pretrained
+        state = torch.load(pre_run / "model.pt", map_location="cpu", weights_only=False)
+        pre_cfg = TrainConfig.from_dict(state["config"])
+        metrics = json.loads((pre_run / "metrics.json").read_text())
     # the budget is the training time of its epochs, which a resumed benchmark reads back from the history
-    history = read_history(work / "pretrain")
+    history = read_history(pre_run)
     result["pretrain_minutes"] = round(float(np.nansum(history["epoch_s"])) / 60, 3)
     result["pretrain_clip_passes"] = int(round(float(np.nansum(history["clips_per_s"] * history["epoch_s"]))))
     result["pretrain"] = {"config": {**pre_cfg.to_dict(), "data": rel(pre_cfg.data)}, "train_loss": metrics["train_loss"],
@@ -179,7 +194,7 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
         recipe = {**recipe, "label_fraction": args.label_fraction}
     section = {**params["finetune"], "recipe": recipe}
     result["scored_on"] = "holdout" if args.holdout else "test"
-    checkpoint = work / "pretrain" / "model.pt"
+    checkpoint = pre_run / "model.pt"
     rows, result["runs"] = [], []
     for dataset, folder in data.items():
         if dataset not in args.sets:
@@ -255,6 +270,10 @@ def name_of(args) -> str:
         parts.append(f"frac{args.label_fraction:g}")
     if args.holdout:
         parts.append(f"holdout{args.holdout:g}")
+    if args.basketball_square:
+        parts.append("square")
+    if args.pretrained is not None:
+        parts.append(f"from-{args.pretrained.name}")
     for change in args.changes:   # e.g. pretrain.augment.background=false -> background-false
         key, value = change.split("=", 1)
         parts.append(f"{key.rsplit('.', 1)[-1]}-{value}".replace("_", "-"))
@@ -291,14 +310,25 @@ def main() -> None:
                    help="downstream sets to fine-tune on (default both)")
     p.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="change a params.yaml value (YAML), e.g. --set pretrain.real_video=true; repeatable")
+    p.add_argument("--pretrained", type=Path, default=None,
+                   help="fine-tune this finished pre-training run (a folder with model.pt, e.g. models/pretrain) "
+                        "instead of pre-training")
     p.add_argument("--basketball", type=Path, default=BASKETBALL, help="the basketball5 folder")
     p.add_argument("--basketball-short-side", type=int, default=64, help="short side of the prepared clips")
+    p.add_argument("--basketball-square", action="store_true",
+                   help="prepare basketball5 square (its portrait frames whole, squeezed: no head or feet cut off)")
     p.add_argument("--out", type=Path, default=None, help="work folder (default benchmarks/work/NAME)")
     p.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/results/NAME.json)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON line instead of a table")
     args = p.parse_args()
     if args.family not in FAMILIES:
         raise ValueError(f"--family={args.family!r} is not accepted: expected one of {FAMILIES}")
+    if args.pretrained is not None and not (args.pretrained / "model.pt").is_file():
+        raise ValueError(f"--pretrained {args.pretrained} is not accepted: expected a finished pre-training run "
+                         "folder holding model.pt (e.g. models/pretrain after dvc repro)")
+    if args.pretrained is not None and (args.family != "fractal" or args.control or args.pretrain_epochs):
+        raise ValueError("--pretrained is not accepted with --family, --control or --pretrain-epochs: those "
+                         "describe a pre-training, and --pretrained skips it")
     if args.control not in (None, *CONTROLS):
         raise ValueError(f"--control={args.control!r} is not accepted: expected one of {CONTROLS}")
     if args.pretrain_epochs is not None and args.pretrain_epochs < 1:

@@ -106,6 +106,8 @@ class TrainConfig(Settings):
     in_memory: bool = False             # decode the clips once into RAM and load them without worker processes
     grey: bool = False                  # see colour clips as their luma, as the grey pre-training clips (a diagnostic)
     tint: bool = False                  # give grey clips random foreground and background colours (augment.tint)
+    probe: bool = False                 # fine-tuning: train the head alone on the frozen trunk, its batch-norm
+                                        # statistics frozen too (a linear probe of what the trunk's features hold)
     workers: int = 2
     seed: int = 0
     amp: bool = True                    # mixed precision (GPU only; the CPU trains in float32)
@@ -207,6 +209,8 @@ def validate(c: TrainConfig) -> None:
     _check(isinstance(c.in_memory, bool), "in_memory", c.in_memory, "true or false")
     _check(isinstance(c.grey, bool), "grey", c.grey, "true or false")
     _check(isinstance(c.tint, bool), "tint", c.tint, "true or false")
+    _check(c.probe is False or (c.probe is True and c.task == "finetune"), "probe", c.probe,
+           "false, or true with task 'finetune' (a linear probe trains a new head on a trunk)")
     _check(c.val_crops == 1 or not c.in_memory, "val_crops", c.val_crops,
            "1 with in_memory (clips are held as centre squares), or in_memory: false for crops across the frame")
     _check(c.stream is None or (c.folds is None and c.label_fraction == 1 and c.holdout == 0 and not c.in_memory),
@@ -437,6 +441,8 @@ class Run:
         self.train_tf = StandardAugment(train=True, size=cfg.size, crop_scale=cfg.crop_scale,
                                         randaugment=cfg.randaugment)
         self.steps_per_epoch = max(1, self._train_len() // cfg.batch_size)
+        if cfg.probe:
+            self.model.trunk.requires_grad_(False)
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr * cfg.batch_size / 32, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -526,6 +532,8 @@ class Run:
         gen = torch.Generator().manual_seed(_seed(cfg.seed, epoch, 3, self.rank))
         loader = _loader(self.train_set, cfg, epoch, train=True, world=self.world)
         self.net.train()
+        if cfg.probe:  # frozen features: batch norm keeps the trunk's running statistics
+            self.model.trunk.eval()
         total = loss_sum = correct = 0
         start = time.perf_counter()
         bar = tqdm(loader, total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",

@@ -45,6 +45,25 @@ def test_transfer_benchmark_runs_the_protocol_end_to_end(tmp_path):
     assert str(ROOT) not in results.read_text()                             # no absolute machine paths
 
 
+def test_transfer_benchmark_refuses_a_pretrained_folder_without_model_pt_before_any_work(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), "--pretrained", str(tmp_path),
+                          "--out", str(tmp_path / "work")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and f"--pretrained {tmp_path} is not accepted" in out.stderr
+    assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="--recipe measures the CPU step")
+def test_train_benchmark_recipe_compares_the_full_step_with_the_bare_network():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train.py"), "--recipe", "params.yaml",
+                          "--repeats", "1", "--json"], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=600)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["arch"] == "tsm_r18_w16" and r["in_memory"] is True and r["steps_per_round"] >= 2
+    assert r["full_step_vs_bare"] == pytest.approx(r["bare_step_clips_per_s"] / r["recipe_step_clips_per_s"], rel=0.01)
+    assert r["within_1.25x"] == (r["bare_step_clips_per_s"] / r["recipe_step_clips_per_s"] <= 1.25)
+    assert r["shift_cost"] > 0 and r["channels_last_vs_default"] > 0
+
+
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU: the check would run")
 def test_gpu_check_refuses_without_a_gpu():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu.py")], cwd=ROOT, capture_output=True,

@@ -390,6 +390,21 @@ def test_finetune_loads_the_pretrained_trunk_and_a_new_head(pretrained, actions_
     assert all(torch.equal(run.model.state_dict()[k], v) for k, v in trunk(load_checkpoint(full)["model"]).items())
 
 
+def test_probe_trains_the_head_alone_and_keeps_the_trunk_and_its_statistics(pretrained, actions_data, tmp_path):
+    cfg, folder = pretrained
+    ft = recipe("finetune", data=str(actions_data), init=str(folder / "model.pt"), epochs=1, warmup_epochs=0,
+                probe=True, **SMALL)
+    run = Run(ft, tmp_path, progress=False)
+    before = {k: v.clone() for k, v in run.model.state_dict().items()}
+    run.train_one_epoch()
+    after = run.model.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in before.items() if k.startswith("trunk."))  # running stats too
+    assert not torch.equal(after["head.weight"], before["head.weight"])
+    assert [n for n, p in run.model.named_parameters() if p.requires_grad] == ["head.weight", "head.bias"]
+    with pytest.raises(ValueError, match="probe=True is not accepted"):
+        cfg.replace(probe=True)   # a pre-training has no trunk to probe
+
+
 def test_finetune_from_another_arch_or_a_missing_file(pretrained, actions_data, tmp_path):
     _, folder = pretrained
     ft = recipe("finetune", data=str(actions_data), init=str(folder / "model.pt"), **{**SMALL, "arch": "tsm_r18"})
