@@ -36,7 +36,9 @@ def load() -> list[dict]:
                      "pretrain_epochs": r["pretrain"]["epochs"], "pretrain_minutes": r["pretrain_minutes"],
                      "pretrain_clip_passes": r.get("pretrain_clip_passes"),
                      "pretext_top1": r["pretrain"]["train_top1"], "label_fraction": o.get("label_fraction") or 1.0,
-                     "holdout": o.get("holdout"), "changes": o.get("changes") or [], "summary": r["summary"]})
+                     "holdout": o.get("holdout"), "pretrained": o.get("pretrained"),
+                     "changes": (o.get("changes") or []) + (["basketball5 square"] if o.get("basketball_square") else []),
+                     "summary": r["summary"]})
     return rows
 
 
@@ -93,7 +95,8 @@ def main() -> None:
              "| results file | scored on | pre-training | pretext train top-1 | labelled | actions margin "
              "| basketball5 margin |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        pre = f"{r['family']}{' (' + r['control'] + ' labels)' if r['control'] else ''}, {r['pretrain_epochs']} " \
+        pre = ("the pipeline's network, " if r["pretrained"] else "") + \
+              f"{r['family']}{' (' + r['control'] + ' labels)' if r['control'] else ''}, {r['pretrain_epochs']} " \
               f"epochs, {r['pretrain_clip_passes'] or 0:,} clip-passes, {r['pretrain_minutes']:.1f} min" + \
               "".join(f", `{c}`" for c in r["changes"])
         lines.append(f"| {r['file']}{'' if r['complete'] else ' (partial)'} | {r['scored_on']} | {pre} | "
