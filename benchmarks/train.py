@@ -137,13 +137,18 @@ def train_step_timer(arch: str, args, clips: torch.Tensor, labels: torch.Tensor,
     return step, run.device
 
 
-def bare_step_timer(arch: str, args, device: torch.device):
+def bare_step_timer(arch: str, batch: int, frames: int, size: int, device: torch.device, classes: int = 500,
+                    lr: float = 1e-4, weight_decay: float = 0.01, clip_grad: float = 5.0, dropout: float = 0.8,
+                    shift_div: int = 8, channels_last: bool = False):
+    """The model alone: forward, cross-entropy, backward, clipping and AdamW on a ready float batch."""
     torch.manual_seed(0)
-    model = build_model(arch, 500, frames=args.frames).to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    model = build_model(arch, classes, frames=frames, dropout=dropout, shift_div=shift_div).to(device).train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(args.batch, 3, args.frames, args.size, args.size, generator=g).to(device)
-    y = torch.randint(0, 500, (args.batch,), generator=g).to(device)
+    x = torch.randn(batch, 3, frames, size, size, generator=g).to(device)
+    y = torch.randint(0, classes, (batch,), generator=g).to(device)
 
     def step() -> float:
         start = time.perf_counter()
@@ -151,32 +156,10 @@ def bare_step_timer(arch: str, args, device: torch.device):
         with torch.autocast(device.type, enabled=device.type == "cuda"):
             loss = F.cross_entropy(model(x).float(), y)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad)
         optimizer.step()
         loss.item()  # waits for the device
-        return args.batch / (time.perf_counter() - start)
-    return step
-
-
-def bare_recipe_timer(cfg, classes: int, shift_div: int = 8, channels_last: bool = False):
-    """The bare step of ``cfg``'s network (its arch, frames, size, batch, clipping, AdamW settings)."""
-    torch.manual_seed(0)
-    model = build_model(cfg.arch, classes, frames=cfg.frames, dropout=cfg.dropout, shift_div=shift_div).train()
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(cfg.batch_size, 3, cfg.frames, cfg.size, cfg.size, generator=g)
-    y = torch.randint(0, classes, (cfg.batch_size,), generator=g)
-
-    def step() -> float:
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
-        optimizer.step()
-        return cfg.batch_size / (time.perf_counter() - start)
+        return batch / (time.perf_counter() - start)
     return step
 
 
@@ -186,6 +169,9 @@ def recipe_step(params_path: Path, repeats: int, log) -> dict:
 
     from fractalvid.generate import generate
 
+    if torch.cuda.is_available():   # before any work: the figure is the CPU default's
+        raise SystemExit("--recipe measures the CPU step: run it where no GPU is visible "
+                         "(CUDA_VISIBLE_DEVICES= python benchmarks/train.py --recipe params.yaml)")
     params = yaml.safe_load(Path(params_path).read_text())
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -194,14 +180,14 @@ def recipe_step(params_path: Path, repeats: int, log) -> dict:
                            fractal=FractalConfig(**(params["generate"].get("fractal") or {})))
         generate(tmp / "clips", spec, workers=os.cpu_count(), progress=False)
         cfg = config_from_params(params["pretrain"], data=str(tmp / "clips"), val_split=None)
-        if torch.cuda.is_available():
-            raise SystemExit("--recipe measures the CPU step: run it where no GPU is visible "
-                             "(CUDA_VISIBLE_DEVICES= python benchmarks/train.py --recipe params.yaml)")
         run = Run(cfg, tmp / "run", progress=False)
+        bare = dict(arch=cfg.arch, batch=cfg.batch_size, frames=cfg.frames, size=cfg.size, device=run.device,
+                    classes=classes, lr=cfg.lr, weight_decay=cfg.weight_decay, clip_grad=cfg.clip_grad,
+                    dropout=cfg.dropout)
         timers = {"full": lambda: run.train_one_epoch()["clips_per_s"],
-                  "bare": bare_recipe_timer(cfg, classes),
-                  "bare_no_shift": bare_recipe_timer(cfg, classes, shift_div=0),
-                  "bare_channels_last": bare_recipe_timer(cfg, classes, channels_last=True)}
+                  "bare": bare_step_timer(**bare),
+                  "bare_no_shift": bare_step_timer(**bare, shift_div=0),
+                  "bare_channels_last": bare_step_timer(**bare, channels_last=True)}
         steps = run.steps_per_epoch
         rates = {name: [] for name in timers}
         for r in range(repeats + 1):
@@ -290,7 +276,7 @@ def main():
         device = None
         for arch in args.archs:
             timers[f"train:{arch}"], device = train_step_timer(arch, args, clips, labels, tmp)
-            timers[f"bare:{arch}"] = bare_step_timer(arch, args, device)
+            timers[f"bare:{arch}"] = bare_step_timer(arch, args.batch, args.frames, args.size, device)
 
         rates = {name: [] for name in timers}
         for r in range(args.repeats + 1):
