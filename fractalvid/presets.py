@@ -152,11 +152,72 @@ class StandardAugment(nn.Module):
         else:
             ops = [v2.Resize(load_size(size), antialias=True), v2.CenterCrop(size)]
         self.transform = v2.Compose(ops)
+        # without RandAugment, the same crops, flips and blurs as v2's per-clip calls come from _crop_flip_blur,
+        # which draws them in v2's order from one generator per clip and blurs the whole batch at once
+        self.batched = train and not (randaugment and num_ops > 0)
+        self.crop_scale, self.log_ratio, self.flip, self.blur_p = crop_scale, torch.log(torch.tensor(ratio)), flip, blur_p
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1, 1), persistent=False)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.settings.items())
+
+    def _crop_box(self, g: torch.Generator, height: int, width: int) -> tuple[int, int, int, int]:
+        """v2.RandomResizedCrop's box (top, left, h, w), its draws in its order, from ``g``."""
+        area, (lo, hi), log_ratio = height * width, self.crop_scale, self.log_ratio
+        for _ in range(10):
+            target_area = area * torch.empty(1).uniform_(lo, hi, generator=g).item()
+            aspect = torch.exp(torch.empty(1).uniform_(log_ratio[0], log_ratio[1], generator=g)).item()
+            w = int(round(math.sqrt(target_area * aspect)))
+            h = int(round(math.sqrt(target_area / aspect)))
+            if 0 < w <= width and 0 < h <= height:
+                top = torch.randint(0, height - h + 1, size=(1,), generator=g).item()
+                left = torch.randint(0, width - w + 1, size=(1,), generator=g).item()
+                return top, left, h, w
+        in_ratio, (r_lo, r_hi) = width / height, self.settings["ratio"]   # v2's fallback: a central crop
+        if in_ratio < r_lo:
+            w, h = width, int(round(width / r_lo))
+        elif in_ratio > r_hi:
+            w, h = int(round(height * r_hi)), height
+        else:
+            w, h = width, height
+        return (height - h) // 2, (width - w) // 2, h, w
+
+    def _crop_flip_blur(self, v: torch.Tensor, seeds: list[int]) -> torch.Tensor:
+        """The train transform without RandAugment on float clips (B, C, T, H, W): (B, T, C, size, size).
+
+        Clip i's crop, flip and blur are drawn as v2's RandomResizedCrop, RandomHorizontalFlip and
+        RandomApply(GaussianBlur(3)) draw them from the global generator seeded with ``seeds[i]``, so the
+        output equals the per-clip v2 path's (a test checks it); each clip is resized alone (the boxes
+        differ), flips and blurs are applied to the batch at once.
+        """
+        b, c, t, height, width = v.shape
+        s, clips, flips, sigmas = self.size, [], [], []
+        for i in range(b):
+            g = torch.Generator().manual_seed(seeds[i])
+            top, left, h, w = self._crop_box(g, height, width)
+            clip = v[i, :, :, top:top + h, left:left + w].transpose(0, 1)       # (T, C, h, w)
+            if (h, w) != (s, s):
+                clip = F.interpolate(clip.reshape(t, c, h, w), size=[s, s], mode="bilinear", align_corners=False,
+                                     antialias=True)
+            clips.append(clip)
+            flips.append(self.flip and torch.rand(1, generator=g).item() < 0.5)
+            blur = self.blur_p > 0 and torch.rand(1, generator=g).item() < self.blur_p
+            sigmas.append(torch.empty(1).uniform_(0.1, 2.0, generator=g).item() if blur else None)
+        out = torch.stack(clips)                                                # (B, T, C, S, S)
+        flipped = [i for i, f in enumerate(flips) if f]
+        if flipped:
+            out[flipped] = out[flipped].flip(-1)
+        blurred = [i for i, sigma in enumerate(sigmas) if sigma is not None]
+        if blurred:   # one depthwise 3x3 convolution over every blurred frame, each clip's own kernel
+            lim = 1 / math.sqrt(2.0)   # v2's kernel: softmax(-(x / sigma)^2) on linspace(-lim, lim, 3)
+            x = torch.linspace(-lim, lim, steps=3, dtype=out.dtype)
+            k1 = torch.softmax(x.div(torch.tensor([sigmas[i] for i in blurred], dtype=out.dtype)[:, None])
+                               .pow(2).neg(), dim=1)                            # (nb, 3)
+            kernels = (k1[:, :, None] * k1[:, None, :]).repeat_interleave(t * c, dim=0)[:, None]
+            frames = F.pad(out[blurred].reshape(1, -1, s, s), [1, 1, 1, 1], mode="reflect")
+            out[blurred] = F.conv2d(frames, kernels, groups=len(blurred) * t * c).reshape(len(blurred), t, c, s, s)
+        return out
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
                 epoch: float = math.inf) -> torch.Tensor:
@@ -174,13 +235,16 @@ class StandardAugment(nn.Module):
                 raise ValueError(f"generator={generator!r} is not accepted: training augmentation needs a "
                                  "torch.Generator on the CPU")
             seeds = torch.randint(0, 2**62, (b,), generator=generator).tolist()
-            clips = []
-            for i in range(b):   # v2 draws one set of parameters per call: one call per clip
-                with torch.random.fork_rng(devices=[]):
-                    # the CPU generator only: torch.manual_seed would also (lazily) reseed CUDA
-                    torch.default_generator.manual_seed(seeds[i])
-                    clips.append(self.transform(tv_tensors.Video(v[i].transpose(0, 1))).as_subclass(torch.Tensor))
-            out = torch.stack(clips)                                            # (B, T, C, S, S)
+            if self.batched:
+                out = self._crop_flip_blur(v, seeds)                             # (B, T, C, S, S)
+            else:
+                clips = []
+                for i in range(b):   # v2 draws one set of parameters per call: one call per clip
+                    with torch.random.fork_rng(devices=[]):
+                        # the CPU generator only: torch.manual_seed would also (lazily) reseed CUDA
+                        torch.default_generator.manual_seed(seeds[i])
+                        clips.append(self.transform(tv_tensors.Video(v[i].transpose(0, 1))).as_subclass(torch.Tensor))
+                out = torch.stack(clips)                                        # (B, T, C, S, S)
         else:
             out = self.transform(v.transpose(1, 2).reshape(b * t, c, h, w)).reshape(b, t, c, self.size, self.size)
         out = out.clamp(0, 1).transpose(1, 2)

@@ -383,6 +383,26 @@ def test_standard_plain_settings_and_normalisation():
     assert any(torch.equal(o, x[0, 0]) for o in outs) and any(torch.equal(o, x[0, 0].flip(-1)) for o in outs)
 
 
+@pytest.mark.parametrize("channels, shape, crop_scale, ratio, blur_p", [
+    (1, (37, 37), (0.9, 1.0), (3 / 4, 4 / 3), 0.5),     # the CPU pre-training
+    (3, (37, 37), (0.5, 1.0), (3 / 4, 4 / 3), 0.5),     # the CPU fine-tuning, colour clips
+    (1, (40, 52), (0.2, 1.0), (3 / 4, 4 / 3), 1.0),     # non-square, every clip blurred
+    (3, (37, 37), (1.0, 1.0), (2.0, 3.0), 0.0),         # boxes that never fit: v2's central-crop fallback
+])
+def test_batched_crop_flip_blur_equals_torchvision_per_clip(channels, shape, crop_scale, ratio, blur_p):
+    """Without RandAugment the batch path must give exactly what v2's per-clip calls give for the same seeds."""
+    x = torch.rand(12, channels, 5, *shape, generator=gen(21))
+    aug = StandardAugment(size=32, crop_scale=crop_scale, ratio=ratio, randaugment=False, blur_p=blur_p)
+    assert aug.batched
+    for seed in range(4):
+        fast = aug(x, gen(seed))
+        aug.batched = False
+        reference = aug(x, gen(seed))
+        aug.batched = True
+        assert torch.equal(fast, reference)
+    assert not StandardAugment(size=32).batched                                   # RandAugment: v2 per clip
+
+
 def test_validation_transform_is_deterministic_resize_and_centre_crop():
     x = torch.rand(3, 1, 4, 96, 160, generator=gen(20))
     val = StandardAugment(train=False, size=112, normalise=False)
