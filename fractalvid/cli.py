@@ -166,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips", type=int, default=10, help="clips per video, scores averaged (default 10)")
     p.add_argument("--crops", type=int, default=1,
                    help="spatial crops per clip: 1 the centre (default), 3 across the frame (10 x 3 views)")
+    p = sub.add_parser("ablations", help="record the DVC experiments' results in reports/ablations.{json,md}",
+                       description="Read `dvc exp show` and merge every finished experiment (what it changed, "
+                                   "pretext top-1, minutes, margin with its CI per set) into the committed "
+                                   "table that notebook 04 draws; rows of experiments no longer listed are kept.")
+    p.add_argument("--out", default="reports/ablations", help="path stem of the .json and .md (default %(default)s)")
     p = sub.add_parser("exp-run", help="run the pipeline as a DVC experiment with another params profile",
                        description="Run dvc.yaml as a DVC experiment (dvc exp run --temp) with every value of "
                                    "PROFILE (e.g. params-paper.yaml), leaving the workspace and params.yaml alone.")
@@ -218,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
 
             print(json.dumps(evaluate_checkpoint(a.checkpoint, a.data, split=a.split, val_clips=a.clips,
                                                  crops=a.crops)))
+        elif a.command == "ablations":
+            from pathlib import Path
+
+            from .report import record_ablations
+
+            rows = record_ablations(Path(a.out))
+            print(f"{a.out}.json and {a.out}.md: {len(rows)} rows")
         elif a.command == "exp-run":
             import os
             import shlex

@@ -15,7 +15,8 @@ A run lives in one folder::
                            history; a finished run keeps it alone (no optimiser state:
                            nothing is left to resume), and restarted it only reports
     history.csv            one row per epoch: losses, top-1/top-5, lr, clips/s
-    metrics.json           the last epoch's numbers (what ``dvc metrics`` shows)
+    metrics.json           the last epoch's numbers (what ``dvc metrics`` shows), and
+                           train_minutes: the training steps' wall time over all epochs
     confusion.csv          the last evaluation's confusion matrix (rows: truth)
 
 Reproducibility. Every source of randomness is re-derived from (seed, epoch)
@@ -612,8 +613,10 @@ class Run:
     def metrics(self) -> dict:
         last = dict(self.history[-1]) if self.history else {}
         best = max((r.get("val_top1", 0.0) for r in self.history), default=0.0)
+        minutes = sum(r.get("epoch_s", 0.0) for r in self.history) / 60   # training steps only, no evaluation
         return {**{k: v for k, v in last.items() if k != "lr"}, "best_val_top1": best, "epochs": self.epoch,
-                "task": self.cfg.task, "arch": self.cfg.arch, "init": self.cfg.init}
+                "train_minutes": round(minutes, 3), "task": self.cfg.task, "arch": self.cfg.arch,
+                "init": self.cfg.init}
 
     def write_reports(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)

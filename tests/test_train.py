@@ -34,7 +34,7 @@ from fractalvid.train import (HISTORY_FIELDS, Run, TrainConfig, build_data, cosi
                               evaluate_checkpoint, load_checkpoint, recipe, train)
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMING = ("clips_per_s", "epoch_s")          # the only numbers allowed to differ between equal runs
+TIMING = ("clips_per_s", "epoch_s", "train_minutes")        # the only numbers allowed to differ between equal runs
 SMALL = dict(arch="tsm_mnv2", frames=4, size=32, batch_size=4, workers=0, val_clips=2)
 RUN_FILES = {"model.pt", "history.csv", "metrics.json", "confusion.csv"}  # last.pt and previous.pt go at the end
 
@@ -466,8 +466,9 @@ def test_report_files_have_the_documented_fields(pretrained):
         rows = list(reader)
     assert tuple(reader.fieldnames) == HISTORY_FIELDS
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
-    assert all(float(r[k]) > 0 for r in rows for k in TIMING)
+    assert all(float(r[k]) > 0 for r in rows for k in ("clips_per_s", "epoch_s"))
     m = json.loads((out / "metrics.json").read_text())
+    assert m["train_minutes"] == pytest.approx(sum(float(r["epoch_s"]) for r in rows) / 60, abs=1e-3)
     assert {k: m[k] for k in ("epochs", "task", "arch", "init")} == dict(epochs=3, task="supervised",
                                                                          arch="tsm_mnv2", init="scratch")
     for k in HISTORY_FIELDS:
