@@ -239,17 +239,23 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def table(result: dict) -> str:
-    lines = [f"{'set':12s} {'init':8s} {'top-1 % [95 % CI]':>24s}   per seed", ]
+    """The summary as text; the pre-trained start is named by what it learned (``fractal`` in the results'
+    keys, whatever the family: the protocol's name for the pre-trained initialisation)."""
+    options = result["options"]
+    pretrained = options["family"] + (f" ({options['control']})" if options.get("control") else "")
+    w = max(8, len(pretrained))
+    lines = [f"{'set':12s} {'init':{w}s} {'top-1 % [95 % CI]':>24s}   per seed", ]
     for dataset, e in result["summary"].items():
         for init in ("scratch", "fractal"):
             r = e.get(f"{init}_top1")
             if r:
-                lines.append(f"{dataset:12s} {init:8s} {100 * r['mean']:8.1f} [{100 * r['ci95'][0]:5.1f}, "
+                name = pretrained if init == "fractal" else init
+                lines.append(f"{dataset:12s} {name:{w}s} {100 * r['mean']:8.1f} [{100 * r['ci95'][0]:5.1f}, "
                              f"{100 * r['ci95'][1]:5.1f}]   " + " ".join(f"{100 * v:.1f}" for v in r["per_seed"]))
         m = e.get("margin_top1")
         if m:
-            lines.append(f"{'':12s} {'margin':8s} {100 * m['mean']:+8.1f} [{100 * m['ci95'][0]:+5.1f}, "
-                         f"{100 * m['ci95'][1]:+5.1f}] points, fractal better in {m['wins']}/{len(m['per_seed'])} "
+            lines.append(f"{'':12s} {'margin':{w}s} {100 * m['mean']:+8.1f} [{100 * m['ci95'][0]:+5.1f}, "
+                         f"{100 * m['ci95'][1]:+5.1f}] points, {pretrained} better in {m['wins']}/{len(m['per_seed'])} "
                          f"seeds; {e['test_clips']} test clips, chance {100 * e['chance']:.0f} %")
     lines.append(f"scored on the {result['scored_on']} clips; pre-training {result['pretrain_minutes']} min, "
                  f"total {result.get('total_minutes', '?')} min")
