@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         elif a.command == "ablations":
             from pathlib import Path
 
-            from .report import record_ablations
+            from .ablations import record_ablations
 
             rows = record_ablations(Path(a.out))
             print(f"{a.out}.json and {a.out}.md: {len(rows)} rows")

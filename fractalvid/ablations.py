@@ -1,0 +1,203 @@
+"""The ablation record: DVC experiments -> ``reports/ablations.json`` and ``.md`` -> notebook 04's section.
+
+Experiments live in git refs that a clone does not fetch, so their results are recorded in a committed
+table: ``fractalvid ablations`` reads ``dvc exp show`` (names, states, params) and each finished
+revision's metrics files (with git: ``dvc exp show`` leaves out list values such as a confidence
+interval), turns each experiment into a row (what it changed against the commit it branched from, the
+pretext task's top-1, minutes, the fine-tuning margin per set with its interval and seeds) and merges the
+rows into the record, which notebook 04 draws.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+
+def _file_at(rev: str, path: str, cwd: str | Path) -> dict | None:
+    """A JSON file as commit ``rev`` holds it (experiments are commits under refs/exps), or None."""
+    try:
+        out = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=cwd, capture_output=True, text=True, timeout=60)
+        return json.loads(out.stdout) if out.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
+        return None
+
+
+def experiments(cwd: str | Path = ".") -> list[dict]:
+    """The DVC experiments of this repository (``dvc exp show --json``) and the commits they branch from.
+
+    Returns [] when DVC or git has none (e.g. a fresh clone). Each item: {"name", "rev", "state" ("success",
+    "queued", "running", "failed"; a commit's is "success"), "baseline": the commit's flat params, "params":
+    flat dict, "metrics": flat dict keyed ``<metrics file stem>.<key>``}; the commits themselves come as
+    items whose "baseline" is None. Metrics are read from each revision's files with git, since
+    ``dvc exp show`` leaves out list values such as a confidence interval.
+    """
+    try:
+        out = subprocess.run(["dvc", "exp", "show", "--json"], cwd=cwd, capture_output=True, text=True, timeout=300)
+        data = json.loads(out.stdout) if out.returncode == 0 and out.stdout.strip() else []
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
+        return []
+
+    def flat(d, prefix=""):
+        items = {}
+        for k, v in (d or {}).items():
+            if isinstance(v, dict):
+                items.update(flat(v, f"{prefix}{k}."))
+            else:
+                items[f"{prefix}{k}"] = v
+        return items
+
+    def entry(e, baseline, state):
+        data_ = e.get("data") or {}
+        rev = data_.get("rev") or e.get("rev")
+        params = {k: v for f in (data_.get("params") or {}).values() for k, v in flat(f.get("data")).items()}
+        metrics = {}
+        for path, f in (data_.get("metrics") or {}).items():
+            whole = _file_at(rev, path, cwd) if state == "success" else None
+            metrics.update({f"{Path(path).stem}.{k}": v for k, v in flat(whole or f.get("data")).items()})
+        name = e.get("name") or data_.get("name") or (rev or "")[:7]
+        return {"name": name, "rev": rev, "state": state, "baseline": baseline, "params": params,
+                "metrics": metrics}
+
+    found = []
+    for commit in data:
+        if commit.get("rev") == "workspace":
+            continue
+        base = entry(commit, None, "success")
+        found.append(base)
+        for exp in commit.get("experiments") or []:
+            state = (exp.get("executor") or {}).get("state") or "success"   # no executor: finished, collected
+            for revision in exp.get("revs") or []:
+                found.append(entry(revision, base["params"], state))
+    return found
+
+
+def ablation_rows(exps: list[dict]) -> list[dict]:
+    """One row per experiment that finished, for the committed ablation table (``fractalvid ablations``).
+
+    Each row: its name, the params it changed against the commit it branched from (output paths left out),
+    the pretext task's final train and validation top-1, the minutes of generation (clips x seconds per
+    clip) and of pre-training (the sum of its epochs' training time), and per downstream set the
+    fractal-minus-scratch margin (mean, 95 % CI, per seed), both initialisations' top-1, the test clips and
+    the chance level, as ``reports/metrics/results.json`` has them. The commits the experiments branch from
+    come as rows named "default @ <rev>" that change nothing.
+    """
+    rows = []
+    branched = {json.dumps(e["baseline"], sort_keys=True) for e in exps if e["baseline"] is not None}
+    for e in exps:
+        if e["baseline"] is None and json.dumps(e["params"], sort_keys=True) not in branched:
+            continue   # a commit no experiment branches from
+        if e["state"] != "success":
+            continue   # queued, running or failed
+        m = e["metrics"]
+        datasets = sorted({k.split(".")[1] for k in m if k.startswith("results.") and k.endswith(".margin_top1.mean")})
+        if not datasets:
+            continue   # no downstream results
+        base = e["params"] if e["baseline"] is None else e["baseline"]
+        changed = {k: v for k, v in e["params"].items() if base.get(k) != v and not k.endswith(".out")}
+        minutes = m.get("pretrain.train_minutes")
+        if minutes is None and "pretrain.epoch_s" in m:   # metrics written before train_minutes existed
+            minutes = m["pretrain.epoch_s"] * m["pretrain.epochs"] / 60
+        generate_min = m["generate.clips"] * m["generate.s_per_clip"] / 60 if "generate.clips" in m else None
+        name = e["name"] if e["baseline"] is not None else f"default @ {(e['rev'] or '')[:7]}"
+        row = {"name": name, "rev": e["rev"], "changed": changed,
+               "pretext_train_top1": m.get("pretrain.train_top1"), "pretext_val_top1": m.get("pretrain.val_top1"),
+               "generate_minutes": None if generate_min is None else round(generate_min, 2),
+               "pretrain_minutes": None if minutes is None else round(minutes, 2), "datasets": {}}
+        for d in datasets:
+            key = f"results.{d}."
+            row["datasets"][d] = {
+                "margin_top1": {"mean": m[key + "margin_top1.mean"], "ci95": m[key + "margin_top1.ci95"],
+                                "per_seed": m[key + "margin_top1.per_seed"]},
+                **{k: m.get(key + k) for k in ("scratch_top1", "fractal_top1", "test_clips", "chance")}}
+        rows.append(row)
+    return rows
+
+
+def merge_ablations(old: list[dict], new: list[dict]) -> list[dict]:
+    """The committed table updated with a new export: rows of the same name replaced, the others kept (an
+    experiment removed with ``dvc exp remove`` stays on record), in the old order, then the new rows."""
+    fresh = {r["name"]: r for r in new}
+    kept = [fresh.pop(r["name"], r) for r in old]
+    return kept + [r for r in new if r["name"] in fresh]
+
+
+def record_ablations(out: str | Path = "reports/ablations", exps: list[dict] | None = None) -> list[dict]:
+    """Merge the finished experiments (``dvc exp show``, or ``exps``) into ``out``.json and write ``out``.md.
+
+    Raises ValueError, before writing anything, when no experiment has results. Both files are written to a
+    temporary name and renamed, so an interrupted export leaves the old record whole.
+    """
+    from .store import write_json
+
+    out = Path(out)
+    new = ablation_rows(experiments() if exps is None else exps)
+    if not any(r["changed"] for r in new):
+        raise ValueError("no finished DVC experiment to record (`dvc exp show` lists none with results): run "
+                         "the README's ablation recipes first; the committed table is left as it is")
+    path = out.with_suffix(".json")
+    rows = merge_ablations(json.loads(path.read_text()) if path.exists() else [], new)
+    write_json(path, rows)
+    tmp = out.with_suffix(".md.tmp")
+    tmp.write_text("# Ablations (DVC experiments)\n\nWritten by `fractalvid ablations` from `dvc exp show`. Each "
+                   "experiment reruns the pipeline with the settings shown changed against the commit it branched "
+                   "from (the `default @` rows); margins are fractal minus scratch top-1 in points, the mean over "
+                   "paired seeds with its 95 % Student-t interval, then scratch -> fractal top-1, the seeds where "
+                   "fractal wins and the test clips (every clip tested once). Minutes are wall time on the "
+                   "machine that ran them (2 cores here): generation, then the pre-training's training steps.\n\n"
+                   + format_ablations(rows) + "\n")
+    os.replace(tmp, out.with_suffix(".md"))
+    return rows
+
+
+def _changes(row: dict) -> str:
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(row["changed"].items())) or "none (the default)"
+
+
+def format_ablations(rows: list[dict]) -> str:
+    """A markdown table of ablation rows: changes, pretext top-1, minutes, margin per set with its CI."""
+    datasets = sorted({d for r in rows for d in r["datasets"]})
+    head = ["experiment", "changed", "pretext train / val top-1", "generate + pre-train (min)"] + \
+        [f"{d}: fractal - scratch (points)" for d in datasets]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def pct(v):
+        return "-" if v is None else f"{100 * v:.0f} %"
+
+    for r in rows:
+        cells = [r["name"], f"`{_changes(r)}`", f"{pct(r['pretext_train_top1'])} / {pct(r['pretext_val_top1'])}",
+                 "-" if r["pretrain_minutes"] is None else
+                 f"{r['generate_minutes'] or 0:.1f} + {r['pretrain_minutes']:.1f}"]
+        for d in datasets:
+            e = r["datasets"].get(d)
+            if e is None:
+                cells.append("-")
+                continue
+            m = e["margin_top1"]
+            wins = sum(v > 0 for v in m["per_seed"])
+            cells.append(f"{100 * m['mean']:+.1f} [{100 * m['ci95'][0]:+.1f}, {100 * m['ci95'][1]:+.1f}] "
+                         f"({100 * e['scratch_top1']:.0f} -> {100 * e['fractal_top1']:.0f} %, "
+                         f"{wins}/{len(m['per_seed'])} seeds, {e['test_clips']} clips)")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_ablations(ax, rows: list[dict], dataset: str) -> None:
+    """Each experiment's margin on ``dataset``: the mean with its 95 % CI and every seed's margin as a dot."""
+    rows = [r for r in rows if dataset in r["datasets"]]
+    for y, r in enumerate(rows):
+        e = r["datasets"][dataset]
+        m = e["margin_top1"]
+        lo, hi = (100 * v for v in m["ci95"])
+        ax.errorbar(100 * m["mean"], y, xerr=[[100 * m["mean"] - lo], [hi - 100 * m["mean"]]], fmt="o",
+                    color="C1" if r["changed"] else "k", capsize=3)
+        ax.scatter([100 * v for v in m["per_seed"]], [y + 0.2] * len(m["per_seed"]), s=10, color="C0", alpha=0.6,
+                   label="one seed" if y == 0 else None)
+    ax.axvline(0, color="k", lw=0.8, ls=":")
+    ax.set_yticks(range(len(rows)), [r["name"] for r in rows])
+    ax.invert_yaxis()
+    clips = sorted({r["datasets"][dataset]["test_clips"] for r in rows})
+    chance = sorted({r["datasets"][dataset]["chance"] for r in rows})
+    ax.set_xlabel(f"{dataset}: fractal - scratch top-1 (points); mean, 95 % CI, seeds; "
+                  f"{'/'.join(map(str, clips))} test clips, chance {'/'.join(f'{100 * c:.0f}' for c in chance)} %")
