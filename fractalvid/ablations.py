@@ -25,16 +25,25 @@ def _file_at(rev: str, path: str, cwd: str | Path) -> dict | None:
 
 
 def experiments(cwd: str | Path = ".") -> list[dict]:
-    """The DVC experiments of this repository (``dvc exp show --json``) and the commits they branch from.
+    """The DVC experiments of this repository (``dvc exp show --json`` for HEAD and for every commit that a
+    finished experiment branches from, as ``dvc exp list --all-commits`` names them) and those commits.
 
     Returns [] when DVC or git has none (e.g. a fresh clone). Each item: {"name", "rev", "state" ("success",
     "queued", "running", "failed"; a commit's is "success"), "baseline": the commit's flat params, "params":
     flat dict, "metrics": flat dict keyed ``<metrics file stem>.<key>``}; the commits themselves come as
-    items whose "baseline" is None. Metrics are read from each revision's files with git, since
-    ``dvc exp show`` leaves out list values such as a confidence interval.
+    items whose "baseline" is None and whose "experiments" counts those branching from them. Metrics are
+    read from each revision's files with git, since ``dvc exp show`` leaves out list values such as a
+    confidence interval.
     """
     try:
-        out = subprocess.run(["dvc", "exp", "show", "--json"], cwd=cwd, capture_output=True, text=True, timeout=300)
+        # the commits that finished experiments branch from ("<rev>:" lines), not only HEAD, which `dvc exp
+        # show` alone would look at: experiments usually branch from a commit before the one recording them
+        listed = subprocess.run(["dvc", "exp", "list", "--all-commits"], cwd=cwd, capture_output=True, text=True,
+                                timeout=300)
+        bases = [line.strip()[:-1] for line in listed.stdout.splitlines() if line.strip().endswith(":")]
+        revs = [arg for rev in ["HEAD", *bases] for arg in ("--rev", rev)]
+        out = subprocess.run(["dvc", "exp", "show", "--json", *revs], cwd=cwd, capture_output=True, text=True,
+                             timeout=300)
         data = json.loads(out.stdout) if out.returncode == 0 and out.stdout.strip() else []
     except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
         return []
@@ -65,6 +74,7 @@ def experiments(cwd: str | Path = ".") -> list[dict]:
         if commit.get("rev") == "workspace":
             continue
         base = entry(commit, None, "success")
+        base["experiments"] = len(commit.get("experiments") or [])
         found.append(base)
         for exp in commit.get("experiments") or []:
             state = (exp.get("executor") or {}).get("state") or "success"   # no executor: finished, collected
@@ -84,9 +94,8 @@ def ablation_rows(exps: list[dict]) -> list[dict]:
     come as rows named "default @ <rev>" that change nothing.
     """
     rows = []
-    branched = {json.dumps(e["baseline"], sort_keys=True) for e in exps if e["baseline"] is not None}
     for e in exps:
-        if e["baseline"] is None and json.dumps(e["params"], sort_keys=True) not in branched:
+        if e["baseline"] is None and not e.get("experiments"):
             continue   # a commit no experiment branches from
         if e["state"] != "success":
             continue   # queued, running or failed

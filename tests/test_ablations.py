@@ -63,7 +63,10 @@ def exp_show():
 @pytest.fixture
 def dvc_exp_show(monkeypatch):
     def fake_run(cmd, **kwargs):
+        if cmd[:3] == ["dvc", "exp", "list"]:
+            return subprocess.CompletedProcess(cmd, 0, stdout="aaaaaaa:\n\tbbbbbbb [naive-motion]\n", stderr="")
         if cmd[:3] == ["dvc", "exp", "show"]:
+            assert cmd[3:] == ["--json", "--rev", "HEAD", "--rev", "aaaaaaa"]   # HEAD and the listed base
             return subprocess.CompletedProcess(cmd, 0, stdout=json.dumps(exp_show()), stderr="")
         assert cmd[:2] == ["git", "show"]
         rev, path = cmd[2].split(":", 1)
