@@ -109,6 +109,10 @@ def main() -> None:
     if curve(rows, "pretrain_clip_passes", {**base, "label_fraction": 1.0}, FIGURES / "margin_vs_compute.png",
              "pre-training clip-passes (log; the paper: 2.5M, at about 400x the compute per clip)", log=True):
         lines += ["", "![margin versus pre-training compute](figures/study/margin_vs_compute.png)"]
+    if (ROOT / "reports" / "ablations.md").exists():
+        lines += ["", "The paper's ablations, run as DVC experiments of the pipeline itself (one setting changed, "
+                      "5 paired seeds, the built-in benchmark), are recorded in [ablations.md](ablations.md) and "
+                      "drawn in `04_figures`."]
     selection = HERE / "results" / "selection.md"   # the hand-written log of how the default was chosen
     if selection.exists():
         lines += ["", selection.read_text().rstrip()]
