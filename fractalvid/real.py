@@ -712,7 +712,7 @@ def _prepare_one(job: tuple[int, VideoRecord]) -> tuple[int, dict | None, bytes 
     try:
         frames, info = read_video(rec.path, _prep["short_side"], _prep["max_frames"], _prep["square"])
         # the stored rate only matters for playback; the source's exact rate is in the manifest
-        data = encode_clip(frames, _prep["crf"], _prep["preset"], fps=round(info["fps"]) or 12)
+        data = encode_clip(frames, _prep["crf"], _prep["preset"], fps=round(info["fps"]) or 12, mbtree=False)
     except VideoError as e:
         return index, None, None, str(e)
     except Exception as e:  # anything else one file does must not stop the run: it is reported instead
@@ -738,7 +738,8 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
     Each video is read with :func:`read_video` (short side ``short_side``,
     even, aspect kept, or with ``square`` the whole frame at ``short_side`` x
     ``short_side``; at most ``max_frames`` frames, the first ones) and
-    stored as a colour H.264 clip (``crf``, ``preset``) in chunks of
+    stored as a colour H.264 clip (``crf``, ``preset``, x264's macroblock
+    tree off, so that the same videos always give the same bytes) in chunks of
     ``chunk_size`` videos, the store of generated datasets, so
     ``open_dataset(out)`` reads it (``ds[i]`` -> RGB (T, H, W, 3), label).
     Record i is manifest index i; the manifest has ``PREPARED_FIELDS``.
@@ -787,6 +788,9 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
                 "source": source}
     if square:  # only when set: folders prepared before the option existed keep their settings
         settings["square"] = True
+    # no macroblock tree (encode_clip): the same videos give the same bytes; a folder prepared before, whose
+    # bytes depended on the process that wrote them, is refused (or replaced with overwrite)
+    settings["mbtree"] = False
     _prepare_folder(out, settings, overwrite)
 
     n_chunks = -(-len(records) // chunk_size)

@@ -3,6 +3,8 @@ import csv
 import io
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -289,6 +291,19 @@ def test_basketball5_prepares_and_loads_as_generic(tmp_path):
         assert torch.equal(clip[:, -1], clip[:, -2])
     clips, _ = VideoClips(tmp_path / "bb", train=False, num_clips=2, size=112)[0]
     assert clips.shape == (2, 3, 8, 112, 112)
+
+
+@pytest.mark.skipif(not BASKETBALL.is_dir(), reason="the basketball5 clips are not on this machine")
+def test_real_clips_prepare_to_the_same_bytes_in_separate_processes(tmp_path):
+    """x264's macroblock tree had given the same real clips different bytes in each process (6 of 6); a
+    fresh process per preparation, as two machines or two runs of the pipeline would be."""
+    code = ("import sys; from fractalvid.real import list_videos, prepare; r, n = list_videos('generic', sys.argv[1]); "
+            "prepare(r[::4], sys.argv[2], short_side=64, class_names=n, workers=2, progress=False)")
+    for name in ("a", "b"):
+        subprocess.run([sys.executable, "-c", code, str(BASKETBALL), str(tmp_path / name)], check=True, timeout=300)
+    a, b = ((tmp_path / name / "chunks" / "chunk-00000.bin").read_bytes() for name in ("a", "b"))
+    assert len(a) > 100_000 and a == b
+    assert (tmp_path / "a" / "manifest.csv").read_bytes() == (tmp_path / "b" / "manifest.csv").read_bytes()
 
 
 # ----------------------------------------------------------------- sampling
