@@ -9,6 +9,7 @@
     python benchmarks/transfer.py --control shuffled     # the control: same clips and schedule, labels shuffled
     python benchmarks/transfer.py --set pretrain.real_video=true   # any params.yaml value (repeatable)
     python benchmarks/transfer.py --pretrained models/pretrain      # fine-tune the pipeline's own network
+    python benchmarks/transfer.py --family perlin --scratch-from benchmarks/work/transfer   # reuse its scratch runs
 
 What it does (work folder benchmarks/work/NAME, results benchmarks/results/NAME.json, NAME from the options):
 
@@ -195,15 +196,23 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
     section = {**params["finetune"], "recipe": recipe}
     result["scored_on"] = "holdout" if args.holdout else "test"
     checkpoint = pre_run / "model.pt"
+    scratch_work = work
+    if args.scratch_from is not None:
+        scratch_work = args.scratch_from
+        result["scratch_from"] = rel(scratch_work)
     rows, result["runs"] = [], []
     for dataset, folder in data.items():
         if dataset not in args.sets:
             continue
+        scratch_data = folder if args.scratch_from is None else same_clips(folder, args.scratch_from / "data" / dataset)
         for seed in args.seeds:
             for init in ("scratch", "fractal"):
-                cfg = finetune_config(section, dataset, init, seed, pretrained=checkpoint).replace(data=str(folder))
+                cfg = finetune_config(section, dataset, init, seed, pretrained=checkpoint).replace(
+                    data=str(scratch_data if init == "scratch" else folder))
                 start = time.perf_counter()
-                r = train_folds(cfg, work / "runs" / f"{dataset}-{init}-{seed}", progress=False)
+                # a reused scratch run resumes only if its settings are these (train refuses otherwise)
+                r = train_folds(cfg, (scratch_work if init == "scratch" else work) / "runs" / f"{dataset}-{init}-{seed}",
+                                progress=False)
                 row = {"dataset": dataset, "init": init, "seed": seed, "top1": r["top1"], "top5": r["top5"],
                        "test_clips": r["test_clips"], "classes": len(r["classes"]), "train_top1": r["train_top1"],
                        "fold_top1": [f["val_top1"] for f in r["folds"]], "wall_s": round(time.perf_counter() - start, 1)}
@@ -221,6 +230,18 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
     result["complete"] = True
     write_json_atomic(results_path, result)
     return result
+
+
+def same_clips(folder: Path, other: Path) -> Path:
+    """``other`` if that downstream set holds the clips of ``folder`` (the same settings, manifest and chunks,
+    byte for byte), so that runs on it are runs on ``folder``'s clips."""
+    names = ["settings.json", "manifest.csv"] + [f"chunks/{p.name}" for p in sorted((folder / "chunks").glob("*.bin"))]
+    for name in names:
+        if not (other / name).is_file() or (other / name).read_bytes() != (folder / name).read_bytes():
+            raise ValueError(f"--scratch-from: {rel(other)} does not hold the clips of {rel(folder)} ({name} "
+                             "differs or is missing); expected the work folder of a benchmark run on the same "
+                             "downstream sets")
+    return other
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -323,6 +344,9 @@ def main() -> None:
     p.add_argument("--basketball-short-side", type=int, default=64, help="short side of the prepared clips")
     p.add_argument("--basketball-square", action="store_true",
                    help="prepare basketball5 square (its portrait frames whole, squeezed: no head or feet cut off)")
+    p.add_argument("--scratch-from", type=Path, default=None, metavar="WORK",
+                   help="reuse the scratch runs of an earlier benchmark's work folder (e.g. benchmarks/work/"
+                        "transfer): its downstream sets must hold the same clips and its runs the same recipe")
     p.add_argument("--out", type=Path, default=None, help="work folder (default benchmarks/work/NAME)")
     p.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/results/NAME.json)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON line instead of a table")
@@ -335,6 +359,11 @@ def main() -> None:
     if args.pretrained is not None and (args.family != "fractal" or args.control or args.pretrain_epochs):
         raise ValueError("--pretrained is not accepted with --family, --control or --pretrain-epochs: those "
                          "describe a pre-training, and --pretrained skips it")
+    if args.scratch_from is not None:   # absolute, as the benchmark's own work folder (runs record their data)
+        args.scratch_from = args.scratch_from.resolve()
+    if args.scratch_from is not None and not (args.scratch_from / "runs").is_dir():
+        raise ValueError(f"--scratch-from {args.scratch_from} is not accepted: expected a benchmark's work folder "
+                         "holding runs/ (e.g. benchmarks/work/transfer)")
     if args.control not in (None, *CONTROLS):
         raise ValueError(f"--control={args.control!r} is not accepted: expected one of {CONTROLS}")
     if args.pretrain_epochs is not None and args.pretrain_epochs < 1:

@@ -44,11 +44,30 @@ def test_transfer_benchmark_runs_the_protocol_end_to_end(tmp_path):
                                                                  actions["scratch_top1"]["per_seed"])])
     assert str(ROOT) not in results.read_text()                             # no absolute machine paths
 
+    # another pre-training (the control), fine-tuned against the first benchmark's scratch runs: they are
+    # reused, not rerun, since its downstream clips are the same bytes
+    again = tmp_path / "control.json"
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), "--quick", "--json", "--control",
+                          "shuffled", "--sets", "actions", "--scratch-from", str(tmp_path / "work"), "--out",
+                          str(tmp_path / "control"), "--results", str(again), "--seeds", "0", "1"], cwd=ROOT,
+                         capture_output=True, text=True, check=True, timeout=1200)
+    control = json.loads(out.stdout.strip().splitlines()[-1])
+    assert control["summary"]["actions"]["scratch_top1"] == actions["scratch_top1"]
+    assert sorted(p.name for p in (tmp_path / "control" / "runs").iterdir()) == ["actions-fractal-0", "actions-fractal-1"]
+    assert "resumed from" in out.stderr and str(ROOT) not in again.read_text()
+
 
 def test_transfer_benchmark_refuses_a_pretrained_folder_without_model_pt_before_any_work(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), "--pretrained", str(tmp_path),
                           "--out", str(tmp_path / "work")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and f"--pretrained {tmp_path} is not accepted" in out.stderr
+    assert not (tmp_path / "work").exists()
+
+
+def test_transfer_benchmark_refuses_scratch_from_a_folder_without_runs_before_any_work(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), "--scratch-from", str(tmp_path),
+                          "--out", str(tmp_path / "work")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "--scratch-from" in out.stderr and "holding runs/" in out.stderr
     assert not (tmp_path / "work").exists()
 
 
