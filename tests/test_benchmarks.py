@@ -89,3 +89,30 @@ def test_gpu_check_refuses_without_a_gpu():
                          text=True, timeout=120)
     assert out.returncode == 1 and out.stdout == ""
     assert "needs an NVIDIA GPU" in out.stderr and "torch.cuda.is_available() is False" in out.stderr
+
+
+def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_path, monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("study", ROOT / "benchmarks" / "study.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    monkeypatch.setattr(study, "FIGURES", tmp_path)
+
+    def row(changes, minutes, margin, epochs=20, scored_on="test"):
+        e = {"test_clips": 270, "chance": 0.1, "scratch_top1": {"mean": 0.2}, "fractal_top1": {"mean": 0.2 + margin},
+             "margin_top1": {"mean": margin, "ci95": [margin - 0.02, margin + 0.02], "per_seed": [margin] * 5}}
+        return {"scored_on": scored_on, "family": "fractal", "control": None, "label_fraction": 1.0,
+                "pretrain_epochs": epochs, "changes": changes, "pretrain_minutes": minutes,
+                "pretrain_clip_passes": 1000, "pretext_top1": 0.8, "summary": {"actions": e}}
+
+    rows = [row(["generate.per_class=66"], 5.0, 0.10), row([], 1.5, 0.19),
+            row(["pretrain.lr=0.1"], 1.5, 0.5), row([], 3.0, 0.4, epochs=40), row(["generate.per_class=132"], 9.0, 0.3,
+                                                                                 scored_on="holdout")]
+    ablations = [{"changed": {"pretrain.epochs": 10, "pretrain.warmup_epochs": 1}, "pretrain_minutes": 0.7,
+                  "datasets": {"actions": rows[0]["summary"]["actions"]}},
+                 {"changed": {"pretrain.task": "moco"}, "pretrain_minutes": 2.0, "datasets": {}}]
+    table = study.compute_curve(rows, ablations, tmp_path / "curve.png")
+    assert [line.split(" | ")[0] for line in table[2:]] == ["| 22", "| 66"]     # params.yaml's 22, then 66
+    assert "+19.0 [+17.0, +21.0]" in table[2] and "+10.0" in table[3] and (tmp_path / "curve.png").stat().st_size > 0
+    assert study.compute_curve(rows[2:], ablations, tmp_path / "none.png") == []  # fewer than two budgets
