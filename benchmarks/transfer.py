@@ -196,9 +196,8 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
     section = {**params["finetune"], "recipe": recipe}
     result["scored_on"] = "holdout" if args.holdout else "test"
     checkpoint = pre_run / "model.pt"
-    scratch_work = work
+    scratch_work = args.scratch_from or work
     if args.scratch_from is not None:
-        scratch_work = args.scratch_from
         result["scratch_from"] = rel(scratch_work)
     rows, result["runs"] = [], []
     for dataset, folder in data.items():
@@ -361,9 +360,9 @@ def main() -> None:
                          "describe a pre-training, and --pretrained skips it")
     if args.scratch_from is not None:   # absolute, as the benchmark's own work folder (runs record their data)
         args.scratch_from = args.scratch_from.resolve()
-    if args.scratch_from is not None and not (args.scratch_from / "runs").is_dir():
-        raise ValueError(f"--scratch-from {args.scratch_from} is not accepted: expected a benchmark's work folder "
-                         "holding runs/ (e.g. benchmarks/work/transfer)")
+        if not (args.scratch_from / "runs").is_dir():
+            raise ValueError(f"--scratch-from {args.scratch_from} is not accepted: expected a benchmark's work folder "
+                             "holding runs/ (e.g. benchmarks/work/transfer)")
     if args.control not in (None, *CONTROLS):
         raise ValueError(f"--control={args.control!r} is not accepted: expected one of {CONTROLS}")
     if args.pretrain_epochs is not None and args.pretrain_epochs < 1:
