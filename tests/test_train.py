@@ -817,3 +817,28 @@ def test_distributed_moco_and_stream_runs(unlabelled_data, tmp_path):
         assert len(history(tmp_path / task)) == 1
     run_distributed(stream_cfg(epochs=1), tmp_path / "stream")
     assert len(history(tmp_path / "stream")) == 1
+
+
+def test_channels_last_changes_the_layout_only(fractal_data, actions_data, tmp_path):
+    """A channels-last run keeps its 4-d weights in that layout, learns the same numbers as the default layout
+    (up to float rounding) and saves a checkpoint that any run loads."""
+    cfg = TrainConfig(data=str(fractal_data), arch="tsm_r18_w16", frames=4, size=32, batch_size=4, workers=0,
+                      epochs=1, warmup_epochs=0, lr=1e-3, val_clips=1, real_video=False, randaugment=False,
+                      in_memory=True)
+    last = Run(cfg.replace(channels_last=True), tmp_path / "cl", progress=False)
+    convs = [p for p in last.model.parameters() if p.dim() == 4]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+                         for p in convs if p.shape[-1] > 1)
+    plain = Run(cfg, tmp_path / "plain", progress=False)
+    a, b = plain.fit(), last.fit()
+    assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+    for k, v in load_checkpoint(tmp_path / "plain" / "model.pt")["encoder"].items():
+        if v.is_floating_point():
+            torch.testing.assert_close(load_checkpoint(tmp_path / "cl" / "model.pt")["encoder"][k], v,
+                                       rtol=1e-3, atol=1e-4)
+    # a default-layout fine-tuning run starts from the channels-last trunk, value for value
+    ft = recipe("finetune", data=str(actions_data), init=str(tmp_path / "cl" / "model.pt"), epochs=1,
+                arch="tsm_r18_w16", frames=4, size=32, batch_size=4, workers=0, val_clips=1)
+    state = Run(ft, tmp_path / "ft", progress=False).model.state_dict()
+    expected = trunk(load_checkpoint(tmp_path / "cl" / "model.pt")["encoder"])
+    assert expected and all(torch.equal(state[k], v) for k, v in expected.items())
