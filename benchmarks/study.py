@@ -84,54 +84,78 @@ def curve(rows: list[dict], key: str, fixed: dict, path: Path, xlabel: str, log:
     return True
 
 
-def more_clips(r: dict) -> int | None:
-    """The clips per class of a row that changed nothing but ``generate.per_class`` (params.yaml's for none)."""
+# how a row of the curve trained, from its --set changes besides generate.per_class: params.yaml's step (batch
+# 32; channels-last is the same arithmetic in another memory layout), another draw of that recipe (another
+# pre-training seed), or the faster step of benchmarks/train.py --recipe (batch 64 in channels-last layout)
+STEPS = {frozenset(): "batch 32", frozenset({"pretrain.channels_last=true"}): "batch 32",
+         frozenset({"pretrain.batch_size=64", "pretrain.channels_last=true"}): "batch 64, channels-last"}
+SERIES = (("batch 32", "more clips per class, 20 epochs", "o-"),
+          ("another draw", "the same, another pre-training seed", "v"),
+          ("batch 64, channels-last", "the same, batch 64 (channels-last)", "D"))
+
+
+def more_clips(r: dict) -> tuple[int, str] | None:
+    """(clips per class, training step) of a row that changed nothing but ``generate.per_class`` (params.yaml's
+    22 for none), the pre-training seed and a step of :data:`STEPS`; None for any other row."""
     if r["scored_on"] != "test" or r["family"] != "fractal" or r["control"] or r["label_fraction"] != 1.0:
         return None
-    if r["pretrain_epochs"] != 20 or any(not c.startswith("generate.per_class=") for c in r["changes"]):
+    per_class = [c for c in r["changes"] if c.startswith("generate.per_class=")]
+    seed = [c for c in r["changes"] if c.startswith("pretrain.seed=")]
+    step = STEPS.get(frozenset(r["changes"]) - set(per_class) - set(seed))
+    if r["pretrain_epochs"] != 20 or step is None or (seed and step != "batch 32"):
         return None
-    return int(r["changes"][0].split("=")[1]) if r["changes"] else 22
+    return (int(per_class[0].split("=")[1]) if per_class else 22), \
+        ("another draw" if seed and seed[0] != "pretrain.seed=0" else step)
 
 
 def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[str]:
     """The margin-versus-compute curve: the margin (points, 95 % CI, per-seed dots) against the pre-training
-    minutes, 0 being scratch, on each set. Two ways to spend the minutes: more clips per class at 20 epochs
-    (the paper's direction: it trains on 100k clips; these runs' ``generate.per_class``), and more epochs
-    over params.yaml's 2,200 clips (the pipeline's DVC experiments, built-in benchmark only). Returns the
-    table of the points as markdown lines (nothing if fewer than two budgets)."""
-    pts = sorted(((more_clips(r), r) for r in rows if more_clips(r)), key=lambda p: p[0])
+    minutes, 0 being scratch, on each set. The ways to spend the minutes: more clips per class at 20 epochs
+    (the paper's direction: it trains on 100k clips; these runs' ``generate.per_class``), drawn as a line; the
+    same recipe pre-trained with another seed (how far one pre-training draw moves the margin) and with the
+    faster step (:data:`SERIES`), drawn as points; and more epochs over params.yaml's 2,200 clips (the
+    pipeline's DVC experiments, built-in benchmark only). Returns the table of the points as markdown lines
+    (nothing if fewer than two budgets)."""
+    order = [key for key, _, _ in SERIES]
+    pts = sorted(((more_clips(r), r) for r in rows if more_clips(r)), key=lambda p: (order.index(p[0][1]), p[0][0]))
     if len(pts) < 2:
         return []
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-    table = ["| clips per class (x 100 classes) | pre-training min | clip-passes | pretext train top-1 | "
-             "actions margin | basketball5 margin |", "|---|---|---|---|---|---|"]
-    for per_class, r in pts:
-        table.append(f"| {per_class} | {r['pretrain_minutes']:.1f} | {r['pretrain_clip_passes'] or 0:,} | "
+    table = ["| clips per class (x 100 classes) | pre-training | pre-training min | clip-passes | "
+             "pretext train top-1 | actions margin | basketball5 margin |", "|---|---|---|---|---|---|---|"]
+    for (per_class, step), r in pts:
+        seed = next((c.split("=")[1] for c in r["changes"] if c.startswith("pretrain.seed=")), "0")
+        how = f"batch 32, seed {seed}" if step == "another draw" else step
+        if step != "batch 64, channels-last" and "pretrain.channels_last=true" in r["changes"]:
+            how += ", channels-last"   # the same arithmetic, faster: its minutes are not the others'
+        table.append(f"| {per_class} | {how} | {r['pretrain_minutes']:.1f} | {r['pretrain_clip_passes'] or 0:,} | "
                      f"{100 * r['pretext_top1']:.0f} % | {cell(r['summary'], 'actions')} | "
                      f"{cell(r['summary'], 'basketball5')} |")
     for ax, dataset in zip(axes, ("actions", "basketball5")):
-        series = [("more clips per class, 20 epochs", [(r["pretrain_minutes"], r["summary"].get(dataset, {}))
-                                                       for _, r in pts])]
+        series = [(label, fmt, [(r["pretrain_minutes"], r["summary"].get(dataset, {}))
+                                for (_, step), r in pts if step == key]) for key, label, fmt in SERIES]
         if dataset == "actions":
             epochs = [a for a in ablations if a["changed"].keys() <= {"pretrain.epochs", "pretrain.warmup_epochs"}]
-            series.append(("more epochs over 2,200 clips (DVC experiments)",
+            series.append(("more epochs over 2,200 clips (DVC experiments)", "s--",
                            [(a["pretrain_minutes"], a["datasets"].get(dataset, {})) for a in epochs]))
         clips, chance = None, None
-        for k, (label, points) in enumerate(series):
+        for k, (label, fmt, points) in enumerate(series):
             points = sorted((x, e) for x, e in points if "margin_top1" in e)
             if not points:
                 continue
-            xs = [0.0] + [x for x, _ in points]
-            ms = [0.0] + [100 * e["margin_top1"]["mean"] for _, e in points]
-            lo = [0.0] + [100 * (e["margin_top1"]["mean"] - e["margin_top1"]["ci95"][0]) for _, e in points]
-            hi = [0.0] + [100 * (e["margin_top1"]["ci95"][1] - e["margin_top1"]["mean"]) for _, e in points]
-            ax.errorbar(xs, ms, yerr=[lo, hi], fmt="o-" if k == 0 else "s--", capsize=3, color=f"C{k}",
+            zero = [0.0] if "-" in fmt else []   # a line starts at scratch (0 minutes, 0 points); lone points not
+            xs = zero + [x for x, _ in points]
+            ms = zero + [100 * e["margin_top1"]["mean"] for _, e in points]
+            lo = zero + [100 * (e["margin_top1"]["mean"] - e["margin_top1"]["ci95"][0]) for _, e in points]
+            hi = zero + [100 * (e["margin_top1"]["ci95"][1] - e["margin_top1"]["mean"]) for _, e in points]
+            ax.errorbar(xs, ms, yerr=[lo, hi], fmt=fmt, capsize=3, color=f"C{k}",
                         label=f"{label}: mean, 95 % CI")
             for x, e in points:
                 d = [100 * v for v in e["margin_top1"]["per_seed"]]
                 ax.scatter([x] * len(d), d, s=9, color=f"C{k}", alpha=0.4)
             clips, chance = points[0][1]["test_clips"], points[0][1]["chance"]
         ax.axhline(0, color="k", lw=0.8)
+        ax.axvline(15, color="grey", ls=":", lw=1, label="15 minutes: the pre-training budget aimed at")
         ax.set_title(f"{dataset}: {clips} test clips, chance {100 * chance:.0f} %" if clips else dataset, fontsize=9)
         ax.set_xlabel("pre-training minutes on 2 cores (0: scratch)")
         if ax.get_legend_handles_labels()[0]:
@@ -154,7 +178,8 @@ def main() -> None:
              "| results file | scored on | pre-training | pretext train top-1 | labelled | actions margin "
              "| basketball5 margin |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        pre = ("the pipeline's network, " if r["pretrained"] else "") + \
+        pre = (("the pipeline's network, " if r["pretrained"] == "models/pretrain" else
+                f"the network of `{r['pretrained']}`, ") if r["pretrained"] else "") + \
               f"{r['family']}{' (' + r['control'] + ' labels)' if r['control'] else ''}, {r['pretrain_epochs']} " \
               f"epochs, {r['pretrain_clip_passes'] or 0:,} clip-passes, {r['pretrain_minutes']:.1f} min" + \
               "".join(f", `{c}`" for c in r["changes"])
@@ -174,7 +199,11 @@ def main() -> None:
                   "generate.per_class=N`, 100 classes, 20 epochs: the paper's direction, 100k clips), 5 paired "
                   "seeds, every clip tested once. Minutes are the pre-training epochs' training time on 2 cores "
                   "(generation comes on top). The paper pre-trains on 2.5M clip-passes at about 400 times the "
-                  "compute per clip.", "", *table, "",
+                  "compute per clip. Rows marked seed N pre-train the same recipe from another seed (each "
+                  "interval covers the fine-tuning seeds of one pre-training, so these rows show how far one "
+                  "pre-training draw moves the margin); channels-last is the same arithmetic in a faster memory "
+                  "layout (`pretrain.channels_last`); batch 64 takes the faster step of `benchmarks/train.py "
+                  "--recipe` (its lr scaled with the batch, as every run's is).", "", *table, "",
                   "![margin versus pre-training compute](figures/study/margin_vs_compute.png)"]
     if (ROOT / "reports" / "ablations.md").exists():
         lines += ["", "The paper's ablations, run as DVC experiments of the pipeline itself (one setting changed, "

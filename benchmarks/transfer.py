@@ -298,8 +298,9 @@ def name_of(args) -> str:
         parts.append(f"holdout{args.holdout:g}")
     if args.basketball_square:
         parts.append("square")
-    if args.pretrained is not None:
-        parts.append(f"from-{args.pretrained.name}")
+    if args.pretrained is not None:   # models/pretrain -> from-pretrain; benchmarks/work/X/pretrain -> from-X
+        run = args.pretrained.resolve()
+        parts.append(f"from-{run.parent.name if run.name == 'pretrain' and run.parent.name != 'models' else run.name}")
     for change in args.changes:   # e.g. pretrain.augment.background=false -> background-false
         key, value = change.split("=", 1)
         parts.append(f"{key.rsplit('.', 1)[-1]}-{value}".replace("_", "-"))

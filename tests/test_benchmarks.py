@@ -106,13 +106,23 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
                 "pretrain_epochs": epochs, "changes": changes, "pretrain_minutes": minutes,
                 "pretrain_clip_passes": 1000, "pretext_top1": 0.8, "summary": {"actions": e}}
 
+    fast = ["pretrain.batch_size=64", "pretrain.channels_last=true"]
     rows = [row(["generate.per_class=66"], 5.0, 0.10), row([], 1.5, 0.19),
             row(["pretrain.lr=0.1"], 1.5, 0.5), row([], 3.0, 0.4, epochs=40), row(["generate.per_class=132"], 9.0, 0.3,
-                                                                                 scored_on="holdout")]
+                                                                                 scored_on="holdout"),
+            row(["generate.per_class=264", *fast], 13.0, 0.06), row(["generate.per_class=264", fast[0]], 15.0, 0.7),
+            row(["generate.per_class=264", fast[1], "pretrain.seed=1"], 15.5, 0.02),
+            row(["generate.per_class=264", *fast, "pretrain.seed=1"], 13.0, 0.7)]
     ablations = [{"changed": {"pretrain.epochs": 10, "pretrain.warmup_epochs": 1}, "pretrain_minutes": 0.7,
                   "datasets": {"actions": rows[0]["summary"]["actions"]}},
                  {"changed": {"pretrain.task": "moco"}, "pretrain_minutes": 2.0, "datasets": {}}]
     table = study.compute_curve(rows, ablations, tmp_path / "curve.png")
-    assert [line.split(" | ")[0] for line in table[2:]] == ["| 22", "| 66"]     # params.yaml's 22, then 66
-    assert "+19.0 [+17.0, +21.0]" in table[2] and "+10.0" in table[3] and (tmp_path / "curve.png").stat().st_size > 0
-    assert study.compute_curve(rows[2:], ablations, tmp_path / "none.png") == []  # fewer than two budgets
+    # params.yaml's 22, then 66, another pre-training seed, then the faster step's row; a half-changed step, or
+    # another seed of the faster step, is no point of the curve
+    assert [line.split(" | ")[:2] for line in table[2:]] == [["| 22", "batch 32"], ["| 66", "batch 32"],
+                                                              ["| 264", "batch 32, seed 1"],
+                                                              ["| 264", "batch 64, channels-last"]]
+    assert "+19.0 [+17.0, +21.0]" in table[2] and "+10.0" in table[3] and "+2.0" in table[4] and "+6.0" in table[5]
+    assert (tmp_path / "curve.png").stat().st_size > 0
+    # one budget and rows that are not points of the curve: fewer than two budgets, no curve
+    assert study.compute_curve([rows[i] for i in (1, 2, 3, 4, 6, 8)], ablations, tmp_path / "none.png") == []
