@@ -120,7 +120,7 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
     # params.yaml's 22, then 66, another pre-training seed, then the faster step's row; a half-changed step, or
     # another seed of the faster step, is no point of the curve
     assert [line.split(" | ")[:2] for line in table[2:]] == [["| 22", "batch 32"], ["| 66", "batch 32"],
-                                                              ["| 264", "batch 32, seed 1"],
+                                                              ["| 264", "batch 32, seed 1, channels-last"],
                                                               ["| 264", "batch 64, channels-last"]]
     assert "+19.0 [+17.0, +21.0]" in table[2] and "+10.0" in table[3] and "+2.0" in table[4] and "+6.0" in table[5]
     assert (tmp_path / "curve.png").stat().st_size > 0
