@@ -61,7 +61,9 @@ CONTROLS = ("shuffled",)
 # --quick: every stage at a toy size, to check the script end to end in a few minutes
 QUICK = dict(generate=dict(classes=4, per_class=4, fractal=dict(res=32, steps=400, framing_res=32)),
              actions=dict(per_class=9, options=dict(res=32)), pretrain=dict(epochs=2, warmup_epochs=1),
-             recipe=dict(epochs=2, warmup_epochs=1, folds=3), seeds=[0, 1])
+             recipe=dict(epochs=2, warmup_epochs=1, folds=3), seeds=[0, 1],
+             # at 32 px Perlin's finest octave (max_freq x 2**3 cells) must stay a pixel wide
+             options=dict(perlin=dict(max_freq=4.0)))
 
 
 def log(*args) -> None:
@@ -96,7 +98,8 @@ def pretrain_spec(params: dict, family: str) -> DatasetSpec:
     section = {k: v for k, v in params["generate"].items() if k not in ("out", "workers")}
     if family != "fractal":
         res = (section.get("fractal") or {}).get("res", 128)
-        section = {**section, "family": family, "fractal": None, "options": {"res": res}}
+        options = {**(section.get("options") or {}), "res": res}   # generate.options: the family's own settings
+        section = {**section, "family": family, "fractal": None, "options": options}
     return DatasetSpec.from_dict(section)
 
 
@@ -376,7 +379,8 @@ def main() -> None:
     params = yaml.safe_load(args.params.read_text())
     params = merge(params, dotted(args.changes))
     if args.quick:
-        params = merge(params, {"generate": QUICK["generate"], "downstream": {"actions": QUICK["actions"]},
+        params = merge(params, {"generate": {**QUICK["generate"], "options": QUICK["options"].get(args.family)},
+                                "downstream": {"actions": QUICK["actions"]},
                                 "pretrain": QUICK["pretrain"], "finetune": {"recipe": QUICK["recipe"]}})
     if args.pretrain_epochs is not None:
         warmup = params["pretrain"].get("warmup_epochs", 0)

@@ -126,3 +126,22 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
     assert (tmp_path / "curve.png").stat().st_size > 0
     # one budget and rows that are not points of the curve: fewer than two budgets, no curve
     assert study.compute_curve([rows[i] for i in (1, 2, 3, 4, 6, 8)], ablations, tmp_path / "none.png") == []
+
+
+def test_transfer_quick_perlin_fits_its_frame_and_generate_options_reach_the_family():
+    import importlib.util
+
+    import yaml
+
+    spec = importlib.util.spec_from_file_location("transfer", ROOT / "benchmarks" / "transfer.py")
+    transfer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(transfer)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    quick = transfer.merge(params, {"generate": {**transfer.QUICK["generate"],
+                                                 "options": transfer.QUICK["options"]["perlin"]}})
+    perlin = transfer.pretrain_spec(quick, "perlin")   # refused at 32 px with Perlin's default max_freq 8
+    assert perlin.family == "perlin" and perlin.options.res == 32 and perlin.options.max_freq == 4.0
+    with pytest.raises(ValueError, match="max_freq"):
+        transfer.pretrain_spec(transfer.merge(params, {"generate": transfer.QUICK["generate"]}), "perlin")
+    octaves = transfer.pretrain_spec(transfer.merge(params, {"generate": {"options": {"octaves": 3}}}), "perlin")
+    assert (octaves.options.octaves, octaves.options.res) == (3, 64)   # --set generate.options.K=V reaches the family
