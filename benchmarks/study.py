@@ -94,18 +94,21 @@ SERIES = (("batch 32", "more clips per class, 20 epochs", "o-"),
           ("batch 64, channels-last", "the same, batch 64 (channels-last)", "D"))
 
 
+def setting(r: dict, key: str) -> str | None:
+    """The value a row's ``--set key=value`` gave ``key``, or None."""
+    return next((c.split("=", 1)[1] for c in r["changes"] if c.startswith(key + "=")), None)
+
+
 def more_clips(r: dict) -> tuple[int, str] | None:
-    """(clips per class, training step) of a row that changed nothing but ``generate.per_class`` (params.yaml's
-    22 for none), the pre-training seed and a step of :data:`STEPS`; None for any other row."""
+    """(clips per class, series of :data:`SERIES`) of a row that changed nothing but ``generate.per_class``
+    (params.yaml's 22 for none), the pre-training seed and a step of :data:`STEPS`; None for any other row."""
     if r["scored_on"] != "test" or r["family"] != "fractal" or r["control"] or r["label_fraction"] != 1.0:
         return None
-    per_class = [c for c in r["changes"] if c.startswith("generate.per_class=")]
-    seed = [c for c in r["changes"] if c.startswith("pretrain.seed=")]
-    step = STEPS.get(frozenset(r["changes"]) - set(per_class) - set(seed))
-    if r["pretrain_epochs"] != 20 or step is None or (seed and step != "batch 32"):
+    per_class, seed = setting(r, "generate.per_class"), setting(r, "pretrain.seed")
+    step = STEPS.get(frozenset(c for c in r["changes"] if not c.startswith(("generate.per_class=", "pretrain.seed="))))
+    if r["pretrain_epochs"] != 20 or step is None or (seed is not None and step != "batch 32"):
         return None
-    return (int(per_class[0].split("=")[1]) if per_class else 22), \
-        ("another draw" if seed and seed[0] != "pretrain.seed=0" else step)
+    return int(per_class or 22), ("another draw" if seed not in (None, "0") else step)
 
 
 def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[str]:
@@ -117,15 +120,14 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
     pipeline's DVC experiments, built-in benchmark only). Returns the table of the points as markdown lines
     (nothing if fewer than two budgets)."""
     order = [key for key, _, _ in SERIES]
-    pts = sorted(((more_clips(r), r) for r in rows if more_clips(r)), key=lambda p: (order.index(p[0][1]), p[0][0]))
+    pts = sorted(((point, r) for r in rows if (point := more_clips(r))), key=lambda p: (order.index(p[0][1]), p[0][0]))
     if len(pts) < 2:
         return []
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     table = ["| clips per class (x 100 classes) | pre-training | pre-training min | clip-passes | "
              "pretext train top-1 | actions margin | basketball5 margin |", "|---|---|---|---|---|---|---|"]
     for (per_class, step), r in pts:
-        seed = next((c.split("=")[1] for c in r["changes"] if c.startswith("pretrain.seed=")), "0")
-        how = f"batch 32, seed {seed}" if step == "another draw" else step
+        how = f"batch 32, seed {setting(r, 'pretrain.seed')}" if step == "another draw" else step
         if step != "batch 64, channels-last" and "pretrain.channels_last=true" in r["changes"]:
             how += ", channels-last"   # the same arithmetic, faster: its minutes are not the others'
         table.append(f"| {per_class} | {how} | {r['pretrain_minutes']:.1f} | {r['pretrain_clip_passes'] or 0:,} | "

@@ -91,12 +91,18 @@ def test_gpu_check_refuses_without_a_gpu():
     assert "needs an NVIDIA GPU" in out.stderr and "torch.cuda.is_available() is False" in out.stderr
 
 
-def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_path, monkeypatch):
+def benchmark_module(name: str):
+    """benchmarks/NAME.py imported as a module (the benchmarks are scripts, not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("study", ROOT / "benchmarks" / "study.py")
-    study = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(study)
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_path, monkeypatch):
+    study = benchmark_module("study")
     monkeypatch.setattr(study, "FIGURES", tmp_path)
 
     def row(changes, minutes, margin, epochs=20, scored_on="test"):
@@ -129,13 +135,9 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
 
 
 def test_transfer_quick_perlin_fits_its_frame_and_generate_options_reach_the_family():
-    import importlib.util
-
     import yaml
 
-    spec = importlib.util.spec_from_file_location("transfer", ROOT / "benchmarks" / "transfer.py")
-    transfer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(transfer)
+    transfer = benchmark_module("transfer")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     quick = transfer.merge(params, {"generate": {**transfer.QUICK["generate"],
                                                  "options": transfer.QUICK["options"]["perlin"]}})

@@ -832,13 +832,13 @@ def test_channels_last_changes_the_layout_only(fractal_data, actions_data, tmp_p
     plain = Run(cfg, tmp_path / "plain", progress=False)
     a, b = plain.fit(), last.fit()
     assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+    saved = load_checkpoint(tmp_path / "cl" / "model.pt")["encoder"]
     for k, v in load_checkpoint(tmp_path / "plain" / "model.pt")["encoder"].items():
         if v.is_floating_point():
-            torch.testing.assert_close(load_checkpoint(tmp_path / "cl" / "model.pt")["encoder"][k], v,
-                                       rtol=1e-3, atol=1e-4)
+            torch.testing.assert_close(saved[k], v, rtol=1e-3, atol=1e-4)
     # a default-layout fine-tuning run starts from the channels-last trunk, value for value
     ft = recipe("finetune", data=str(actions_data), init=str(tmp_path / "cl" / "model.pt"), epochs=1,
                 arch="tsm_r18_w16", frames=4, size=32, batch_size=4, workers=0, val_clips=1)
     state = Run(ft, tmp_path / "ft", progress=False).model.state_dict()
-    expected = trunk(load_checkpoint(tmp_path / "cl" / "model.pt")["encoder"])
+    expected = trunk(saved)
     assert expected and all(torch.equal(state[k], v) for k, v in expected.items())
