@@ -84,14 +84,18 @@ def curve(rows: list[dict], key: str, fixed: dict, path: Path, xlabel: str, log:
     return True
 
 
-# how a row of the curve trained, from its --set changes besides generate.per_class: params.yaml's step (batch
-# 32; channels-last is the same arithmetic in another memory layout), another draw of that recipe (another
-# pre-training seed), or the faster step of benchmarks/train.py --recipe (batch 64 in channels-last layout)
+# how a row of the curve trained, from its --set changes besides the set's size (generate.classes, per_class)
+# and the pre-training seed: params.yaml's step (batch 32; channels-last is the same arithmetic in another
+# memory layout), or the faster step of benchmarks/train.py --recipe (batch 64 in channels-last layout)
 STEPS = {frozenset(): "batch 32", frozenset({"pretrain.channels_last=true"}): "batch 32",
          frozenset({"pretrain.batch_size=64", "pretrain.channels_last=true"}): "batch 64, channels-last"}
+# the curve's series: params.yaml's 100 classes with more clips each (a line), the same recipe from another
+# pre-training seed (how far one draw moves the margin), the faster step, and more classes (the paper's 500)
 SERIES = (("batch 32", "more clips per class, 20 epochs", "o-"),
           ("another draw", "the same, another pre-training seed", "v"),
-          ("batch 64, channels-last", "the same, batch 64 (channels-last)", "D"))
+          ("batch 64, channels-last", "the same, batch 64 (channels-last)", "D"),
+          ("more classes", "more classes, fewer clips each (each pre-training seed)", "^"))
+CURVE_SIZE = ("generate.classes=", "generate.per_class=", "pretrain.seed=")
 
 
 def setting(r: dict, key: str) -> str | None:
@@ -99,16 +103,19 @@ def setting(r: dict, key: str) -> str | None:
     return next((c.split("=", 1)[1] for c in r["changes"] if c.startswith(key + "=")), None)
 
 
-def more_clips(r: dict) -> tuple[int, str] | None:
-    """(clips per class, series of :data:`SERIES`) of a row that changed nothing but ``generate.per_class``
-    (params.yaml's 22 for none), the pre-training seed and a step of :data:`STEPS`; None for any other row."""
+def more_clips(r: dict) -> tuple[int, int, str] | None:
+    """(classes, clips per class, series of :data:`SERIES`) of a row that changed nothing but the set's size
+    (params.yaml's 100 x 22 for none), the pre-training seed and a step of :data:`STEPS`; None for any other."""
     if r["scored_on"] != "test" or r["family"] != "fractal" or r["control"] or r["label_fraction"] != 1.0:
         return None
-    per_class, seed = setting(r, "generate.per_class"), setting(r, "pretrain.seed")
-    step = STEPS.get(frozenset(c for c in r["changes"] if not c.startswith(("generate.per_class=", "pretrain.seed="))))
+    classes, per_class, seed = (setting(r, k[:-1]) for k in CURVE_SIZE)
+    step = STEPS.get(frozenset(c for c in r["changes"] if not c.startswith(CURVE_SIZE)))
     if r["pretrain_epochs"] != 20 or step is None or (seed is not None and step != "batch 32"):
         return None
-    return int(per_class or 22), ("another draw" if seed not in (None, "0") else step)
+    classes, per_class = int(classes or 100), int(per_class or 22)
+    if classes != 100:
+        return classes, per_class, "more classes"
+    return classes, per_class, ("another draw" if seed not in (None, "0") else step)
 
 
 def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[str]:
@@ -120,22 +127,26 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
     pipeline's DVC experiments, built-in benchmark only). Returns the table of the points as markdown lines
     (nothing if fewer than two budgets)."""
     order = [key for key, _, _ in SERIES]
-    pts = sorted(((point, r) for r in rows if (point := more_clips(r))), key=lambda p: (order.index(p[0][1]), p[0][0]))
+    pts = sorted(((point, r) for r in rows if (point := more_clips(r))),
+                 key=lambda p: (order.index(p[0][2]), p[0][0], p[0][1], int(setting(p[1], "pretrain.seed") or 0)))
     if len(pts) < 2:
         return []
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-    table = ["| clips per class (x 100 classes) | pre-training | pre-training min | clip-passes | "
+    table = ["| classes x clips per class | pre-training | pre-training min | clip-passes | "
              "pretext train top-1 | actions margin | basketball5 margin |", "|---|---|---|---|---|---|---|"]
-    for (per_class, step), r in pts:
-        how = f"batch 32, seed {setting(r, 'pretrain.seed')}" if step == "another draw" else step
+    for (classes, per_class, step), r in pts:
+        seed = setting(r, "pretrain.seed")
+        how = step if step.startswith("batch") else "batch 32"
+        how += f", seed {seed}" if seed not in (None, "0") else ""
         if step != "batch 64, channels-last" and "pretrain.channels_last=true" in r["changes"]:
             how += ", channels-last"   # the same arithmetic, faster: its minutes are not the others'
-        table.append(f"| {per_class} | {how} | {r['pretrain_minutes']:.1f} | {r['pretrain_clip_passes'] or 0:,} | "
+        table.append(f"| {classes} x {per_class} | {how} | {r['pretrain_minutes']:.1f} | "
+                     f"{r['pretrain_clip_passes'] or 0:,} | "
                      f"{100 * r['pretext_top1']:.0f} % | {cell(r['summary'], 'actions')} | "
                      f"{cell(r['summary'], 'basketball5')} |")
     for ax, dataset in zip(axes, ("actions", "basketball5")):
         series = [(label, fmt, [(r["pretrain_minutes"], r["summary"].get(dataset, {}))
-                                for (_, step), r in pts if step == key]) for key, label, fmt in SERIES]
+                                for (_, _, step), r in pts if step == key]) for key, label, fmt in SERIES]
         if dataset == "actions":
             epochs = [a for a in ablations if a["changed"].keys() <= {"pretrain.epochs", "pretrain.warmup_epochs"}]
             series.append(("more epochs over 2,200 clips (DVC experiments)", "s--",
@@ -198,8 +209,9 @@ def main() -> None:
     if table:
         lines += ["", "## Margin versus pre-training compute", "",
                   "Fractal pre-training with params.yaml's settings but more clips per class (`--set "
-                  "generate.per_class=N`, 100 classes, 20 epochs: the paper's direction, 100k clips), 5 paired "
-                  "seeds, every clip tested once. Minutes are the pre-training epochs' training time on 2 cores "
+                  "generate.per_class=N`, 100 classes, 20 epochs: the paper's direction, 100k clips), or more "
+                  "classes with fewer clips each (`--set generate.classes=500`, the paper's 500 classes), 5 "
+                  "paired seeds, every clip tested once. Minutes are the pre-training epochs' training time on 2 cores "
                   "(generation comes on top). The paper pre-trains on 2.5M clip-passes at about 400 times the "
                   "compute per clip. Rows marked seed N pre-train the same recipe from another seed (each "
                   "interval covers the fine-tuning seeds of one pre-training, so these rows show how far one "

@@ -10,6 +10,7 @@
     python benchmarks/transfer.py --set pretrain.real_video=true   # any params.yaml value (repeatable)
     python benchmarks/transfer.py --pretrained models/pretrain      # fine-tune the pipeline's own network
     python benchmarks/transfer.py --family perlin --scratch-from benchmarks/work/transfer   # reuse its scratch runs
+    python benchmarks/transfer.py --pretrain-from benchmarks/work/transfer_holdout0.25   # its pre-training, on test
 
 What it does (work folder benchmarks/work/NAME, results benchmarks/results/NAME.json, NAME from the options):
 
@@ -171,9 +172,13 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
                           "load_average_start": [round(x, 2) for x in os.getloadavg()]}}
     data, result["datasets"] = make_data(params, work, args.family, args.control, args.basketball,
                                          args.basketball_short_side, args.basketball_square,
-                                         pretrain=args.pretrained is None)
+                                         pretrain=args.pretrained is None and args.pretrain_from is None)
 
-    if args.pretrained is None:
+    if args.pretrain_from is not None:   # this very pre-training, made by another run (e.g. a --holdout one)
+        pre_run = args.pretrain_from / "pretrain"
+        pre_cfg, metrics = same_pretraining(params, args.family, args.pretrain_from)
+        result["pretrain_from"] = rel(args.pretrain_from)
+    elif args.pretrained is None:
         pre_run = work / "pretrain"
         pre_cfg = config_from_params(params["pretrain"], data=str(data.pop("pretrain")), val_split=None)
         metrics = train(pre_cfg, pre_run, progress=False)
@@ -232,6 +237,25 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
     result["complete"] = True
     write_json_atomic(results_path, result)
     return result
+
+
+def same_pretraining(params: dict, family: str, other: Path) -> tuple[TrainConfig, dict]:
+    """(config, metrics) of the finished pre-training in work folder ``other`` if it is the one these settings
+    make: the same pre-training set (its settings.json) and the same ``pretrain`` settings, its data aside."""
+    made, run = other / "data" / "pretrain" / "settings.json", other / "pretrain"
+    if not made.is_file() or not (run / "model.pt").is_file():
+        raise ValueError(f"--pretrain-from {rel(other)} is not accepted: expected a benchmark's work folder holding "
+                         "data/pretrain/settings.json and a finished pretrain/model.pt")
+    config = TrainConfig.from_dict(torch.load(run / "model.pt", map_location="cpu", weights_only=False)["config"])
+    wanted = config_from_params(params["pretrain"], data=config.data, val_split=None)
+    spec = json.loads(json.dumps(pretrain_spec(params, family).to_dict()))   # as it reads back from JSON
+    for what, theirs, ours in (("pre-training set", json.loads(made.read_text()), spec),
+                               ("pre-training", config.to_dict(), wanted.to_dict())):
+        if theirs != ours:
+            changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+            raise ValueError(f"--pretrain-from {rel(other)} is not accepted: its {what} has other settings "
+                             f"(differing: {changed}); expected a run of these --set values")
+    return config, json.loads((run / "metrics.json").read_text())
 
 
 def same_clips(folder: Path, other: Path) -> Path:
@@ -350,6 +374,9 @@ def main() -> None:
     p.add_argument("--scratch-from", type=Path, default=None, metavar="WORK",
                    help="reuse the scratch runs of an earlier benchmark's work folder (e.g. benchmarks/work/"
                         "transfer): its downstream sets must hold the same clips and its runs the same recipe")
+    p.add_argument("--pretrain-from", type=Path, default=None, metavar="WORK",
+                   help="reuse the pre-training of an earlier benchmark's work folder (e.g. a --holdout run's) "
+                        "made with these same settings, instead of pre-training again")
     p.add_argument("--out", type=Path, default=None, help="work folder (default benchmarks/work/NAME)")
     p.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/results/NAME.json)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON line instead of a table")
@@ -362,6 +389,9 @@ def main() -> None:
     if args.pretrained is not None and (args.family != "fractal" or args.control or args.pretrain_epochs):
         raise ValueError("--pretrained is not accepted with --family, --control or --pretrain-epochs: those "
                          "describe a pre-training, and --pretrained skips it")
+    if args.pretrain_from is not None and (args.pretrained is not None or args.control):
+        raise ValueError("--pretrain-from is not accepted with --pretrained or --control: --pretrained names the "
+                         "network itself, and a control's pre-training set is not the one its settings make")
     if args.scratch_from is not None:   # absolute, as the benchmark's own work folder (runs record their data)
         args.scratch_from = args.scratch_from.resolve()
         if not (args.scratch_from / "runs").is_dir():

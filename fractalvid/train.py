@@ -111,6 +111,9 @@ class TrainConfig(Settings):
     tint: bool = False                  # give grey clips random foreground and background colours (augment.tint)
     probe: bool = False                 # fine-tuning: train the head alone on the frozen trunk, its batch-norm
                                         # statistics frozen too (a linear probe of what the trunk's features hold)
+    trunk_lr: float = 1.0               # fine-tuning a pre-trained network: the trunk's lr as a share of lr (the
+                                        # new head keeps lr), so the trunk moves less than its fresh head; 1: one lr
+                                        # for all, and always for scratch (finetune_config sets it)
     workers: int = 2
     seed: int = 0
     amp: bool = True                    # mixed precision (GPU only; the CPU trains in float32)
@@ -168,8 +171,8 @@ def finetune_config(section: dict, dataset: str, init: str, seed: int, pretraine
     section's ``kinetics.checkpoint``, fine-tuned with its ``kinetics.lr`` and ``kinetics.weight_decay``).
     """
     extra = {}
-    if init == "scratch":
-        start = "scratch"
+    if init == "scratch":   # random weights: no pre-trained trunk to slow, so one lr for all
+        start, extra = "scratch", dict(trunk_lr=1.0)
     elif init == "fractal":
         start = str(pretrained)
     elif init == "kinetics":
@@ -214,6 +217,10 @@ def validate(c: TrainConfig) -> None:
     _check(isinstance(c.tint, bool), "tint", c.tint, "true or false")
     _check(c.probe is False or (c.probe is True and c.task == "finetune"), "probe", c.probe,
            "false, or true with task 'finetune' (a linear probe trains a new head on a trunk)")
+    _check(isinstance(c.trunk_lr, (int, float)) and not isinstance(c.trunk_lr, bool) and 0 < c.trunk_lr <= 1
+           and (c.trunk_lr == 1 or (c.task == "finetune" and c.init != "scratch")), "trunk_lr", c.trunk_lr,
+           "a number in (0, 1], below 1 only when fine-tuning a pre-trained network (it slows the trunk "
+           "against its new head)")
     _check(c.val_crops == 1 or not c.in_memory, "val_crops", c.val_crops,
            "1 with in_memory (clips are held as centre squares), or in_memory: false for crops across the frame")
     _check(c.stream is None or (c.folds is None and c.label_fraction == 1 and c.holdout == 0 and not c.in_memory),
@@ -448,8 +455,13 @@ class Run:
         self.steps_per_epoch = max(1, self._train_len() // cfg.batch_size)
         if cfg.probe:
             self.model.trunk.requires_grad_(False)
+        lr = cfg.lr * cfg.batch_size / 32
         params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr * cfg.batch_size / 32, weight_decay=cfg.weight_decay)
+        if cfg.trunk_lr != 1:  # the head's group first: the history's "lr" is the head's
+            trunk = {id(p) for p in self.model.trunk.parameters()}
+            params = [{"params": [p for p in params if id(p) not in trunk]},
+                      {"params": [p for p in params if id(p) in trunk], "lr": lr * cfg.trunk_lr}]
+        self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, cosine_with_warmup(cfg.epochs, cfg.warmup_epochs, self.steps_per_epoch))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)

@@ -1,6 +1,7 @@
 """The benchmarks run: the generator over every registered family (a new family must not break it), and the
 transfer benchmark end to end on the protocol."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,17 +119,22 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
                                                                                  scored_on="holdout"),
             row(["generate.per_class=264", *fast], 13.0, 0.06), row(["generate.per_class=264", fast[0]], 15.0, 0.7),
             row(["generate.per_class=264", fast[1], "pretrain.seed=1"], 15.5, 0.02),
-            row(["generate.per_class=264", *fast, "pretrain.seed=1"], 13.0, 0.7)]
+            row(["generate.per_class=264", *fast, "pretrain.seed=1"], 13.0, 0.7),
+            row(["generate.classes=500", "generate.per_class=50", fast[1], "pretrain.seed=1"], 15.5, 0.08),
+            row(["generate.classes=500", "generate.per_class=50", fast[1]], 15.0, 0.04)]
     ablations = [{"changed": {"pretrain.epochs": 10, "pretrain.warmup_epochs": 1}, "pretrain_minutes": 0.7,
                   "datasets": {"actions": rows[0]["summary"]["actions"]}},
                  {"changed": {"pretrain.task": "moco"}, "pretrain_minutes": 2.0, "datasets": {}}]
     table = study.compute_curve(rows, ablations, tmp_path / "curve.png")
-    # params.yaml's 22, then 66, another pre-training seed, then the faster step's row; a half-changed step, or
-    # another seed of the faster step, is no point of the curve
-    assert [line.split(" | ")[:2] for line in table[2:]] == [["| 22", "batch 32"], ["| 66", "batch 32"],
-                                                              ["| 264", "batch 32, seed 1, channels-last"],
-                                                              ["| 264", "batch 64, channels-last"]]
+    # params.yaml's 22, then 66, another pre-training seed, the faster step's row, then 500 classes by seed; a
+    # half-changed step, or another seed of the faster step, is no point of the curve
+    assert [line.split(" | ")[:2] for line in table[2:]] == [["| 100 x 22", "batch 32"], ["| 100 x 66", "batch 32"],
+                                                              ["| 100 x 264", "batch 32, seed 1, channels-last"],
+                                                              ["| 100 x 264", "batch 64, channels-last"],
+                                                              ["| 500 x 50", "batch 32, channels-last"],
+                                                              ["| 500 x 50", "batch 32, seed 1, channels-last"]]
     assert "+19.0 [+17.0, +21.0]" in table[2] and "+10.0" in table[3] and "+2.0" in table[4] and "+6.0" in table[5]
+    assert "+4.0" in table[6] and "+8.0" in table[7]
     assert (tmp_path / "curve.png").stat().st_size > 0
     # one budget and rows that are not points of the curve: fewer than two budgets, no curve
     assert study.compute_curve([rows[i] for i in (1, 2, 3, 4, 6, 8)], ablations, tmp_path / "none.png") == []
@@ -147,3 +153,29 @@ def test_transfer_quick_perlin_fits_its_frame_and_generate_options_reach_the_fam
         transfer.pretrain_spec(transfer.merge(params, {"generate": transfer.QUICK["generate"]}), "perlin")
     octaves = transfer.pretrain_spec(transfer.merge(params, {"generate": {"options": {"octaves": 3}}}), "perlin")
     assert (octaves.options.octaves, octaves.options.res) == (3, 64)   # --set generate.options.K=V reaches the family
+
+
+def test_transfer_reuses_a_pretraining_only_if_these_settings_make_it(tmp_path):
+    import torch
+    import yaml
+
+    from fractalvid.train import config_from_params
+
+    transfer = benchmark_module("transfer")
+    params = transfer.merge(yaml.safe_load((ROOT / "params.yaml").read_text()), {"generate": {"classes": 500}})
+    other = tmp_path / "work"
+    (other / "data" / "pretrain").mkdir(parents=True)
+    (other / "pretrain").mkdir()
+    (other / "data" / "pretrain" / "settings.json").write_text(
+        json.dumps(transfer.pretrain_spec(params, "fractal").to_dict()))
+    made = config_from_params(params["pretrain"], data=str(other / "data" / "pretrain"), val_split=None)
+    torch.save({"config": made.to_dict()}, other / "pretrain" / "model.pt")
+    (other / "pretrain" / "metrics.json").write_text(json.dumps({"train_top1": 0.85}))
+    config, metrics = transfer.same_pretraining(params, "fractal", other)
+    assert config == made and metrics == {"train_top1": 0.85}
+    # another set (params.yaml's 100 classes) or another recipe is refused, naming what differs
+    for changes, differing in (({"generate": {"classes": 100}}, "classes"), ({"pretrain": {"lr": 1.0e-3}}, "lr")):
+        with pytest.raises(ValueError, match=re.escape(f"(differing: ['{differing}'])")):
+            transfer.same_pretraining(transfer.merge(params, changes), "fractal", other)
+    with pytest.raises(ValueError, match="expected a benchmark's work folder"):
+        transfer.same_pretraining(params, "fractal", tmp_path)

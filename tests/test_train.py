@@ -31,7 +31,7 @@ from fractalvid.real import VideoRecord, prepare
 from fractalvid.models import build_model
 from fractalvid.selfsup import BYOL, MoCo, SimCLR, byol_loss, nt_xent
 from fractalvid.train import (HISTORY_FIELDS, Run, TrainConfig, build_data, cosine_with_warmup,
-                              evaluate_checkpoint, load_checkpoint, recipe, train)
+                              evaluate_checkpoint, finetune_config, load_checkpoint, recipe, train)
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("clips_per_s", "epoch_s", "train_minutes")        # the only numbers allowed to differ between equal runs
@@ -403,6 +403,35 @@ def test_probe_trains_the_head_alone_and_keeps_the_trunk_and_its_statistics(pret
     assert [n for n, p in run.model.named_parameters() if p.requires_grad] == ["head.weight", "head.bias"]
     with pytest.raises(ValueError, match="probe=True is not accepted"):
         cfg.replace(probe=True)   # a pre-training has no trunk to probe
+
+
+def test_trunk_lr_slows_the_pretrained_trunk_and_not_its_new_head(pretrained, actions_data, tmp_path):
+    cfg, folder = pretrained
+    ft = recipe("finetune", data=str(actions_data), init=str(folder / "model.pt"), epochs=2, warmup_epochs=0,
+                **SMALL)
+    moved = {}
+    for share in (1.0, 0.01):
+        run = Run(ft.replace(trunk_lr=share), tmp_path / str(share), progress=False)
+        before = {n: p.detach().clone() for n, p in run.model.named_parameters()}
+        run.train_one_epoch()
+        run.scheduler.step()
+        lrs = [g["lr"] for g in run.optimizer.param_groups]
+        moved[share] = {part: max((p.detach() - before[n]).abs().max().item() for n, p in run.model.named_parameters()
+                                  if n.startswith(part)) for part in ("trunk.", "head.")}
+    assert lrs == pytest.approx([lrs[0], 0.01 * lrs[0]])   # the schedule keeps the ratio
+    # AdamW's step is about lr per weight: a hundredth of the lr moves the trunk about a hundredth as far
+    assert moved[0.01]["trunk."] < 0.05 * moved[1.0]["trunk."]
+    assert moved[0.01]["head."] > 0.5 * moved[1.0]["head."]
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match=f"trunk_lr={bad!r} is not accepted"):
+            ft.replace(trunk_lr=bad)
+    for no_trunk in (cfg, ft.replace(init="scratch")):   # a pre-training or random weights: no trunk to slow
+        with pytest.raises(ValueError, match="trunk_lr=0.5 is not accepted"):
+            no_trunk.replace(trunk_lr=0.5)
+    # the pipeline's scratch runs keep one lr whatever the recipe's trunk_lr: they stay the same runs
+    section = {"recipe": {**ft.to_dict(), "task": "finetune", "trunk_lr": 0.3}}
+    assert finetune_config(section, "actions", "scratch", 0, "x.pt").trunk_lr == 1.0
+    assert finetune_config(section, "actions", "fractal", 0, "x.pt").trunk_lr == 0.3
 
 
 def test_finetune_from_another_arch_or_a_missing_file(pretrained, actions_data, tmp_path):
