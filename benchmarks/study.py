@@ -95,7 +95,7 @@ SERIES = (("batch 32", "more clips per class, 20 epochs", "o-"),
           ("another draw", "the same, another pre-training seed", "v"),
           ("batch 64, channels-last", "the same, batch 64 (channels-last)", "D"),
           ("more classes", "more classes, fewer clips each (each pre-training seed)", "^"))
-CURVE_SIZE = ("generate.classes=", "generate.per_class=", "pretrain.seed=")
+CURVE_KEYS = ("generate.classes", "generate.per_class", "pretrain.seed")   # what a point of the curve may set
 
 
 def setting(r: dict, key: str) -> str | None:
@@ -103,13 +103,13 @@ def setting(r: dict, key: str) -> str | None:
     return next((c.split("=", 1)[1] for c in r["changes"] if c.startswith(key + "=")), None)
 
 
-def more_clips(r: dict) -> tuple[int, int, str] | None:
+def curve_point(r: dict) -> tuple[int, int, str] | None:
     """(classes, clips per class, series of :data:`SERIES`) of a row that changed nothing but the set's size
     (params.yaml's 100 x 22 for none), the pre-training seed and a step of :data:`STEPS`; None for any other."""
     if r["scored_on"] != "test" or r["family"] != "fractal" or r["control"] or r["label_fraction"] != 1.0:
         return None
-    classes, per_class, seed = (setting(r, k[:-1]) for k in CURVE_SIZE)
-    step = STEPS.get(frozenset(c for c in r["changes"] if not c.startswith(CURVE_SIZE)))
+    classes, per_class, seed = (setting(r, k) for k in CURVE_KEYS)
+    step = STEPS.get(frozenset(c for c in r["changes"] if c.split("=", 1)[0] not in CURVE_KEYS))
     if r["pretrain_epochs"] != 20 or step is None or (seed is not None and step != "batch 32"):
         return None
     classes, per_class = int(classes or 100), int(per_class or 22)
@@ -122,12 +122,12 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
     """The margin-versus-compute curve: the margin (points, 95 % CI, per-seed dots) against the pre-training
     minutes, 0 being scratch, on each set. The ways to spend the minutes: more clips per class at 20 epochs
     (the paper's direction: it trains on 100k clips; these runs' ``generate.per_class``), drawn as a line; the
-    same recipe pre-trained with another seed (how far one pre-training draw moves the margin) and with the
-    faster step (:data:`SERIES`), drawn as points; and more epochs over params.yaml's 2,200 clips (the
+    same recipe pre-trained with another seed (how far one pre-training draw moves the margin), with the
+    faster step, and more classes with fewer clips each (:data:`SERIES`), drawn as points; and more epochs over params.yaml's 2,200 clips (the
     pipeline's DVC experiments, built-in benchmark only). Returns the table of the points as markdown lines
     (nothing if fewer than two budgets)."""
     order = [key for key, _, _ in SERIES]
-    pts = sorted(((point, r) for r in rows if (point := more_clips(r))),
+    pts = sorted(((point, r) for r in rows if (point := curve_point(r))),
                  key=lambda p: (order.index(p[0][2]), p[0][0], p[0][1], int(setting(p[1], "pretrain.seed") or 0)))
     if len(pts) < 2:
         return []
