@@ -36,7 +36,8 @@ def load() -> list[dict]:
                      "pretrain_epochs": r["pretrain"]["epochs"], "pretrain_minutes": r["pretrain_minutes"],
                      "pretrain_clip_passes": r.get("pretrain_clip_passes"),
                      "pretext_top1": r["pretrain"]["train_top1"], "label_fraction": o.get("label_fraction") or 1.0,
-                     "holdout": o.get("holdout"), "pretrained": o.get("pretrained"),
+                     "holdout": o.get("holdout"), "pretrained": o.get("pretrained"), "early_stop": o.get("early_stop"),
+                     "finetune_epochs": r.get("finetune_config", {}).get("epochs"), "runs": r.get("runs", []),
                      "changes": (o.get("changes") or []) + (["basketball5 square"] if o.get("basketball_square") else []),
                      "summary": r["summary"]})
     return rows
@@ -52,36 +53,83 @@ def cell(summary: dict, dataset: str) -> str:
             f"{len(m['per_seed'])} seeds, {e['test_clips']} clips)")
 
 
-def curve(rows: list[dict], key: str, fixed: dict, path: Path, xlabel: str, log: bool = False) -> bool:
-    """Margin (points, 95 % CI) against ``key`` over the scored-on-test rows that match ``fixed``."""
-    pts = sorted((r for r in rows if r["scored_on"] == "test" and r[key] and
-                  all(r[k] == v for k, v in fixed.items())), key=lambda r: r[key])
-    if len(pts) < 2:
-        return False
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for k, dataset in enumerate(("actions", "basketball5")):
-        xs, ms, lo, hi, dots = [], [], [], [], []
+def pretraining_of(r: dict) -> str:
+    """A row's pre-training in words: its --set changes outside the fine-tuning recipe, or the network it reused."""
+    changes = [c for c in r["changes"] if not c.startswith("finetune.")]
+    if r["pretrained"] == "models/pretrain" or (not changes and not r["pretrained"]):
+        return "the pipeline's network"
+    return ", ".join(f"`{c}`" for c in changes) or f"`{r['pretrained']}`"
+
+
+def mean_best_epoch(r: dict, dataset: str, init: str) -> float | None:
+    """The mean over seeds and folds of the epoch an early-stopped run kept (None for fixed-length runs)."""
+    epochs = [b for run in r["runs"] if run["dataset"] == dataset and run["init"] == init
+              for b in run.get("fold_best_epoch", [])]
+    return sum(epochs) / len(epochs) if epochs else None
+
+
+def label_series(r: dict) -> str | None:
+    """The margin-versus-labelled-data series of a row (scored on test, fractal, no control), or None: the
+    fixed-length runs of params.yaml's recipe on the pipeline's network, or early-stopped runs (each trained
+    until it converged on held-out clips) on one pre-training."""
+    if r["scored_on"] != "test" or r["family"] != "fractal" or r["control"] or r["pretrain_epochs"] != 20:
+        return None
+    if r["early_stop"]:
+        return f"trained to convergence (early stopping), {pretraining_of(r)}"
+    if r["changes"] == [] and r["pretrained"] in (None, "models/pretrain"):
+        return f"{r['finetune_epochs']} epochs, the pipeline's network"
+    return None
+
+
+def label_curve(rows: list[dict], path: Path) -> list[str]:
+    """The margin-versus-labelled-data curve: the margin (points, 95 % CI, per-seed dots) against the labelled
+    share of each training fold, one series per :func:`label_series`, one panel per set; returns the table of
+    its points as markdown lines (nothing if no series has two points)."""
+    series: dict[str, list[dict]] = {}
+    for r in rows:
+        if (name := label_series(r)) is not None:
+            series.setdefault(name, []).append(r)
+    series = {k: sorted(v, key=lambda r: r["label_fraction"]) for k, v in series.items() if len(v) >= 2}
+    if not series:
+        return []
+    table = ["| series | labelled | fine-tuning | kept epoch, scratch / fractal | actions margin | "
+             "basketball5 margin |", "|---|---|---|---|---|---|"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for k, (name, pts) in enumerate(series.items()):
         for r in pts:
-            e = r["summary"].get(dataset)
-            if e and "margin_top1" in e:
-                m = e["margin_top1"]
-                xs.append(r[key]), ms.append(100 * m["mean"])
-                lo.append(100 * (m["mean"] - m["ci95"][0])), hi.append(100 * (m["ci95"][1] - m["mean"]))
-                dots.append([100 * v for v in m["per_seed"]])
-        if xs:
-            ax.errorbar([x * (1 + 0.03 * k) for x in xs], ms, yerr=[lo, hi], fmt="o-", capsize=3, color=f"C{k}",
-                        label=f"{dataset}: mean, 95 % CI")
-            for x, d in zip(xs, dots):
-                ax.scatter([x * (1 + 0.03 * k)] * len(d), d, s=8, color=f"C{k}", alpha=0.4)
-    ax.axhline(0, color="k", lw=0.8)
-    if log:
+            tuning = (f"up to {r['finetune_epochs']} epochs, stopped {r['early_stop']} after the best on held-out "
+                      "clips" if r["early_stop"] else f"{r['finetune_epochs']} epochs")
+            kept = "; ".join(f"{d}: {mean_best_epoch(r, d, 'scratch'):.0f} / {mean_best_epoch(r, d, 'fractal'):.0f}"
+                             for d in ("actions", "basketball5") if mean_best_epoch(r, d, "fractal") is not None)
+            table.append(f"| {name} | {100 * r['label_fraction']:.0f} % | {tuning} | {kept or '-'} | "
+                         f"{cell(r['summary'], 'actions')} | {cell(r['summary'], 'basketball5')} |")
+        for ax, dataset in zip(axes, ("actions", "basketball5")):
+            points = [(r["label_fraction"], r["summary"][dataset]) for r in pts
+                      if "margin_top1" in r["summary"].get(dataset, {})]
+            if not points:
+                continue
+            shift = 1 + 0.04 * k   # series side by side, not on top of each other
+            xs = [x * shift for x, _ in points]
+            ms = [100 * e["margin_top1"]["mean"] for _, e in points]
+            lo = [100 * (e["margin_top1"]["mean"] - e["margin_top1"]["ci95"][0]) for _, e in points]
+            hi = [100 * (e["margin_top1"]["ci95"][1] - e["margin_top1"]["mean"]) for _, e in points]
+            ax.errorbar(xs, ms, yerr=[lo, hi], fmt="o-", capsize=3, color=f"C{k}", label=f"{name}: mean, 95 % CI")
+            for x, (_, e) in zip(xs, points):
+                d = [100 * v for v in e["margin_top1"]["per_seed"]]
+                ax.scatter([x] * len(d), d, s=9, color=f"C{k}", alpha=0.4)
+            e = points[0][1]
+            ax.set_title(f"{dataset}: {e['test_clips']} test clips, chance {100 * e['chance']:.0f} %", fontsize=9)
+    for ax in axes:
+        ax.axhline(0, color="k", lw=0.8)
         ax.set_xscale("log")
-    ax.set_xlabel(xlabel), ax.set_ylabel("fractal - scratch top-1 (points)")
-    ax.legend(fontsize=8)
+        ax.set_xlabel("labelled share of each training fold")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
+    axes[0].set_ylabel("fractal - scratch top-1 (points)")
     FIGURES.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return True
+    return table
 
 
 # how a row of the curve trained, from its --set changes besides the set's size (generate.classes, per_class)
@@ -106,7 +154,8 @@ def setting(r: dict, key: str) -> str | None:
 def curve_point(r: dict) -> tuple[int, int, str] | None:
     """(classes, clips per class, series of :data:`SERIES`) of a row that changed nothing but the set's size
     (params.yaml's 100 x 22 for none), the pre-training seed and a step of :data:`STEPS`; None for any other."""
-    if r["scored_on"] != "test" or r["family"] != "fractal" or r["control"] or r["label_fraction"] != 1.0:
+    if (r["scored_on"] != "test" or r["family"] != "fractal" or r["control"] or r["label_fraction"] != 1.0
+            or r.get("early_stop")):
         return None
     classes, per_class, seed = (setting(r, k) for k in CURVE_KEYS)
     step = STEPS.get(frozenset(c for c in r["changes"] if c.split("=", 1)[0] not in CURVE_KEYS))
@@ -196,13 +245,21 @@ def main() -> None:
               f"{r['family']}{' (' + r['control'] + ' labels)' if r['control'] else ''}, {r['pretrain_epochs']} " \
               f"epochs, {r['pretrain_clip_passes'] or 0:,} clip-passes, {r['pretrain_minutes']:.1f} min" + \
               "".join(f", `{c}`" for c in r["changes"])
+        labelled = f"{100 * r['label_fraction']:.0f} %" + (f", early stop {r['early_stop']}" if r["early_stop"] else "")
         lines.append(f"| {r['file']}{'' if r['complete'] else ' (partial)'} | {r['scored_on']} | {pre} | "
-                     f"{100 * r['pretext_top1']:.0f} % | {100 * r['label_fraction']:.0f} % | "
+                     f"{100 * r['pretext_top1']:.0f} % | {labelled} | "
                      f"{cell(r['summary'], 'actions')} | {cell(r['summary'], 'basketball5')} |")
-    base = dict(family="fractal", control=None, changes=[])
-    if curve(rows, "label_fraction", {**base, "pretrain_epochs": 20}, FIGURES / "margin_vs_labels.png",
-             "labelled share of each training fold"):
-        lines += ["", "![margin versus labelled data](figures/study/margin_vs_labels.png)"]
+    labels = label_curve(rows, FIGURES / "margin_vs_labels.png")
+    if labels:
+        lines += ["", "## Margin versus labelled data", "",
+                  "Fine-tuning on a labelled share of each training fold (`--label-fraction`: the same clips for "
+                  "both initialisations of a seed), 5 paired seeds, every clip of the set tested once. "
+                  "Fixed-length rows train params.yaml's epochs whatever the share. Early-stopped rows "
+                  "(`--early-stop P`) hold a quarter of each fold's training clips out, score them after every "
+                  "epoch, stop P epochs after the best one and test that epoch's weights, so each run trains "
+                  "until it converges on clips it does not train on, and the epoch is chosen per run, never on "
+                  "the test part; the kept epoch is the mean over seeds and folds.", "", *labels, "",
+                  "![margin versus labelled data](figures/study/margin_vs_labels.png)"]
     ablations_path = ROOT / "reports" / "ablations.json"
     ablations = json.loads(ablations_path.read_text()) if ablations_path.exists() else []
     table = compute_curve(rows, ablations, FIGURES / "margin_vs_compute.png")

@@ -4,6 +4,8 @@
     python benchmarks/transfer.py --quick                # a smoke run of a few minutes (tiny settings)
     python benchmarks/transfer.py --holdout 0.25         # choose a recipe: score the held-out training clips
     python benchmarks/transfer.py --label-fraction 0.25  # a point of the margin-versus-labelled-data curve
+    python benchmarks/transfer.py --label-fraction 0.1 --early-stop 50 --set finetune.recipe.epochs=200
+                                                         # ... each run trained until it converges on held-out clips
     python benchmarks/transfer.py --pretrain-epochs 10   # a point of the margin-versus-compute curve
     python benchmarks/transfer.py --family perlin        # pre-train on another synthetic family instead
     python benchmarks/transfer.py --control shuffled     # the control: same clips and schedule, labels shuffled
@@ -31,7 +33,10 @@ What it does (work folder benchmarks/work/NAME, results benchmarks/results/NAME.
 
 The fine-tuning recipe is params.yaml's, chosen on held-out training clips (``--holdout``), never on the
 test parts: with ``--holdout F`` the runs score a per-class share F of each fold's training clips instead of
-its test part, and the results say so (``"scored_on": "holdout"``). Runs resume: a killed benchmark
+its test part, and the results say so (``"scored_on": "holdout"``). With ``--early-stop P`` every run
+chooses its own epoch instead (``select_split``): a quarter of its training clips is held out and scored
+after every epoch, the run stops P epochs after its best one (or at ``finetune.recipe.epochs``), and the
+test part is scored once, with the best epoch's weights; the rows record each fold's best epoch. Runs resume: a killed benchmark
 restarted with the same options reuses its datasets, pre-training and finished folds.
 """
 from __future__ import annotations
@@ -48,6 +53,7 @@ import numpy as np
 import torch
 import yaml
 
+from fractalvid.config import differing
 from fractalvid.real import prepare_dataset
 from fractalvid.generate import DatasetSpec, generate
 from fractalvid.protocol import train_folds
@@ -58,6 +64,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BASKETBALL = ROOT.parent / "shared" / "data" / "basketball5"
 FAMILIES = ("fractal", "perlin", "dead_leaves", "octopus")
+EARLY_STOP_HOLDOUT = 0.25   # --early-stop: the share of each fold's training clips that chooses the epoch
 CONTROLS = ("shuffled",)
 # --quick: every stage at a toy size, to check the script end to end in a few minutes
 QUICK = dict(generate=dict(classes=4, per_class=4, fractal=dict(res=32, steps=400, framing_res=32)),
@@ -201,6 +208,8 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
         recipe = {**recipe, "holdout": args.holdout, "val_split": "holdout"}
     if args.label_fraction:
         recipe = {**recipe, "label_fraction": args.label_fraction}
+    if args.early_stop:
+        recipe = {**recipe, "holdout": EARLY_STOP_HOLDOUT, "select_split": "holdout", "patience": args.early_stop}
     section = {**params["finetune"], "recipe": recipe}
     result["scored_on"] = "holdout" if args.holdout else "test"
     checkpoint = pre_run / "model.pt"
@@ -223,6 +232,10 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
                 row = {"dataset": dataset, "init": init, "seed": seed, "top1": r["top1"], "top5": r["top5"],
                        "test_clips": r["test_clips"], "classes": len(r["classes"]), "train_top1": r["train_top1"],
                        "fold_top1": [f["val_top1"] for f in r["folds"]], "wall_s": round(time.perf_counter() - start, 1)}
+                if cfg.select_split is not None:   # early stopping: where each fold's run found its best epoch
+                    row.update(fold_best_epoch=[f["best_epoch"] for f in r["folds"]],
+                               fold_epochs=[f["epochs"] for f in r["folds"]],
+                               fold_select_top1=[f["select_top1"] for f in r["folds"]])
                 rows.append(row)
                 log(f"[finetune] {dataset:12s} {init:8s} seed {seed}: top-1 {r['top1']:.3f} over "
                     f"{r['test_clips']} clips (train {r['train_top1']:.2f}) in {row['wall_s']:.0f} s")
@@ -252,7 +265,7 @@ def same_pretraining(params: dict, family: str, other: Path) -> tuple[TrainConfi
     for what, theirs, ours in (("pre-training set", json.loads(made.read_text()), spec),
                                ("pre-training", config.to_dict(), wanted.to_dict())):
         if theirs != ours:
-            changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+            changed = differing(theirs, ours)
             raise ValueError(f"--pretrain-from {rel(other)} is not accepted: its {what} has other settings "
                              f"(differing: {changed}); expected a run of these --set values")
     return config, json.loads((run / "metrics.json").read_text())
@@ -323,6 +336,8 @@ def name_of(args) -> str:
         parts.append(f"frac{args.label_fraction:g}")
     if args.holdout:
         parts.append(f"holdout{args.holdout:g}")
+    if args.early_stop:
+        parts.append(f"early-stop{args.early_stop}")
     if args.basketball_square:
         parts.append("square")
     if args.pretrained is not None:   # models/pretrain -> from-pretrain; benchmarks/work/X/pretrain -> from-X
@@ -360,6 +375,10 @@ def main() -> None:
     p.add_argument("--pretrain-epochs", type=int, default=None, help="pre-training epochs (default pretrain.epochs)")
     p.add_argument("--label-fraction", type=float, default=None, help="labelled share of each training fold")
     p.add_argument("--holdout", type=float, default=None, help="score this share of the training clips, not test")
+    p.add_argument("--early-stop", type=int, default=None, metavar="PATIENCE",
+                   help=f"train each run until it converges: score {EARLY_STOP_HOLDOUT:g} of its training clips held "
+                        "out after every epoch, stop PATIENCE epochs after the best (or at finetune.recipe.epochs) "
+                        "and test the best epoch's weights")
     p.add_argument("--sets", nargs="+", default=["actions", "basketball5"], choices=["actions", "basketball5"],
                    help="downstream sets to fine-tune on (default both)")
     p.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -401,6 +420,10 @@ def main() -> None:
         raise ValueError(f"--control={args.control!r} is not accepted: expected one of {CONTROLS}")
     if args.pretrain_epochs is not None and args.pretrain_epochs < 1:
         raise ValueError(f"--pretrain-epochs={args.pretrain_epochs} is not accepted: expected an integer >= 1")
+    if args.early_stop is not None and (args.early_stop < 1 or args.holdout):
+        raise ValueError(f"--early-stop={args.early_stop} is not accepted"
+                         + (" with --holdout: the held-out clips choose each run's epoch, so they cannot score the"
+                            " recipe too" if args.holdout else ": expected an integer >= 1 (epochs)"))
     for name in ("label_fraction", "holdout"):
         v = getattr(args, name)
         if v is not None and not 0 < v < 1 + (name == "label_fraction"):

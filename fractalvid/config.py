@@ -1,4 +1,5 @@
-"""What every settings dataclass shares: ``replace``, ``to_dict`` and ``from_dict``.
+"""What every settings dataclass shares: ``replace``, ``to_dict`` and ``from_dict``; and :func:`differing`,
+which names the settings two runs disagree on.
 
 Settings travel through JSON (dataset cards, checkpoints) and YAML (params.yaml), where tuples become
 lists; ``from_dict`` turns them back and refuses unknown names, listing the accepted ones. Each class
@@ -7,6 +8,11 @@ validates its values itself, in ``__post_init__``.
 from __future__ import annotations
 
 import dataclasses
+
+
+def differing(old: dict, new: dict) -> list[str]:
+    """The sorted keys whose values differ between two settings dicts (a key missing from one counts as None)."""
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
 class Settings:

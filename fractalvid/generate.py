@@ -54,7 +54,7 @@ import numpy as np
 
 from . import __version__
 from . import actions, families
-from .config import Settings
+from .config import Settings, differing
 from .ifs import ClipParams, FractalConfig, perturb, sample_clip
 from .progress import progress_bar
 from .render import render_clip
@@ -345,7 +345,7 @@ def _prepare_output(out: Path, spec: DatasetSpec, overwrite: bool) -> None:
         new = json.loads(json.dumps(spec.to_dict()))  # as it would read back from JSON
         if old != new:
             if not overwrite:
-                changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+                changed = differing(old, new)
                 raise FileExistsError(f"{out} holds a dataset made with other settings (differing: {changed}); "
                                       "pass --overwrite to replace it, or choose another folder")
             for name in ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json"):

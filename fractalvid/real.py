@@ -25,6 +25,7 @@ import numpy as np
 
 from . import __version__
 from .checks import check_int as _check_int
+from .config import differing
 from .generate import PRESETS
 from .progress import progress_bar
 from .store import (PREPARED_FIELDS, chunk_done, chunk_paths, encode_clip, read_rows, write_chunk, write_json,
@@ -838,7 +839,7 @@ def _prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
         new = json.loads(json.dumps(settings))
         if old != new:
             if not overwrite:
-                changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+                changed = differing(old, new)
                 raise FileExistsError(f"{out} holds a dataset made with other settings or videos (differing: "
                                       f"{changed}); pass overwrite=True to replace it, or choose another folder")
             for name in ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json",

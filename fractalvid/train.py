@@ -11,10 +11,14 @@ A run lives in one folder::
                            restarted in the same folder resumes from ``last.pt``
                            (``previous.pt`` if that one is corrupt; from scratch,
                            saying so, if neither is readable)
-    model.pt               the final weights, with the arch, class names, config and
-                           history; a finished run keeps it alone (no optimiser state:
-                           nothing is left to resume), and restarted it only reports
-    history.csv            one row per epoch: losses, top-1/top-5, lr, clips/s
+    best.pt                with ``select_split`` (early stopping), while the run trains:
+                           the weights of the epoch that scored best on that split
+    model.pt               the final weights (with ``select_split``: the best epoch's),
+                           with the arch, class names, config and history; a finished
+                           run keeps it alone (no optimiser state: nothing is left to
+                           resume), and restarted it only reports
+    history.csv            one row per epoch: losses, top-1/top-5, lr, clips/s (with
+                           ``select_split``: its loss and top-1 instead of val_split's)
     metrics.json           the last epoch's numbers (what ``dvc metrics`` shows), and
                            train_minutes: the training steps' wall time over all epochs
     confusion.csv          the last evaluation's confusion matrix (rows: truth)
@@ -53,7 +57,7 @@ from tqdm import tqdm
 
 from .augment import AugmentConfig, RealVideoAugment, tint
 from .checks import check as _check
-from .config import Settings
+from .config import Settings, differing
 from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
 from .presets import StandardAugment, load_size, luminance, normalise, resize_center_crop
 from .progress import terminal
@@ -66,6 +70,7 @@ TASKS = ("supervised", *SELF_SUPERVISED, "finetune")
 PARAMS_ONLY = frozenset({"out"})
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "clips_per_s",
                   "epoch_s")
+SELECT_FIELDS = ("select_loss", "select_top1")   # the history's extra columns of a run with select_split
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,11 @@ class TrainConfig(Settings):
     trunk_lr: float = 1.0               # fine-tuning a pre-trained network: the trunk's lr as a share of lr (the
                                         # new head keeps lr), so the trunk moves less than its fresh head; 1: one lr
                                         # for all, and always for scratch (finetune_config sets it)
+    select_split: str | None = None     # early stopping: score this split (e.g. "holdout") after every epoch
+                                        # instead of val_split, end with the weights of its best epoch, and
+                                        # score val_split once, with those weights
+    patience: int | None = None         # with select_split: stop this many epochs after the best one (None:
+                                        # train every epoch, still ending with the best one's weights)
     workers: int = 2
     seed: int = 0
     amp: bool = True                    # mixed precision (GPU only; the CPU trains in float32)
@@ -221,10 +231,19 @@ def validate(c: TrainConfig) -> None:
            and (c.trunk_lr == 1 or (c.task == "finetune" and c.init != "scratch")), "trunk_lr", c.trunk_lr,
            "a number in (0, 1], below 1 only when fine-tuning a pre-trained network (it slows the trunk "
            "against its new head)")
+    _check(c.select_split is None or (isinstance(c.select_split, str) and c.task not in SELF_SUPERVISED
+                                      and c.select_split not in (c.train_split, c.val_split)),
+           "select_split", c.select_split, "None, or a split other than train_split and val_split to choose the "
+           "epoch on (e.g. 'holdout' with holdout > 0), in a supervised or fine-tuning run")
+    _check(c.patience is None or (c.select_split is not None and isinstance(c.patience, int)
+                                  and not isinstance(c.patience, bool) and c.patience >= 1), "patience", c.patience,
+           "None, or an integer >= 1 with select_split (the epochs to wait for a better score there)")
     _check(c.val_crops == 1 or not c.in_memory, "val_crops", c.val_crops,
            "1 with in_memory (clips are held as centre squares), or in_memory: false for crops across the frame")
-    _check(c.stream is None or (c.folds is None and c.label_fraction == 1 and c.holdout == 0 and not c.in_memory),
-           "stream", c.stream, "None with folds, label_fraction, holdout or in_memory (they split stored clips)")
+    _check(c.stream is None or (c.folds is None and c.label_fraction == 1 and c.holdout == 0 and not c.in_memory
+                                and c.select_split is None),
+           "stream", c.stream, "None with folds, label_fraction, holdout, select_split or in_memory (they split "
+           "stored clips)")
     for name in ("lr", "weight_decay", "clip_grad", "moco_temperature"):
         v = getattr(c, name)
         _check(isinstance(v, (int, float)) and v >= 0 and math.isfinite(v), name, v, "a finite number >= 0")
@@ -273,7 +292,8 @@ def _class_names(source) -> list[str]:
 
 
 def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
-    """(train dataset, val dataset or None, class names) for process ``rank`` of ``world``.
+    """(train dataset, val dataset or None, select dataset or None, class names) for process ``rank`` of
+    ``world``; the select dataset is ``cfg.select_split``'s (the split that chooses the epoch).
 
     A stream is one endless sequence per seed, which no sampler can split: each rank of a
     distributed run draws its own (seeded from seed and rank), in blocks of its share of the batch.
@@ -291,7 +311,7 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
         seed = cfg.seed if world == 1 else _seed(cfg.seed, rank, 4)
         train = FractalStream(spec, frames=cfg.frames, stride=cfg.stride, seed=seed,
                               block=max(1, cfg.batch_size // world))
-        return train, None, [str(c) for c in range(spec.classes)] if spec.supervised else []
+        return train, None, None, [str(c) for c in range(spec.classes)] if spec.supervised else []
     if not Path(cfg.data, "manifest.csv").exists():
         raise FileNotFoundError(
             f"data={cfg.data!r}: no dataset there (looked for {Path(cfg.data, 'manifest.csv')}). Make it with "
@@ -300,8 +320,8 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
     splits = split_indices(everything.labels, [r["split"] for r in everything.rows],
                            clip_groups(everything.card, everything.rows), folds=cfg.folds, fold=cfg.fold,
                            label_fraction=cfg.label_fraction, holdout=cfg.holdout, seed=cfg.seed)
-    wanted = [cfg.train_split] + ([cfg.val_split] if cfg.val_split is not None and cfg.task not in SELF_SUPERVISED
-                                        else [])
+    evaluated = cfg.val_split is not None and cfg.task not in SELF_SUPERVISED
+    wanted = [cfg.train_split] + ([cfg.val_split] if evaluated else []) + [s for s in [cfg.select_split] if s]
     for split in wanted:
         if split not in splits:
             raise ValueError(f"split={split!r} is not in {cfg.data} with these settings: expected one of "
@@ -314,11 +334,14 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
     # items come as squares of the size the crops are taken from (SPEC: 112 from 128)
     train = VideoClips(clips(cfg.train_split), frames=cfg.frames, stride=cfg.stride, train=True, seed=cfg.seed,
                        load_size=load_size(cfg.size))
-    val = None
-    if len(wanted) > 1:
-        val = VideoClips(clips(cfg.val_split), frames=cfg.frames, stride=cfg.stride, train=False,
-                         num_clips=cfg.val_clips, seed=cfg.seed, size=cfg.size, crops=cfg.val_crops)
-    return train, val, _class_names(everything)
+
+    def scored(split: str | None):
+        if split is None:
+            return None
+        return VideoClips(clips(split), frames=cfg.frames, stride=cfg.stride, train=False,
+                          num_clips=cfg.val_clips, seed=cfg.seed, size=cfg.size, crops=cfg.val_crops)
+
+    return train, scored(cfg.val_split if evaluated else None), scored(cfg.select_split), _class_names(everything)
 
 
 def _loader(dataset, cfg: TrainConfig, epoch: int, train: bool, world: int) -> DataLoader:
@@ -436,7 +459,7 @@ class Run:
         self.cfg, self.out, self.progress, self.keep_checkpoint = cfg, Path(out), progress, keep_checkpoint
         self.device, self.rank, self.world = setup_device()
         torch.manual_seed(_seed(cfg.seed, 0, 0))
-        self.train_set, self.val_set, self.classes = build_data(cfg, self.rank, self.world)
+        self.train_set, self.val_set, self.select_set, self.classes = build_data(cfg, self.rank, self.world)
         num_classes = len(self.classes)
         if cfg.task not in SELF_SUPERVISED and num_classes < 2:
             raise ValueError(f"data={cfg.data or cfg.stream!r} has {num_classes} labelled classes: supervised "
@@ -466,6 +489,8 @@ class Run:
             self.optimizer, cosine_with_warmup(cfg.epochs, cfg.warmup_epochs, self.steps_per_epoch))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.epoch, self.history = 0, []
+        # early stopping (select_split): the best epoch's weights, kept in memory and in best.pt for a resume
+        self.best_state, self.loaded_finished = None, False
 
     def _train_len(self) -> int:
         n = self.cfg.epoch_clips if self.cfg.stream is not None else len(self.train_set)
@@ -509,15 +534,18 @@ class Run:
                 continue
             old, new = _comparable(state["config"]), _comparable(self.cfg.to_dict())
             if old != new:
-                changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+                changed = differing(old, new)
                 raise ValueError(f"{self.out} holds a run with other settings (differing: {changed}); "
                                  "choose another folder or delete it")
             if name == "model.pt":  # a finished run: its weights and history, nothing left to train
-                if "history" not in state or state["epoch"] != self.cfg.epochs:
+                self.epoch, self.history = state.get("epoch", 0), state.get("history", [])
+                if "history" not in state or not self.finished():
+                    self.epoch, self.history = 0, []
                     notes.append(f"{path} is not a finished run of these settings")
                     continue
                 weights = self.model.encoder if isinstance(self.model, SelfSupervised) else self.model
-                weights.load_state_dict(state["encoder"])
+                weights.load_state_dict(state["encoder"])   # with select_split: the best epoch's
+                self.loaded_finished = True
             else:
                 self.model.load_state_dict(state["model"])
                 self.optimizer.load_state_dict(state["optimizer"])
@@ -596,23 +624,69 @@ class Run:
                                            self.amp, self.world)
         return metrics
 
+    # ---------------------------------------------------------- early stopping
+    def score_selection(self) -> dict:
+        """Loss and top-1 on ``select_split``, the split that chooses the epoch."""
+        metrics, _ = evaluate(self.model, self.select_set, self.cfg, len(self.classes), self.device, self.amp,
+                              self.world)
+        return {"select_loss": metrics["val_loss"], "select_top1": metrics["val_top1"]}
+
+    def best_epoch(self) -> int:
+        """The epoch (from 1) with the highest select_top1 so far, the lower select_loss breaking ties; 0 if
+        none was scored."""
+        scored = [(r["select_top1"], -r["select_loss"], -r["epoch"]) for r in self.history if "select_top1" in r]
+        return -max(scored)[2] if scored else 0
+
+    def finished(self) -> bool:
+        """Every epoch trained, or (with ``patience``) that many epochs past the best one."""
+        patience = self.cfg.patience
+        return self.epoch >= self.cfg.epochs or (patience is not None and self.epoch - self.best_epoch() >= patience)
+
+    def save_best(self) -> None:
+        self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            _save_atomic({"epoch": self.epoch, "model": self.best_state}, self.out / "best.pt")
+
+    def restore_best(self) -> None:
+        """Load the best epoch's weights (a finished run loaded from model.pt already holds them)."""
+        if self.loaded_finished:
+            return
+        if self.best_state is None:  # resumed mid-run: the best epoch so far was saved beside last.pt
+            path = self.out / "best.pt"
+            if not path.exists():
+                raise FileNotFoundError(f"{path} is missing: this early-stopped run (select_split="
+                                        f"{self.cfg.select_split!r}) cannot restore its best epoch "
+                                        f"({self.best_epoch()}); delete {self.out} and run it again")
+            self.best_state = torch.load(path, map_location="cpu", weights_only=False)["model"]
+        self.model.load_state_dict(self.best_state)
+
+    # ---------------------------------------------------------------- fitting
     def fit(self) -> dict:
-        """Train to ``cfg.epochs`` (resuming if this folder has a checkpoint); returns the metrics."""
+        """Train to ``cfg.epochs`` (resuming if this folder has a checkpoint); returns the metrics. With
+        ``select_split`` each epoch is scored there, the run may stop early (``patience``), and it ends with the
+        best epoch's weights, which score ``val_split`` once."""
         note = self.resume()
         if note and self.rank == 0:
             print(note)
-        while self.epoch < self.cfg.epochs:
+        selecting = self.select_set is not None
+        while not self.finished():
             row = {"epoch": self.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
             row.update(self.train_one_epoch())
-            row.update(self.evaluate())
+            row.update(self.score_selection() if selecting else self.evaluate())
             self.epoch += 1
             self.history.append(row)
+            if selecting and self.best_epoch() == self.epoch:
+                self.save_best()   # before last.pt: a resume never finds a newer epoch than its best.pt knows
             self.save()
             if self.rank == 0:
                 self.write_reports()
                 if self.progress:
                     print(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
-        if not hasattr(self, "confusion"):
+        if selecting:
+            self.restore_best()
+            self.final = self.evaluate()
+        elif not hasattr(self, "confusion"):
             # a resumed, already finished run still reports its confusion matrix; every rank takes part,
             # as evaluate() sums over ranks
             self.evaluate()
@@ -621,7 +695,7 @@ class Run:
             _save_atomic(self.weights(), self.out / "model.pt")
             # the training checkpoints are only needed while training (a finished run resumes from
             # model.pt); keeping them would triple what a finished run stores, e.g. in DVC's cache
-            for name in ("previous.pt",) if self.keep_checkpoint else ("previous.pt", "last.pt"):
+            for name in ("previous.pt", "best.pt") if self.keep_checkpoint else ("previous.pt", "last.pt", "best.pt"):
                 (self.out / name).unlink(missing_ok=True)
         return self.metrics()
 
@@ -630,15 +704,22 @@ class Run:
         last = dict(self.history[-1]) if self.history else {}
         best = max((r.get("val_top1", 0.0) for r in self.history), default=0.0)
         minutes = sum(r.get("epoch_s", 0.0) for r in self.history) / 60   # training steps only, no evaluation
-        return {**{k: v for k, v in last.items() if k != "lr"}, "best_val_top1": best, "epochs": self.epoch,
-                "train_minutes": round(minutes, 3), "task": self.cfg.task, "arch": self.cfg.arch,
-                "init": self.cfg.init}
+        out = {**{k: v for k, v in last.items() if k != "lr"}, "best_val_top1": best, "epochs": self.epoch,
+               "train_minutes": round(minutes, 3), "task": self.cfg.task, "arch": self.cfg.arch,
+               "init": self.cfg.init}
+        if self.cfg.select_split is not None:   # val_* are the best epoch's weights' (None until the run ends)
+            final = getattr(self, "final", {})
+            best_epoch = self.best_epoch()
+            out.update(final, best_val_top1=final.get("val_top1"), best_epoch=best_epoch,
+                       select_top1=self.history[best_epoch - 1]["select_top1"] if best_epoch else None)
+        return out
 
     def write_reports(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         tmp = self.out / "history.csv.tmp"
         with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, HISTORY_FIELDS, extrasaction="ignore")
+            fields = HISTORY_FIELDS + (SELECT_FIELDS if self.cfg.select_split is not None else ())
+            w = csv.DictWriter(f, fields, extrasaction="ignore")
             w.writeheader()
             w.writerows(self.history)
         os.replace(tmp, self.out / "history.csv")
@@ -693,7 +774,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str, split: str = "
                                  "workers": workers, "task": "finetune", "init": "scratch", "epoch_clips": None,
                                  "folds": None, "fold": 0, "label_fraction": 1.0, "holdout": 0.0,
                                  "in_memory": False, "val_crops": crops})
-    _, dataset, classes = build_data(cfg)
+    _, dataset, _, classes = build_data(cfg)
     if len(classes) != len(state["classes"]):
         raise ValueError(f"{checkpoint} was trained on {len(state['classes'])} classes but {data} split {split!r} "
                          f"has {len(classes)}")

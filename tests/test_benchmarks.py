@@ -25,14 +25,20 @@ def test_generate_benchmark_reports_every_family():
             assert result[f"s_per_clip_{family}"] > 0
 
 
+def quick_transfer(tmp_path: Path, name: str, *options: str) -> tuple[dict, str]:
+    """``transfer.py --quick`` with seeds 0 and 1 in work folder tmp_path/NAME, its results in tmp_path/NAME.json:
+    (the results it printed, its stderr)."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), "--quick", "--json", *options,
+                          "--out", str(tmp_path / name), "--results", str(tmp_path / f"{name}.json"), "--seeds", "0",
+                          "1"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=1200)
+    return json.loads(out.stdout.strip().splitlines()[-1]), out.stderr
+
+
 @pytest.mark.slow
 def test_transfer_benchmark_runs_the_protocol_end_to_end(tmp_path):
     """--quick: toy sizes, but every stage of the real benchmark, and the results file's layout."""
-    results = tmp_path / "transfer.json"
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), "--quick", "--json", "--out",
-                          str(tmp_path / "work"), "--results", str(results), "--seeds", "0", "1"], cwd=ROOT,
-                         capture_output=True, text=True, check=True, timeout=1200)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result, _ = quick_transfer(tmp_path, "work")
+    results = tmp_path / "work.json"
     assert result == json.loads(results.read_text()) and result["complete"]
     assert result["pretrain_clip_passes"] > 0 and result["pretrain_minutes"] >= 0 and result["scored_on"] == "test"
     sets = ["actions"] + (["basketball5"] if (ROOT.parent / "shared" / "data" / "basketball5").is_dir() else [])
@@ -47,15 +53,21 @@ def test_transfer_benchmark_runs_the_protocol_end_to_end(tmp_path):
 
     # another pre-training (the control), fine-tuned against the first benchmark's scratch runs: they are
     # reused, not rerun, since its downstream clips are the same bytes
-    again = tmp_path / "control.json"
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), "--quick", "--json", "--control",
-                          "shuffled", "--sets", "actions", "--scratch-from", str(tmp_path / "work"), "--out",
-                          str(tmp_path / "control"), "--results", str(again), "--seeds", "0", "1"], cwd=ROOT,
-                         capture_output=True, text=True, check=True, timeout=1200)
-    control = json.loads(out.stdout.strip().splitlines()[-1])
+    control, stderr = quick_transfer(tmp_path, "control", "--control", "shuffled", "--sets", "actions",
+                                     "--scratch-from", str(tmp_path / "work"))
     assert control["summary"]["actions"]["scratch_top1"] == actions["scratch_top1"]
     assert sorted(p.name for p in (tmp_path / "control" / "runs").iterdir()) == ["actions-fractal-0", "actions-fractal-1"]
-    assert "resumed from" in out.stderr and str(ROOT) not in again.read_text()
+    assert "resumed from" in stderr and str(ROOT) not in (tmp_path / "control.json").read_text()
+
+    # each run trained until it converges on held-out training clips, the first benchmark's network reused
+    early, _ = quick_transfer(tmp_path, "early", "--early-stop", "1", "--sets", "actions", "--pretrain-from",
+                              str(tmp_path / "work"))
+    assert early["scored_on"] == "test" and early["summary"]["actions"]["test_clips"] == 90
+    assert early["pretrain_minutes"] == result["pretrain_minutes"]      # the same network, not pre-trained again
+    assert early["finetune_config"]["select_split"] == "holdout" and early["finetune_config"]["patience"] == 1
+    for row in early["runs"]:   # 2 epochs at most; a run stops one epoch after its best
+        assert all(1 <= b <= e <= min(2, b + 1) for b, e in zip(row["fold_best_epoch"], row["fold_epochs"]))
+        assert len(row["fold_select_top1"]) == 3
 
 
 def test_transfer_benchmark_refuses_a_pretrained_folder_without_model_pt_before_any_work(tmp_path):
@@ -70,6 +82,15 @@ def test_transfer_benchmark_refuses_scratch_from_a_folder_without_runs_before_an
                           "--out", str(tmp_path / "work")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "--scratch-from" in out.stderr and "holding runs/" in out.stderr
     assert not (tmp_path / "work").exists()
+
+
+def test_transfer_benchmark_refuses_a_bad_early_stop_before_any_work(tmp_path):
+    for bad, expected in ((["--early-stop", "0"], "expected an integer >= 1"),
+                          (["--early-stop", "5", "--holdout", "0.25"], "with --holdout")):
+        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), *bad, "--out",
+                              str(tmp_path / "work")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert out.returncode != 0 and f"--early-stop={bad[1]} is not accepted" in out.stderr
+        assert expected in out.stderr and not (tmp_path / "work").exists()
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="--recipe measures the CPU step")
@@ -138,6 +159,41 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
     assert (tmp_path / "curve.png").stat().st_size > 0
     # one budget and rows that are not points of the curve: fewer than two budgets, no curve
     assert study.compute_curve([rows[i] for i in (1, 2, 3, 4, 6, 8)], ablations, tmp_path / "none.png") == []
+
+
+def test_study_draws_the_label_curve_per_series_with_the_kept_epochs(tmp_path, monkeypatch):
+    study = benchmark_module("study")
+    monkeypatch.setattr(study, "FIGURES", tmp_path)
+
+    def row(fraction, margin, changes=(), early_stop=None, epochs=50, scored_on="test", pretrained="models/pretrain"):
+        e = {"test_clips": 283, "chance": 0.2, "scratch_top1": {"mean": 0.4}, "fractal_top1": {"mean": 0.4 + margin},
+             "margin_top1": {"mean": margin, "ci95": [margin - 0.02, margin + 0.02], "per_seed": [margin] * 5}}
+        runs = [{"dataset": "basketball5", "init": init, "seed": s, "fold_best_epoch": [best, best + 2, best + 4]}
+                for init, best in (("scratch", 30), ("fractal", 10)) for s in range(2)] if early_stop else []
+        return {"scored_on": scored_on, "family": "fractal", "control": None, "label_fraction": fraction,
+                "pretrain_epochs": 20, "changes": list(changes), "pretrained": pretrained, "early_stop": early_stop,
+                "finetune_epochs": epochs, "runs": runs, "summary": {"basketball5": e}}
+
+    big = ["generate.classes=500", "generate.per_class=50"]
+    rows = [row(1.0, 0.01), row(0.25, -0.05), row(0.5, 0.3, scored_on="holdout"),
+            row(0.5, 0.3, ["finetune.recipe.lr=0.1"]),                        # another recipe: no series
+            row(0.5, 0.04, [*big, "finetune.recipe.epochs=100"], 40, 100, pretrained=None),
+            row(0.1, 0.08, [*big, "finetune.recipe.epochs=200"], 40, 200, pretrained=None),
+            row(0.1, 0.5, ["generate.classes=7"], 40, pretrained=None)]      # a lone point: no curve
+    table = study.label_curve(rows, tmp_path / "labels.png")
+    cells = [line.split(" | ") for line in table[2:]]
+    assert [(c[0], c[1]) for c in cells] == [("| 50 epochs, the pipeline's network", "25 %"),
+                                             ("| 50 epochs, the pipeline's network", "100 %"),
+                                             ("| trained to convergence (early stopping), `generate.classes=500`, "
+                                              "`generate.per_class=50`", "10 %"),
+                                             ("| trained to convergence (early stopping), `generate.classes=500`, "
+                                              "`generate.per_class=50`", "50 %")]
+    assert cells[2][2] == "up to 200 epochs, stopped 40 after the best on held-out clips"
+    assert cells[2][3] == "basketball5: 32 / 12" and cells[0][3] == "-"   # mean kept epoch over seeds and folds
+    assert cells[2][5].startswith("+8.0 [+6.0, +10.0] (40 -> 48 %, 5 seeds, 283 clips)")
+    assert (tmp_path / "labels.png").stat().st_size > 0
+    assert study.curve_point({**rows[5], "label_fraction": 1.0}) is None     # early-stopped: not a compute point
+    assert study.label_curve(rows[2:4], tmp_path / "none.png") == []
 
 
 def test_transfer_quick_perlin_fits_its_frame_and_generate_options_reach_the_family():

@@ -102,8 +102,8 @@ def test_actions_groups_are_actors_and_folds_hold_out_whole_actors(actions):
 def test_build_data_with_folds_in_memory_gives_the_disk_items(actions):
     base = recipe("finetune", data=str(actions), arch="tsm_r18_w16", size=24, frames=4, stride=1, val_clips=1,
                   folds=3, fold=2, holdout=0.2, val_split="holdout", workers=0)
-    train, val, classes = build_data(base)
-    mem_train, mem_val, _ = build_data(base.replace(in_memory=True))
+    train, val, _, classes = build_data(base)
+    mem_train, mem_val, _, _ = build_data(base.replace(in_memory=True))
     assert len(classes) == 10 and len(train) == len(mem_train) == 50 and len(val) == len(mem_val) == 10
     assert isinstance(mem_train.source, MemoryClips) and isinstance(train, VideoClips)
     for i in (0, 7, 49):

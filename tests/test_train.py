@@ -434,6 +434,77 @@ def test_trunk_lr_slows_the_pretrained_trunk_and_not_its_new_head(pretrained, ac
     assert finetune_config(section, "actions", "fractal", 0, "x.pt").trunk_lr == 0.3
 
 
+def test_select_split_stops_early_and_ends_with_the_best_epochs_weights(actions_data, tmp_path, monkeypatch):
+    """Early stopping: every epoch is scored on the holdout, not the test part; the run stops `patience` epochs
+    after its best one (a tie goes to the lower loss), ends with that epoch's weights and scores the test part
+    once with them; killed mid-way and restarted, or restarted when finished, it ends the same."""
+    cfg = recipe("finetune", data=str(actions_data), folds=3, fold=0, holdout=0.3, val_split="test",
+                 select_split="holdout", epochs=8, warmup_epochs=1, patience=2, **SMALL)
+    # the holdout's scores per epoch, scripted so that the stop is known: epochs 2 and 4 tie on top-1, 2 has
+    # the lower loss, so the run stops after epoch 4 (2 epochs without a better one)
+    script = {1: (0.25, 0.7), 2: (0.75, 0.6), 3: (0.5, 0.5), 4: (0.75, 0.65)}
+    scored, real_score = [], Run.score_selection
+
+    def scripted(self):
+        real = real_score(self)   # scored for real, on the 4 holdout clips (2 of the 6 training actors)
+        scored.append((len(self.select_set), len(self.val_set), real["select_top1"] in (0, 0.25, 0.5, 0.75, 1)))
+        top1, loss = script[self.epoch + 1]
+        return {"select_top1": top1, "select_loss": loss}
+
+    monkeypatch.setattr(Run, "score_selection", scripted)
+    original_save = Run.save
+
+    def save_and_keep(self):
+        original_save(self)
+        shutil.copy(self.out / "last.pt", self.out.parent / f"{self.out.name}-epoch{self.epoch}.pt")
+
+    monkeypatch.setattr(Run, "save", save_and_keep)
+    m = train(cfg, tmp_path / "a", progress=False)
+    assert scored == [(4, 6, True)] * 4
+    assert (m["epochs"], m["best_epoch"], m["select_top1"]) == (4, 2, 0.75)
+    rows = history(tmp_path / "a")
+    assert [r["epoch"] for r in rows] == ["1", "2", "3", "4"] and all(r["val_top1"] == "" for r in rows)
+    assert [float(r["select_top1"]) for r in rows] == [0.25, 0.75, 0.5, 0.75]
+    best = torch.load(tmp_path / "a-epoch2.pt", weights_only=False)["model"]
+    last = torch.load(tmp_path / "a-epoch4.pt", weights_only=False)["model"]
+    final = weights(tmp_path / "a")
+    assert all(torch.equal(final[k], best[k]) for k in best)
+    assert any(not torch.equal(final[k], last[k]) for k in last)
+    assert not {"best.pt", "last.pt", "previous.pt"} & {p.name for p in (tmp_path / "a").iterdir()}
+    # the test part, scored once with the best weights: 6 clips in the confusion matrix, and the same loss
+    counts = np.loadtxt(tmp_path / "a" / "confusion.csv", delimiter=",", skiprows=1, usecols=(1, 2))
+    assert counts.sum() == 6 and m["val_top1"] == pytest.approx(np.trace(counts) / 6) == m["best_val_top1"]
+    check = Run(cfg, tmp_path / "check", progress=False)
+    check.model.load_state_dict(final)
+    assert check.evaluate()["val_loss"] == pytest.approx(m["val_loss"])
+
+    calls = []
+    original_epoch = Run.train_one_epoch
+
+    def crash_in_epoch_three(self):
+        calls.append(self.epoch)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original_epoch(self)
+
+    monkeypatch.setattr(Run, "train_one_epoch", crash_in_epoch_three)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "b", progress=False)
+    assert (tmp_path / "b" / "best.pt").exists()
+    train(cfg, tmp_path / "b", progress=False)   # a new Run: the best epoch comes back from best.pt
+    assert calls == [0, 1, 2, 2, 3]
+    assert_same_run(tmp_path / "a", tmp_path / "b")
+    again = train(cfg, tmp_path / "b", progress=False)   # finished: nothing trained, the same numbers
+    assert calls == [0, 1, 2, 2, 3] and again["val_top1"] == m["val_top1"] and again["best_epoch"] == 2
+
+    for bad, expected in ((dict(select_split="test"), "select_split='test' is not accepted"),
+                          (dict(select_split="train"), "select_split='train' is not accepted"),
+                          (dict(select_split=None), "patience=2 is not accepted"),
+                          (dict(patience=0), "patience=0 is not accepted")):
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            cfg.replace(**bad)
+
+
 def test_finetune_from_another_arch_or_a_missing_file(pretrained, actions_data, tmp_path):
     _, folder = pretrained
     ft = recipe("finetune", data=str(actions_data), init=str(folder / "model.pt"), **{**SMALL, "arch": "tsm_r18"})
@@ -780,8 +851,8 @@ def test_stream_training_runs_and_is_deterministic(tmp_path):
 
 def test_stream_ranks_draw_different_clips():
     cfg = stream_cfg()
-    single, val, classes = build_data(cfg)
-    assert (single.seed, single.block, val, classes) == (cfg.seed, 4, None, ["0", "1"])
+    single, val, select, classes = build_data(cfg)
+    assert (single.seed, single.block, val, select, classes) == (cfg.seed, 4, None, None, ["0", "1"])
     ranks = [build_data(cfg, rank=r, world=2)[0] for r in (0, 1)]
     assert [s.block for s in ranks] == [2, 2]  # each rank's batch: 4 // 2
     first = [s.item(p)[0] for s in ranks for p in range(2)]
