@@ -113,7 +113,9 @@ def label_curve(rows: list[dict], path: Path) -> list[str]:
             ms = [100 * e["margin_top1"]["mean"] for _, e in points]
             lo = [100 * (e["margin_top1"]["mean"] - e["margin_top1"]["ci95"][0]) for _, e in points]
             hi = [100 * (e["margin_top1"]["ci95"][1] - e["margin_top1"]["mean"]) for _, e in points]
-            ax.errorbar(xs, ms, yerr=[lo, hi], fmt="o-", capsize=3, color=f"C{k}", label=f"{name}: mean, 95 % CI")
+            # the legend's name: the table's, without markdown or the settings' section names
+            label = name.replace("`", "").replace("generate.", "").replace("pretrain.", "")
+            ax.errorbar(xs, ms, yerr=[lo, hi], fmt="o-", capsize=3, color=f"C{k}", label=f"{label}: mean, 95 % CI")
             for x, (_, e) in zip(xs, points):
                 d = [100 * v for v in e["margin_top1"]["per_seed"]]
                 ax.scatter([x] * len(d), d, s=9, color=f"C{k}", alpha=0.4)
@@ -123,9 +125,11 @@ def label_curve(rows: list[dict], path: Path) -> list[str]:
         ax.axhline(0, color="k", lw=0.8)
         ax.set_xscale("log")
         ax.set_xlabel("labelled share of each training fold")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=6)
     axes[0].set_ylabel("fractal - scratch top-1 (points)")
+    legend = {}   # one legend for both panels, under them (a series may have points on one set only)
+    for ax in axes:
+        legend.update(zip(*ax.get_legend_handles_labels()[::-1]))
+    fig.legend(list(legend.values()), list(legend), loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8)
     FIGURES.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
