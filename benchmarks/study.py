@@ -53,6 +53,20 @@ def cell(summary: dict, dataset: str) -> str:
             f"{len(m['per_seed'])} seeds, {e['test_clips']} clips)")
 
 
+def plot_margins(ax, points: list[tuple[float, dict]], fmt: str, color: str, label: str,
+                 from_zero: bool = False) -> None:
+    """One series of (x, a set's summary) points: the mean margin in points with its 95 % CI as error bars,
+    and each seed's margin as a dot; ``from_zero`` starts the line at (0, 0), scratch."""
+    zero = [0.0] if from_zero else []
+    margins = [e["margin_top1"] for _, e in points]
+    ax.errorbar(zero + [x for x, _ in points], zero + [100 * m["mean"] for m in margins],
+                yerr=[zero + [100 * (m["mean"] - m["ci95"][0]) for m in margins],
+                      zero + [100 * (m["ci95"][1] - m["mean"]) for m in margins]],
+                fmt=fmt, capsize=3, color=color, label=f"{label}: mean, 95 % CI")
+    for (x, _), m in zip(points, margins):
+        ax.scatter([x] * len(m["per_seed"]), [100 * v for v in m["per_seed"]], s=9, color=color, alpha=0.4)
+
+
 def pretraining_of(r: dict) -> str:
     """A row's pre-training in words: its --set changes outside the fine-tuning recipe, or the network it reused."""
     changes = [c for c in r["changes"] if not c.startswith("finetune.")]
@@ -109,16 +123,9 @@ def label_curve(rows: list[dict], path: Path) -> list[str]:
             if not points:
                 continue
             shift = 1 + 0.04 * k   # series side by side, not on top of each other
-            xs = [x * shift for x, _ in points]
-            ms = [100 * e["margin_top1"]["mean"] for _, e in points]
-            lo = [100 * (e["margin_top1"]["mean"] - e["margin_top1"]["ci95"][0]) for _, e in points]
-            hi = [100 * (e["margin_top1"]["ci95"][1] - e["margin_top1"]["mean"]) for _, e in points]
             # the legend's name: the table's, without markdown or the settings' section names
             label = name.replace("`", "").replace("generate.", "").replace("pretrain.", "")
-            ax.errorbar(xs, ms, yerr=[lo, hi], fmt="o-", capsize=3, color=f"C{k}", label=f"{label}: mean, 95 % CI")
-            for x, (_, e) in zip(xs, points):
-                d = [100 * v for v in e["margin_top1"]["per_seed"]]
-                ax.scatter([x] * len(d), d, s=9, color=f"C{k}", alpha=0.4)
+            plot_margins(ax, [(x * shift, e) for x, e in points], "o-", f"C{k}", label)
             e = points[0][1]
             ax.set_title(f"{dataset}: {e['test_clips']} test clips, chance {100 * e['chance']:.0f} %", fontsize=9)
     for ax in axes:
@@ -209,16 +216,8 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
             points = sorted((x, e) for x, e in points if "margin_top1" in e)
             if not points:
                 continue
-            zero = [0.0] if "-" in fmt else []   # a line starts at scratch (0 minutes, 0 points); lone points not
-            xs = zero + [x for x, _ in points]
-            ms = zero + [100 * e["margin_top1"]["mean"] for _, e in points]
-            lo = zero + [100 * (e["margin_top1"]["mean"] - e["margin_top1"]["ci95"][0]) for _, e in points]
-            hi = zero + [100 * (e["margin_top1"]["ci95"][1] - e["margin_top1"]["mean"]) for _, e in points]
-            ax.errorbar(xs, ms, yerr=[lo, hi], fmt=fmt, capsize=3, color=f"C{k}",
-                        label=f"{label}: mean, 95 % CI")
-            for x, e in points:
-                d = [100 * v for v in e["margin_top1"]["per_seed"]]
-                ax.scatter([x] * len(d), d, s=9, color=f"C{k}", alpha=0.4)
+            # a line starts at scratch (0 minutes, 0 points); lone points do not
+            plot_margins(ax, points, fmt, f"C{k}", label, from_zero="-" in fmt)
             clips, chance = points[0][1]["test_clips"], points[0][1]["chance"]
         ax.axhline(0, color="k", lw=0.8)
         ax.axvline(15, color="grey", ls=":", lw=1, label="15 minutes: the pre-training budget aimed at")
