@@ -345,7 +345,9 @@ def name_of(args) -> str:
         parts.append(f"from-{run.parent.name if run.name == 'pretrain' and run.parent.name != 'models' else run.name}")
     for change in args.changes:   # e.g. pretrain.augment.background=false -> background-false
         key, value = change.split("=", 1)
-        parts.append(f"{key.rsplit('.', 1)[-1]}-{value}".replace("_", "-"))
+        part = f"{key.rsplit('.', 1)[-1]}-{value}".replace("_", "-")
+        if part not in parts:     # pretrain.arch=X and finetune.recipe.arch=X name the run once
+            parts.append(part)
     return "_".join(parts)
 
 

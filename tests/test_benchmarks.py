@@ -211,6 +211,19 @@ def test_transfer_quick_perlin_fits_its_frame_and_generate_options_reach_the_fam
     assert (octaves.options.octaves, octaves.options.res) == (3, 64)   # --set generate.options.K=V reaches the family
 
 
+def test_transfer_names_a_run_by_its_options_and_each_changed_value_once():
+    from argparse import Namespace
+
+    transfer = benchmark_module("transfer")
+    args = Namespace(quick=False, family="fractal", control=None, pretrain_epochs=None, label_fraction=None,
+                     holdout=0.25, early_stop=None, basketball_square=False, pretrained=None,
+                     changes=["generate.classes=500", "pretrain.arch=tsm_r18_w32",
+                              "finetune.recipe.arch=tsm_r18_w32", "pretrain.channels_last=true"])
+    assert transfer.name_of(args) == "transfer_holdout0.25_classes-500_arch-tsm-r18-w32_channels-last-true"
+    args.changes = ["pretrain.lr=1.0e-3", "finetune.recipe.lr=2.0e-3"]   # different values: both named
+    assert transfer.name_of(args) == "transfer_holdout0.25_lr-1.0e-3_lr-2.0e-3"
+
+
 def test_transfer_reuses_a_pretraining_only_if_these_settings_make_it(tmp_path):
     import torch
     import yaml
