@@ -36,17 +36,22 @@ def read_confusion(run: str | Path) -> tuple[list[str], np.ndarray]:
 
 def pooled_history(runs: list[str | Path]) -> dict[str, np.ndarray]:
     """The per-epoch curves of the folds of one protocol run, pooled: validation top-1/top-5 and loss
-    weighted by each fold's number of test clips (its confusion matrix's total), the rest averaged."""
+    weighted by each fold's number of test clips (its confusion matrix's total), the rest averaged. Each
+    epoch pools the folds that have a value there: folds stopped early (``select_split``) leave the later
+    epochs to the folds that trained on."""
     histories = [read_history(r) for r in runs]
     weights = np.array([read_confusion(r)[1].sum() for r in runs], dtype=float)
-    epochs = min(len(h["epoch"]) for h in histories)
-    pooled = {"epoch": histories[0]["epoch"][:epochs]}
+    epochs = max(len(h["epoch"]) for h in histories)
+    pooled = {"epoch": np.arange(1, epochs + 1, dtype=float)}
     for key in histories[0]:
         if key == "epoch":
             continue
-        stack = np.stack([h[key][:epochs] for h in histories])
-        w = weights if key.startswith("val_") else np.ones(len(runs))
-        pooled[key] = (stack * w[:, None]).sum(0) / w.sum()
+        stack = np.full((len(runs), epochs), np.nan)
+        for row, h in zip(stack, histories):
+            row[:len(h[key])] = h[key]
+        w = np.where(np.isnan(stack), 0.0, (weights if key.startswith("val_") else np.ones(len(runs)))[:, None])
+        with np.errstate(invalid="ignore"):   # an epoch no fold has a value for stays NaN
+            pooled[key] = (np.nan_to_num(stack) * w).sum(0) / w.sum(0)
     return pooled
 
 
@@ -70,6 +75,10 @@ def plot_curves(ax_loss, ax_acc, history: dict, label: str = "", chance: float |
     if "val_loss" in history and not np.isnan(history["val_loss"]).all():
         ax_loss.plot(epoch, history["val_loss"], "--", color="C1", label=f"{label} val".strip())
         ax_acc.plot(epoch, 100 * history["val_top1"], "--", color="C1", label=f"{label} val".strip())
+    if "select_loss" in history and not np.isnan(history["select_loss"]).all():   # early stopping's split
+        held_out = f"{label} held out (chooses the epoch)".strip()
+        ax_loss.plot(epoch, history["select_loss"], "-.", color="C2", label=held_out)
+        ax_acc.plot(epoch, 100 * history["select_top1"], "-.", color="C2", label=held_out)
     if chance is not None:
         ax_acc.axhline(100 * chance, color="k", lw=0.8, ls=":", label="chance")
     if clips is not None:

@@ -146,3 +146,37 @@ def test_curves_show_accuracy_in_percent_with_chance_and_clips():
     assert list(lines["chance"]) == [10.0, 10.0]
     assert ax_acc.get_ylabel() == "top-1 (%)" and "270 clips" in ax_acc.get_title()
     plt.close(fig)
+
+
+def test_pooled_curves_weight_validation_by_test_clips_and_keep_the_epochs_of_folds_that_trained_on(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fractalvid.report import plot_curves, pooled_history
+
+    def fold(name, clips, rows):   # an early-stopped fold: val_* empty per epoch, select_* filled
+        run = tmp_path / name
+        run.mkdir()
+        lines = [f"{e},{1 - t},{t},,{1 - s},{s}\n" for e, (t, s) in enumerate(rows, 1)]
+        (run / "history.csv").write_text("epoch,train_loss,train_top1,val_top1,select_loss,select_top1\n"
+                                         + "".join(lines))
+        (run / "confusion.csv").write_text(f",a,b\na,{clips},0\nb,0,0\n")
+        return run
+
+    history = pooled_history([fold("fold0", 10, [(0.2, 0.4), (0.4, 0.6), (0.6, 0.5)]),
+                              fold("fold1", 30, [(0.4, 0.2), (0.6, 0.4)])])   # stopped one epoch earlier
+    assert list(history["epoch"]) == [1, 2, 3]
+    assert np.allclose(history["train_top1"], [0.3, 0.5, 0.6])    # epoch 3: the fold that trained on
+    assert np.allclose(history["select_top1"], [0.3, 0.5, 0.5])
+    assert np.isnan(history["val_top1"]).all()                    # scored once, after the run
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2)
+    plot_curves(ax_loss, ax_acc, history)
+    lines = {line.get_label(): list(line.get_ydata()) for line in ax_acc.get_lines()}
+    assert np.allclose(lines["held out (chooses the epoch)"], [30.0, 50.0, 50.0]) and "val" not in lines
+    plt.close(fig)
+
+    fold("fold2", 10, [(0.1, 0.0)]), fold("fold3", 30, [(0.1, 0.0)])
+    for run, top1 in (("fold2", 0.2), ("fold3", 0.6)):   # validation every epoch: weighted by test clips
+        (tmp_path / run / "history.csv").write_text(f"epoch,train_top1,val_top1\n1,0.1,{top1}\n")
+    assert np.allclose(pooled_history([tmp_path / "fold2", tmp_path / "fold3"])["val_top1"], [0.5])
