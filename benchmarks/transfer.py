@@ -36,8 +36,9 @@ test parts: with ``--holdout F`` the runs score a per-class share F of each fold
 its test part, and the results say so (``"scored_on": "holdout"``). With ``--early-stop P`` every run
 chooses its own epoch instead (``select_split``): a quarter of its training clips is held out and scored
 after every epoch, the run stops P epochs after its best one (or at ``finetune.recipe.epochs``), and the
-test part is scored once, with the best epoch's weights; the rows record each fold's best epoch. Runs resume: a killed benchmark
-restarted with the same options reuses its datasets, pre-training and finished folds.
+test part is scored once, with the best epoch's weights; the rows record each fold's best epoch. Runs
+resume: a killed benchmark restarted with the same options reuses its datasets, pre-training and finished
+folds.
 """
 from __future__ import annotations
 
