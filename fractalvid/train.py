@@ -119,6 +119,10 @@ class TrainConfig(Settings):
     trunk_lr: float = 1.0               # fine-tuning a pre-trained network: the trunk's lr as a share of lr (the
                                         # new head keeps lr), so the trunk moves less than its fresh head; 1: one lr
                                         # for all, and always for scratch (finetune_config sets it)
+    head_epochs: int = 0                # fine-tuning a pre-trained network: the trunk's lr is 0 for this many
+                                        # epochs while the new head learns on its features, then warms up again
+                                        # and follows the schedule (LP-FT: a random head's first gradients
+                                        # would otherwise reshape the trunk); 0 always for scratch
     select_split: str | None = None     # early stopping: score this split (e.g. "holdout") after every epoch
                                         # instead of val_split, end with the weights of its best epoch, and
                                         # score val_split once, with those weights
@@ -182,7 +186,7 @@ def finetune_config(section: dict, dataset: str, init: str, seed: int, pretraine
     """
     extra = {}
     if init == "scratch":   # random weights: no pre-trained trunk to slow, so one lr for all
-        start, extra = "scratch", dict(trunk_lr=1.0)
+        start, extra = "scratch", dict(trunk_lr=1.0, head_epochs=0)
     elif init == "fractal":
         start = str(pretrained)
     elif init == "kinetics":
@@ -231,6 +235,10 @@ def validate(c: TrainConfig) -> None:
            and (c.trunk_lr == 1 or (c.task == "finetune" and c.init != "scratch")), "trunk_lr", c.trunk_lr,
            "a number in (0, 1], below 1 only when fine-tuning a pre-trained network (it slows the trunk "
            "against its new head)")
+    _check(isinstance(c.head_epochs, int) and not isinstance(c.head_epochs, bool) and 0 <= c.head_epochs < c.epochs
+           and (c.head_epochs == 0 or (c.task == "finetune" and c.init != "scratch" and not c.probe)),
+           "head_epochs", c.head_epochs, f"an integer in [0, epochs={c.epochs}), above 0 only when fine-tuning a "
+           "pre-trained network without probe (its trunk waits while the new head learns)")
     _check(c.select_split is None or (isinstance(c.select_split, str) and c.task not in SELF_SUPERVISED
                                       and c.select_split not in (c.train_split, c.val_split)),
            "select_split", c.select_split, "None, or a split other than train_split and val_split to choose the "
@@ -412,6 +420,22 @@ def cosine_with_warmup(epochs: int, warmup: int, steps_per_epoch: int):
     return factor
 
 
+def held_then_warmed(schedule, held: int, warmup: int, steps_per_epoch: int):
+    """``schedule``'s lr factor per step, but 0 for the first ``held`` epochs, then ramped linearly from 0 over
+    ``warmup`` epochs (at least one) back onto ``schedule``: the pre-trained trunk's lr under head_epochs.
+    With ``held`` 0 it is ``schedule`` itself."""
+    if held == 0:
+        return schedule
+    start, ramp = held * steps_per_epoch, max(1, warmup) * steps_per_epoch
+
+    def factor(step: int) -> float:
+        if step < start:
+            return 0.0
+        return min(1.0, (step - start + 1) / ramp) * schedule(step)
+
+    return factor
+
+
 # ---------------------------------------------------------------- one epoch
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks=(1, 5)) -> list[int]:
@@ -480,13 +504,15 @@ class Run:
             self.model.trunk.requires_grad_(False)
         lr = cfg.lr * cfg.batch_size / 32
         params = [p for p in self.model.parameters() if p.requires_grad]
-        if cfg.trunk_lr != 1:  # the head's group first: the history's "lr" is the head's
+        schedule = cosine_with_warmup(cfg.epochs, cfg.warmup_epochs, self.steps_per_epoch)
+        if cfg.trunk_lr != 1 or cfg.head_epochs:  # the head's group first: the history's "lr" is the head's
             trunk = {id(p) for p in self.model.trunk.parameters()}
             params = [{"params": [p for p in params if id(p) not in trunk]},
                       {"params": [p for p in params if id(p) in trunk], "lr": lr * cfg.trunk_lr}]
+            schedule = [schedule, held_then_warmed(schedule, cfg.head_epochs, cfg.warmup_epochs,
+                                                   self.steps_per_epoch)]
         self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, cosine_with_warmup(cfg.epochs, cfg.warmup_epochs, self.steps_per_epoch))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.epoch, self.history = 0, []
         # early stopping (select_split): the best epoch's weights, kept in memory and in best.pt for a resume

@@ -434,6 +434,42 @@ def test_trunk_lr_slows_the_pretrained_trunk_and_not_its_new_head(pretrained, ac
     assert finetune_config(section, "actions", "fractal", 0, "x.pt").trunk_lr == 0.3
 
 
+def test_head_epochs_hold_the_pretrained_trunk_while_its_new_head_learns_then_warm_it_up(
+        pretrained, actions_data, tmp_path):
+    cfg, folder = pretrained
+    ft = recipe("finetune", data=str(actions_data), init=str(folder / "model.pt"), epochs=4, warmup_epochs=1,
+                head_epochs=1, **SMALL)
+    run = Run(ft, tmp_path, progress=False)
+    steps = run.steps_per_epoch
+    weights = {n: p.detach().clone() for n, p in run.model.named_parameters()}
+    stats = {k: v.clone() for k, v in run.model.state_dict().items() if "running_mean" in k}
+    run.train_one_epoch()
+    after = run.model.state_dict()
+    # the held epoch: the trunk's weights stay, the head learns, and batch norm meets the new clips' statistics
+    assert all(torch.equal(after[n], w) for n, w in weights.items() if n.startswith("trunk."))
+    assert not torch.equal(after["head.weight"], weights["head.weight"])
+    assert any(not torch.equal(after[k], v) for k, v in stats.items())
+    trunk = [run.scheduler.lr_lambdas[1](step) for step in range(4 * steps)]
+    head = [run.scheduler.lr_lambdas[0](step) for step in range(4 * steps)]
+    assert trunk[:steps] == [0.0] * steps
+    # then a ramp from 0 over warmup_epochs back onto the head's schedule, which the trunk then follows
+    assert 0 < trunk[steps] < trunk[2 * steps - 1] == pytest.approx(head[2 * steps - 1])
+    assert trunk[2 * steps:] == pytest.approx(head[2 * steps:])
+    run.train_one_epoch()
+    assert any(not torch.equal(p.detach(), weights[n]) for n, p in run.model.named_parameters()
+               if n.startswith("trunk."))
+    for bad in (-1, 4, 1.5, True):
+        with pytest.raises(ValueError, match=f"head_epochs={bad!r} is not accepted"):
+            ft.replace(head_epochs=bad)
+    for no_trunk in (cfg, ft.replace(init="scratch", head_epochs=0), ft.replace(probe=True, head_epochs=0)):
+        with pytest.raises(ValueError, match="head_epochs=1 is not accepted"):
+            no_trunk.replace(head_epochs=1)
+    # the pipeline's scratch runs ignore the recipe's head_epochs: they stay the same runs
+    section = {"recipe": {**ft.to_dict(), "task": "finetune"}}
+    assert finetune_config(section, "actions", "scratch", 0, "x.pt").head_epochs == 0
+    assert finetune_config(section, "actions", "fractal", 0, "x.pt").head_epochs == 1
+
+
 def test_select_split_stops_early_and_ends_with_the_best_epochs_weights(actions_data, tmp_path, monkeypatch):
     """Early stopping: every epoch is scored on the holdout, not the test part; the run stops `patience` epochs
     after its best one (a tie goes to the lower loss), ends with that epoch's weights and scores the test part
