@@ -54,14 +54,17 @@ import numpy as np
 
 from . import __version__
 from . import actions, families
-from .config import Settings, differing
+from .config import Settings
 from .ifs import ClipParams, FractalConfig, perturb, sample_clip
 from .progress import progress_bar
 from .render import render_clip
-from .store import chunk_done, chunk_paths, encode_clip, read_rows, write_chunk, write_json, write_rows
+from .store import (chunk_done, chunk_paths, encode_clip, prepare_folder, read_rows, write_chunk, write_json,
+                    write_rows)
 
 CLIP_STREAM, CLASS_STREAM, PROBE_STREAM = 0, 1, 2
 RUN_KEYS = ("out", "workers")  # params.yaml keys that say where and how, not what
+# what generate writes into its folder (removed when overwriting a dataset of other settings)
+PRODUCTS = ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
@@ -339,26 +342,7 @@ def _encoded_clip(index: int) -> tuple[dict, bytes]:
 
 
 def _prepare_output(out: Path, spec: DatasetSpec, overwrite: bool) -> None:
-    settings = out / "settings.json"
-    if settings.exists():
-        old = json.loads(settings.read_text())
-        new = json.loads(json.dumps(spec.to_dict()))  # as it would read back from JSON
-        if old != new:
-            if not overwrite:
-                changed = differing(old, new)
-                raise FileExistsError(f"{out} holds a dataset made with other settings (differing: {changed}); "
-                                      "pass --overwrite to replace it, or choose another folder")
-            for name in ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json"):
-                p = out / name
-                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-    elif out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} exists, is not empty and is not a fractalvid dataset; "
-                              "pass --overwrite or choose another folder")
-    (out / "chunks").mkdir(parents=True, exist_ok=True)
-    for stale in (out / "chunks").glob("*.tmp"):  # left by a killed run
-        stale.unlink()
-    if not settings.exists():
-        write_json(settings, spec.to_dict())
+    prepare_folder(out, spec.to_dict(), overwrite, PRODUCTS, hint="pass --overwrite")
 
 
 def generate(out: str | os.PathLike, spec: DatasetSpec, workers: int | None = None, shard: str = "1/1",

@@ -14,7 +14,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -25,11 +24,10 @@ import numpy as np
 
 from . import __version__
 from .checks import check_int as _check_int
-from .config import differing
 from .generate import PRESETS
 from .progress import progress_bar
-from .store import (PREPARED_FIELDS, chunk_done, chunk_paths, encode_clip, read_rows, write_chunk, write_json,
-                    write_rows)
+from .store import (PREPARED_FIELDS, chunk_done, chunk_paths, encode_clip, prepare_folder, read_rows, write_chunk,
+                    write_json, write_rows)
 
 DATASETS = ("ucf101", "hmdb51", "diving48", "egtea", "volleyball", "yup", "generic")
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
@@ -41,6 +39,9 @@ DATASET_SPLITS = {"ucf101": SPLITS, "hmdb51": SPLITS, "egtea": SPLITS, "diving48
 IMAGE_FOLDER_FPS = 25.0  # the rate given to a folder of frames (Volleyball's clips are 25 fps video frames)
 # generic sets without a split of their own: a file is a test file when the hash of its name falls below this
 GENERIC_TEST_FRACTION = 0.2
+# what prepare writes into its folder (removed when overwriting a dataset of other settings)
+PREPARED_PRODUCTS = ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json", "prepare_report.json",
+                     "prepare_report.csv")
 
 
 @dataclass(frozen=True)
@@ -792,7 +793,7 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
     # no macroblock tree (encode_clip): the same videos give the same bytes; a folder prepared before, whose
     # bytes depended on the process that wrote them, is refused (or replaced with overwrite)
     settings["mbtree"] = False
-    _prepare_folder(out, settings, overwrite)
+    prepare_folder(out, settings, overwrite, PREPARED_PRODUCTS, hint="pass overwrite=True")
 
     n_chunks = -(-len(records) // chunk_size)
     todo = [c for c in range(n_chunks) if not chunk_done(out, c)]
@@ -830,30 +831,6 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
             f.write(json.dumps({"videos": len(jobs), "workers": workers,
                                 "wall_s": round(time.perf_counter() - start, 3)}) + "\n")
     return _finish_prepared(out, settings, n_chunks)
-
-
-def _prepare_folder(out: Path, settings: dict, overwrite: bool) -> None:
-    path = out / "settings.json"
-    if path.exists():
-        old = json.loads(path.read_text())
-        new = json.loads(json.dumps(settings))
-        if old != new:
-            if not overwrite:
-                changed = differing(old, new)
-                raise FileExistsError(f"{out} holds a dataset made with other settings or videos (differing: "
-                                      f"{changed}); pass overwrite=True to replace it, or choose another folder")
-            for name in ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json",
-                         "prepare_report.json", "prepare_report.csv"):
-                p = out / name
-                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-    elif out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} exists, is not empty and is not a prepared dataset; "
-                              "pass overwrite=True or choose another folder")
-    (out / "chunks").mkdir(parents=True, exist_ok=True)
-    for stale in (out / "chunks").glob("*.tmp"):  # left by a killed run
-        stale.unlink()
-    if not path.exists():
-        write_json(path, settings)
 
 
 def _finish_prepared(out: Path, settings: dict, n_chunks: int) -> dict:

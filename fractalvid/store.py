@@ -32,10 +32,13 @@ import csv
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 
 import av
 import numpy as np
+
+from .config import differing
 
 MANIFEST_FIELDS = ("index", "split", "label", "seed", "attempt", "rejected", "frames", "variation", "n_maps",
                    "chunk", "offset", "nbytes")
@@ -225,6 +228,35 @@ def write_json(path: Path, obj) -> None:
     tmp = Path(str(path) + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
+
+
+def prepare_folder(out: Path, settings: dict, overwrite: bool, products: tuple[str, ...], hint: str) -> None:
+    """Ready ``out`` to make, or resume, the dataset that ``settings`` describes.
+
+    A folder whose settings.json holds other settings is refused, or with ``overwrite`` emptied of
+    ``products`` (what a run there writes); a non-empty folder without settings.json is refused unless
+    ``overwrite``. ``hint`` says how to overwrite (``pass --overwrite``), for the error messages. Chunks left
+    half-written by a killed run (``*.tmp``) are removed, so a resumed run remakes them.
+    """
+    path = out / "settings.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        new = json.loads(json.dumps(settings))   # as it would read back from JSON
+        if old != new:
+            if not overwrite:
+                raise FileExistsError(f"{out} holds a dataset made with other settings (differing: "
+                                      f"{differing(old, new)}); {hint} to replace it, or choose another folder")
+            for name in products:
+                p = out / name
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    elif out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} exists, is not empty and is not a fractalvid dataset; {hint} or choose "
+                              "another folder")
+    (out / "chunks").mkdir(parents=True, exist_ok=True)
+    for stale in (out / "chunks").glob("*.tmp"):
+        stale.unlink()
+    if not path.exists():
+        write_json(path, settings)
 
 
 # ------------------------------------------------------------------ reading

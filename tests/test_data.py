@@ -5,6 +5,7 @@ import itertools
 import json
 import subprocess
 import sys
+from operator import itemgetter
 from pathlib import Path
 
 import av
@@ -264,6 +265,20 @@ def test_prepare_resumes_and_is_the_same_with_more_workers(damaged_set, prepared
     assert [r["videos"] for r in runs] == [10, 3]  # the second run redid one chunk only
     with pytest.raises(FileExistsError, match="short_side"):
         prepare(records, again, short_side=32, class_names=names, chunk_size=3, workers=1, progress=False)
+    assert files(again) == files(out)   # the refusal touched nothing
+    # overwrite replaces what the old settings made: a folder of the new settings alone
+    card = prepare(records, again, short_side=32, class_names=names, chunk_size=3, workers=1, overwrite=True,
+                   progress=False)
+    assert json.loads((again / "settings.json").read_text())["short_side"] == 32
+    assert len(json.loads((again / "prepare_report.json").read_text())["skipped"]) == 3
+    assert len((again / "runs.jsonl").read_text().splitlines()) == 1   # the old runs' log went with them
+    assert open_dataset(again)[0][0].shape[1:] == (32, 40, 3)
+    assert (card["clips"], card["splits"]) == itemgetter("clips", "splits")(json.loads((out / "card.json").read_text()))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="is not a fractalvid dataset; pass overwrite=True"):
+        prepare(records, tmp_path / "other", short_side=16, class_names=names, workers=1, progress=False)
+    assert [f.name for f in (tmp_path / "other").iterdir()] == ["notes.txt"]
     with pytest.raises(ValueError, match="short_side=15"):
         prepare(records, tmp_path / "never", short_side=15)
     with pytest.raises(ValueError, match="records is empty"):

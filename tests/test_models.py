@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from fractalvid.models import (ARCHS, TSM, LoadReport, TemporalShift, build_model, load_trunk,
+from fractalvid.models import (LoadReport, TemporalShift, build_model, load_trunk,
                                load_tsm_kinetics, temporal_shift, trunk_state_dict)
 
 
