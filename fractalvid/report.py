@@ -16,6 +16,9 @@ import numpy as np
 PAPER_CLAIM = ("Fractal pre-training comes close to Kinetics-400 pre-training and beats it on some downstream sets "
                "(TSM-ResNet50, 100k fractal clips, 25 epochs), and clearly beats training from scratch.")
 INITS = ("scratch", "fractal", "kinetics")
+# a run that chooses its epoch on held-out training clips (TrainConfig.select_split) scores them every epoch
+# in these columns, and its test part once, after the run: its val_* columns stay empty per epoch
+SELECT_COLUMNS = ("select_loss", "select_top1")
 
 
 def read_history(run: str | Path) -> dict[str, np.ndarray]:
@@ -38,17 +41,19 @@ def pooled_history(runs: list[str | Path]) -> dict[str, np.ndarray]:
     """The per-epoch curves of the folds of one protocol run, pooled: validation top-1/top-5 and loss
     weighted by each fold's number of test clips (its confusion matrix's total), the rest averaged. Each
     epoch pools the folds that have a value there: folds stopped early (``select_split``) leave the later
-    epochs to the folds that trained on."""
+    epochs to the folds that trained on. The held-out split's columns (``SELECT_COLUMNS``) are always there,
+    NaN in runs without one, so that a plot of either top-1 exists for every run (dvc.yaml names both)."""
     histories = [read_history(r) for r in runs]
     weights = np.array([read_confusion(r)[1].sum() for r in runs], dtype=float)
     epochs = max(len(h["epoch"]) for h in histories)
     pooled = {"epoch": np.arange(1, epochs + 1, dtype=float)}
-    for key in histories[0]:
+    for key in [*histories[0], *(k for k in SELECT_COLUMNS if k not in histories[0])]:
         if key == "epoch":
             continue
         stack = np.full((len(runs), epochs), np.nan)
         for row, h in zip(stack, histories):
-            row[:len(h[key])] = h[key]
+            if key in h:
+                row[:len(h[key])] = h[key]
         w = np.where(np.isnan(stack), 0.0, (weights if key.startswith("val_") else np.ones(len(runs)))[:, None])
         with np.errstate(invalid="ignore"):   # an epoch no fold has a value for stays NaN
             pooled[key] = (np.nan_to_num(stack) * w).sum(0) / w.sum(0)
@@ -85,6 +90,37 @@ def plot_curves(ax_loss, ax_acc, history: dict, label: str = "", chance: float |
         ax_acc.set_title(f"validation: {clips} clips", fontsize=9)
     ax_loss.set_xlabel("epoch"), ax_loss.set_ylabel("loss (cross-entropy)")
     ax_acc.set_xlabel("epoch"), ax_acc.set_ylabel("top-1 (%)"), ax_acc.set_ylim(0, 100)
+
+
+def top1_per_epoch(history: dict) -> tuple[np.ndarray, str]:
+    """(top-1 per epoch, what it was scored on) of a run's history: the test part's (``val_top1``), or, for
+    a run that chose its epoch on held-out clips and scored its test part once, those held-out clips'."""
+    if np.isnan(history["val_top1"]).all() and not np.isnan(history.get("select_top1", np.nan)).all():
+        return history["select_top1"], "held-out"
+    return history["val_top1"], "test"
+
+
+def plot_runs_per_epoch(ax, runs: list[dict], summary: dict, plots: str | Path) -> None:
+    """Every fine-tuning run's top-1 per epoch (pooled over its folds, from ``plots/<name>.csv`` as notebook
+    03 writes them): a colour per initialisation, a line style per downstream set, each set's chance level,
+    and the test clips and seeds of each set in the title."""
+    colors = {"scratch": "C0", "fractal": "C1", "kinetics": "C2"}
+    styles = ["-", "--", ":", "-."]
+    datasets = sorted({r["dataset"] for r in runs})
+    first_seed = min(r["seed"] for r in runs)
+    scored = set()
+    for r in runs:
+        h = read_history(Path(plots) / f"{r['name']}.csv")
+        top1, on = top1_per_epoch(h)
+        scored.add(on)
+        ax.plot(h["epoch"], 100 * top1, color=colors.get(r["init"], "C3"), ls=styles[datasets.index(r["dataset"]) % 4],
+                alpha=0.6, lw=1, label=f"{r['dataset']}, {r['init']}" if r["seed"] == first_seed else None)
+    for d, e in summary.items():
+        ax.axhline(100 * e["chance"], color="k", ls=styles[datasets.index(d) % 4], lw=0.8, label=f"{d}: chance")
+    ax.set_title("; ".join(f"{d}: {e['test_clips']} test clips, {len(e['inits']['scratch']['per_seed'])} seeds"
+                           for d, e in summary.items() if "scratch" in e["inits"]), fontsize=9)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(" / ".join(sorted(scored)) + " top-1 (%)")
 
 
 def plot_confusion(ax, names: list[str], counts: np.ndarray) -> None:

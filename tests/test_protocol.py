@@ -179,4 +179,38 @@ def test_pooled_curves_weight_validation_by_test_clips_and_keep_the_epochs_of_fo
     fold("fold2", 10, [(0.1, 0.0)]), fold("fold3", 30, [(0.1, 0.0)])
     for run, top1 in (("fold2", 0.2), ("fold3", 0.6)):   # validation every epoch: weighted by test clips
         (tmp_path / run / "history.csv").write_text(f"epoch,train_top1,val_top1\n1,0.1,{top1}\n")
-    assert np.allclose(pooled_history([tmp_path / "fold2", tmp_path / "fold3"])["val_top1"], [0.5])
+    plain = pooled_history([tmp_path / "fold2", tmp_path / "fold3"])
+    assert np.allclose(plain["val_top1"], [0.5])
+    # the held-out columns exist in every pooled history (dvc.yaml's plots name them), empty without a holdout
+    assert np.isnan(plain["select_top1"]).all() and np.isnan(plain["select_loss"]).all()
+
+
+def test_per_epoch_curves_draw_the_test_part_or_the_held_out_clips_that_chose_the_epoch(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fractalvid.report import comparison, plot_runs_per_epoch, write_history
+
+    nan = [float("nan")] * 2
+    curves = {("scratch", 0): ([0.2, 0.3], nan), ("fractal", 0): ([0.4, 0.5], nan),      # test part every epoch
+              ("scratch", 1): (nan, [0.25, 0.35]), ("fractal", 1): (nan, [0.5, 0.6])}    # early stopping
+    runs = []
+    for (init, seed), (test, held) in curves.items():
+        name = f"actions-{init}-{seed}"
+        write_history({"epoch": np.array([1.0, 2.0]), "val_top1": np.array(test), "select_top1": np.array(held)},
+                      tmp_path / f"{name}.csv")
+        runs.append({"dataset": "actions", "init": init, "seed": seed, "top1": 0.3, "test_clips": 90, "classes": 10,
+                     "name": name})
+    summary = comparison(runs)
+    for chosen, label in ((runs[:2], "test top-1 (%)"), (runs[2:], "held-out top-1 (%)"),
+                          (runs, "held-out / test top-1 (%)")):
+        fig, ax = plt.subplots()
+        plot_runs_per_epoch(ax, chosen, summary, tmp_path)
+        drawn = [list(line.get_ydata()) for line in ax.get_lines() if not line.get_label().endswith(": chance")]
+        wanted = [[100 * v for v in (held if seed else test)] for (init, seed), (test, held) in curves.items()
+                  if any(r["init"] == init and r["seed"] == seed for r in chosen)]
+        assert np.allclose(drawn, wanted)
+        assert [line.get_ydata()[0] for line in ax.get_lines() if line.get_label() == "actions: chance"] == [10.0]
+        assert ax.get_ylabel() == label and "actions: 90 test clips" in ax.get_title()
+        plt.close(fig)
