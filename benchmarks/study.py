@@ -164,9 +164,11 @@ def setting(r: dict, key: str) -> str | None:
 
 def curve_point(r: dict) -> tuple[int, int, str] | None:
     """(classes, clips per class, series of :data:`SERIES`) of a row that changed nothing but the set's size
-    (params.yaml's 100 x 22 for none), the pre-training seed and a step of :data:`STEPS`; None for any other."""
+    (params.yaml's 100 x 22 for none), the pre-training seed and a step of :data:`STEPS`; None for any other,
+    and for a network pre-trained by another benchmark run (``--pretrained benchmarks/work/...``), whose
+    pre-training settings its options do not hold (the pipeline's ``models/pretrain`` is params.yaml's)."""
     if (r["scored_on"] != "test" or r["family"] != "fractal" or r["control"] or r["label_fraction"] != 1.0
-            or r.get("early_stop")):
+            or r.get("early_stop") or (r.get("pretrained") and Path(r["pretrained"]).parts[0] != "models")):
         return None
     classes, per_class, seed = (setting(r, k) for k in CURVE_KEYS)
     step = STEPS.get(frozenset(c for c in r["changes"] if c.split("=", 1)[0] not in CURVE_KEYS))
