@@ -159,6 +159,12 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
     assert (tmp_path / "curve.png").stat().st_size > 0
     # one budget and rows that are not points of the curve: fewer than two budgets, no curve
     assert study.compute_curve([rows[i] for i in (1, 2, 3, 4, 6, 8)], ablations, tmp_path / "none.png") == []
+    # a network pre-trained by another benchmark run has settings its options do not hold: no point either,
+    # while the pipeline's own network (params.yaml's settings) is one
+    elsewhere = {**rows[0], "pretrained": "benchmarks/work/transfer_image-true/pretrain"}
+    assert study.compute_curve([rows[1], elsewhere], ablations, tmp_path / "none.png") == []
+    pipeline = {**rows[0], "pretrained": "models/pretrain"}
+    assert len(study.compute_curve([rows[1], pipeline], ablations, tmp_path / "two.png")) == 4
 
 
 def test_study_draws_the_label_curve_per_series_with_the_kept_epochs(tmp_path, monkeypatch):
