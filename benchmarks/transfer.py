@@ -46,6 +46,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -346,6 +347,7 @@ def name_of(args) -> str:
         parts.append(f"from-{run.parent.name if run.name == 'pretrain' and run.parent.name != 'models' else run.name}")
     for change in args.changes:   # e.g. pretrain.augment.background=false -> background-false
         key, value = change.split("=", 1)
+        value = re.sub(r"[^A-Za-z0-9.+-]+", "-", value).strip("-")   # a YAML list [conv1, bn1] -> conv1-bn1
         part = f"{key.rsplit('.', 1)[-1]}-{value}".replace("_", "-")
         if part not in parts:     # pretrain.arch=X and finetune.recipe.arch=X name the run once
             parts.append(part)

@@ -30,6 +30,7 @@ checkpoint and resume as the TSM networks do.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 from collections.abc import Mapping
@@ -228,6 +229,27 @@ def build_model(arch: str, num_classes: int, frames: int = 8, dropout: float = 0
         return X3D(arch, int(num_classes), dropout=float(dropout))
     return TSM(arch, num_classes, frames=frames, dropout=dropout, shift_div=shift_div)
 
+
+@functools.cache
+def trunk_stages(arch: str) -> tuple[str, ...]:
+    """Names of the trunk's top-level modules that hold weights, in order: conv1, bn1, layer1 ... layer4 of a
+    TSM-ResNet, 0, 1, ... of X3D; where one module holds them all (features of TSM-MobileNetV2), its members
+    (features.0 ... features.18). Built on the meta device: no memory, no time."""
+    with torch.device("meta"):
+        module = build_model(arch, 1).trunk
+    prefix = ""
+    while True:
+        named = [(name, m) for name, m in module.named_children() if any(True for _ in m.parameters())]
+        if len(named) != 1:
+            return tuple(prefix + name for name, _ in named)
+        prefix, module = prefix + named[0][0] + ".", named[0][1]
+
+
+def keep_stages(model: TSM | X3D, stages) -> dict[str, torch.Tensor]:
+    """Copies of the weights and buffers of the trunk ``stages`` (names from :func:`trunk_stages`), to be put back
+    with ``model.load_state_dict(kept, strict=False)`` after a pre-trained trunk is loaded over them."""
+    prefixes = tuple(f"trunk.{stage}." for stage in stages)
+    return {k: v.clone() for k, v in trunk_state_dict(model).items() if prefixes and k.startswith(prefixes)}
 
 # -----------------------------------------------------------------------------
 # checkpoints

@@ -58,7 +58,7 @@ from tqdm import tqdm
 from .augment import AugmentConfig, RealVideoAugment, tint
 from .checks import check as _check
 from .config import Settings, differing
-from .models import ARCHS, build_model, load_trunk, load_tsm_kinetics
+from .models import ARCHS, build_model, keep_stages, load_trunk, load_tsm_kinetics, trunk_stages
 from .presets import StandardAugment, load_size, luminance, normalise, resize_center_crop
 from .progress import terminal
 from .selfsup import BYOL, MoCo, SelfSupervised, SimCLR
@@ -123,6 +123,10 @@ class TrainConfig(Settings):
                                         # epochs while the new head learns on its features, then warms up again
                                         # and follows the schedule (LP-FT: a random head's first gradients
                                         # would otherwise reshape the trunk); 0 always for scratch
+    reinit: tuple[str, ...] = ()        # fine-tuning a pre-trained network: these trunk stages (models.trunk_stages,
+                                        # e.g. conv1 and bn1, the stem that saw grey clips only, or layer4, the
+                                        # stage nearest the pretext task) keep the random weights a scratch run
+                                        # of the same seed starts from; () always for scratch
     select_split: str | None = None     # early stopping: score this split (e.g. "holdout") after every epoch
                                         # instead of val_split, end with the weights of its best epoch, and
                                         # score val_split once, with those weights
@@ -186,7 +190,7 @@ def finetune_config(section: dict, dataset: str, init: str, seed: int, pretraine
     """
     extra = {}
     if init == "scratch":   # random weights: no pre-trained trunk to slow, so one lr for all
-        start, extra = "scratch", dict(trunk_lr=1.0, head_epochs=0)
+        start, extra = "scratch", dict(trunk_lr=1.0, head_epochs=0, reinit=())
     elif init == "fractal":
         start = str(pretrained)
     elif init == "kinetics":
@@ -239,6 +243,13 @@ def validate(c: TrainConfig) -> None:
            and (c.head_epochs == 0 or (c.task == "finetune" and c.init != "scratch" and not c.probe)),
            "head_epochs", c.head_epochs, f"an integer in [0, epochs={c.epochs}), above 0 only when fine-tuning a "
            "pre-trained network without probe (its trunk waits while the new head learns)")
+    _check(isinstance(c.reinit, tuple) and all(isinstance(n, str) for n in c.reinit)
+           and (not c.reinit or (c.task == "finetune" and c.init != "scratch")), "reinit", c.reinit,
+           "a list of trunk stages, empty unless fine-tuning a pre-trained network (they keep random weights)")
+    if c.reinit and c.arch in ARCHS:
+        stages = trunk_stages(c.arch)
+        _check(set(c.reinit) <= set(stages), "reinit", c.reinit, f"names among the trunk stages of {c.arch}: "
+               f"{list(stages)}")
     _check(c.select_split is None or (isinstance(c.select_split, str) and c.task not in SELF_SUPERVISED
                                       and c.select_split not in (c.train_split, c.val_split)),
            "select_split", c.select_split, "None, or a split other than train_split and val_split to choose the "
@@ -391,6 +402,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 def build_model_for(cfg: TrainConfig, num_classes: int) -> nn.Module:
     """The network of a run, initialised as ``cfg.init`` says."""
     model = build_model(cfg.arch, max(num_classes, 1), frames=cfg.frames, dropout=cfg.dropout)
+    fresh = keep_stages(model, cfg.reinit)   # the random weights of the stages to re-initialise
     if cfg.init.startswith("kinetics:"):
         load_tsm_kinetics(model, cfg.init.split(":", 1)[1])
     elif cfg.init != "scratch":
@@ -399,6 +411,7 @@ def build_model_for(cfg: TrainConfig, num_classes: int) -> nn.Module:
             raise ValueError(f"init={cfg.init!r} holds a {state['arch']} network, but arch={cfg.arch!r}: "
                              f"set arch: {state['arch']} or choose a {cfg.arch} checkpoint")
         load_trunk(model, state["encoder"])
+    model.load_state_dict(fresh, strict=False)
     if cfg.task == "moco":
         return MoCo(model, cfg.moco_dim, cfg.moco_queue, cfg.moco_momentum, cfg.moco_temperature)
     if cfg.task == "simclr":

@@ -228,6 +228,8 @@ def test_transfer_names_a_run_by_its_options_and_each_changed_value_once():
     assert transfer.name_of(args) == "transfer_holdout0.25_classes-500_arch-tsm-r18-w32_channels-last-true"
     args.changes = ["pretrain.lr=1.0e-3", "finetune.recipe.lr=2.0e-3"]   # different values: both named
     assert transfer.name_of(args) == "transfer_holdout0.25_lr-1.0e-3_lr-2.0e-3"
+    args.changes = ["finetune.recipe.reinit=[conv1, bn1]", "finetune.recipe.crop_scale=[0.2, 1.0]"]
+    assert transfer.name_of(args) == "transfer_holdout0.25_reinit-conv1-bn1_crop-scale-0.2-1.0"  # no [ , ] in file names
 
 
 def test_transfer_reuses_a_pretraining_only_if_these_settings_make_it(tmp_path):

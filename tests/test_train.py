@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from conftest import TINY
 from fractalvid import DatasetSpec, FractalConfig, generate
 from fractalvid.real import VideoRecord, prepare
-from fractalvid.models import build_model
+from fractalvid.models import build_model, trunk_stages
 from fractalvid.selfsup import BYOL, MoCo, SimCLR, byol_loss, nt_xent
 from fractalvid.train import (HISTORY_FIELDS, Run, TrainConfig, build_data, cosine_with_warmup,
                               evaluate_checkpoint, finetune_config, load_checkpoint, recipe, train)
@@ -469,6 +469,38 @@ def test_head_epochs_hold_the_pretrained_trunk_while_its_new_head_learns_then_wa
     assert finetune_config(section, "actions", "scratch", 0, "x.pt").head_epochs == 0
     assert finetune_config(section, "actions", "fractal", 0, "x.pt").head_epochs == 1
 
+
+def test_reinit_stages_keep_the_scratch_runs_random_weights_and_the_rest_is_pretrained(
+        pretrained, actions_data, tmp_path):
+    cfg, folder = pretrained
+    encoder = torch.load(folder / "model.pt", map_location="cpu", weights_only=False)["encoder"]
+    stages = trunk_stages(cfg.arch)
+    assert trunk_stages("tsm_r18_w16") == ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4")
+    first_and_last = (stages[0], stages[-1])   # the stem, which saw grey clips only, and the stage nearest the pretext
+    ft = recipe("finetune", data=str(actions_data), init=str(folder / "model.pt"), epochs=2, warmup_epochs=1,
+                reinit=first_and_last, **SMALL)
+    scratch = Run(ft.replace(init="scratch", reinit=()), tmp_path / "scratch", progress=False).model.state_dict()
+    model = Run(ft, tmp_path / "fractal", progress=False).model.state_dict()
+    fresh = [k for k in model if k.startswith(tuple(f"trunk.{stage}." for stage in first_and_last))]
+    loaded = [k for k in model if k.startswith("trunk.") and k not in fresh]
+    assert fresh and loaded
+    # the named stages start where the scratch run of the same seed starts, not from the pre-trained network
+    assert all(torch.equal(model[k], scratch[k]) for k in fresh)
+    assert any(not torch.equal(model[k], encoder[k]) for k in fresh if k.endswith("weight"))
+    # every other stage is the pre-trained network's
+    assert all(torch.equal(model[k], encoder[k]) for k in loaded)
+    assert any(not torch.equal(model[k], scratch[k]) for k in loaded if k.endswith("weight"))
+    with pytest.raises(ValueError, match=rf"reinit=\('layer9',\) is not accepted: expected names among the trunk "
+                                         rf"stages of {cfg.arch}: \['{stages[0]}'"):
+        ft.replace(reinit=("layer9",))
+    with pytest.raises(ValueError, match=r"reinit=\('.*',\) is not accepted: expected a list of trunk stages, empty "
+                                         "unless fine-tuning a pre-trained network"):
+        ft.replace(init="scratch", reinit=(stages[0],))
+    assert type(ft).from_dict({**ft.to_dict(), "reinit": [stages[-1]]}).reinit == (stages[-1],)  # YAML lists
+    # the pipeline's scratch runs ignore the recipe's reinit: they stay the same runs
+    section = {"recipe": {**ft.to_dict(), "task": "finetune"}}
+    assert finetune_config(section, "actions", "scratch", 0, "x.pt").reinit == ()
+    assert finetune_config(section, "actions", "fractal", 0, "x.pt").reinit == first_and_last
 
 def test_select_split_stops_early_and_ends_with_the_best_epochs_weights(actions_data, tmp_path, monkeypatch):
     """Early stopping: every epoch is scored on the holdout, not the test part; the run stops `patience` epochs
