@@ -40,7 +40,30 @@ def load() -> list[dict]:
                      "finetune_epochs": r.get("finetune_config", {}).get("epochs"), "runs": r.get("runs", []),
                      "changes": (o.get("changes") or []) + (["basketball5 square"] if o.get("basketball_square") else []),
                      "summary": r["summary"]})
+    named = {Path(r["file"]).stem: r for r in rows}
+    for r in rows:
+        r["pretrain_changes"] = pretraining_changes(r, named)
     return rows
+
+
+PRETRAIN_KEYS = ("generate.", "pretrain.")   # the --set keys that shape a pre-training
+
+
+def pretraining_changes(r: dict, named: dict[str, dict]) -> list[str] | None:
+    """The ``--set`` changes that made a row's pre-trained network: its own generate.* and pretrain.* ones when it
+    pre-trained; none for the pipeline's ``models/pretrain`` (params.yaml's); for ``--pretrained
+    benchmarks/work/NAME/pretrain``, those of the run NAME that made it (``named``: rows by results-file stem),
+    or None where that run is not here or did not pre-train itself."""
+    where = r.get("pretrained")
+    if not where:
+        return [c for c in r["changes"] if c.startswith(PRETRAIN_KEYS)]
+    parts = Path(where).parts
+    if parts[0] == "models":
+        return []
+    source = named.get(parts[2]) if len(parts) == 4 and parts[:2] == ("benchmarks", "work") else None
+    if source is None or source.get("pretrained"):
+        return None
+    return [c for c in source["changes"] if c.startswith(PRETRAIN_KEYS)]
 
 
 def cell(summary: dict, dataset: str) -> str:
@@ -146,14 +169,17 @@ def label_curve(rows: list[dict], path: Path) -> list[str]:
 # how a row of the curve trained, from its --set changes besides the set's size (generate.classes, per_class)
 # and the pre-training seed: params.yaml's step (batch 32; channels-last is the same arithmetic in another
 # memory layout), or the faster step of benchmarks/train.py --recipe (batch 64 in channels-last layout)
+STILL = "generate.fractal.image=true"   # image mode: each frame its own still fractal, nothing moves
 STEPS = {frozenset(): "batch 32", frozenset({"pretrain.channels_last=true"}): "batch 32",
-         frozenset({"pretrain.batch_size=64", "pretrain.channels_last=true"}): "batch 64, channels-last"}
+         frozenset({"pretrain.batch_size=64", "pretrain.channels_last=true"}): "batch 64, channels-last",
+         frozenset({STILL}): "still", frozenset({STILL, "pretrain.channels_last=true"}): "still"}
 # the curve's series: params.yaml's 100 classes with more clips each (a line), the same recipe from another
 # pre-training seed (how far one draw moves the margin), the faster step, and more classes (the paper's 500)
 SERIES = (("batch 32", "more clips per class, 20 epochs", "o-"),
           ("another draw", "the same, another pre-training seed", "v"),
           ("batch 64, channels-last", "the same, batch 64 (channels-last)", "D"),
-          ("more classes", "more classes, fewer clips each (each pre-training seed)", "^"))
+          ("more classes", "more classes, fewer clips each (each pre-training seed)", "^"),
+          ("still", "still fractals (image mode), more clips per class", "P-"))
 CURVE_KEYS = ("generate.classes", "generate.per_class", "pretrain.seed")   # what a point of the curve may set
 
 
@@ -163,18 +189,23 @@ def setting(r: dict, key: str) -> str | None:
 
 
 def curve_point(r: dict) -> tuple[int, int, str] | None:
-    """(classes, clips per class, series of :data:`SERIES`) of a row that changed nothing but the set's size
-    (params.yaml's 100 x 22 for none), the pre-training seed and a step of :data:`STEPS`; None for any other,
-    and for a network pre-trained by another benchmark run (``--pretrained benchmarks/work/...``), whose
-    pre-training settings its options do not hold (the pipeline's ``models/pretrain`` is params.yaml's)."""
+    """(classes, clips per class, series of :data:`SERIES`) of a row whose pre-training changed nothing but the
+    set's size (params.yaml's 100 x 22 for none), the pre-training seed, a step of :data:`STEPS` and whether the
+    fractals move, and whose fine-tuning changed nothing; None for any other, and for a network pre-trained
+    elsewhere whose settings are not known (:func:`pretraining_changes`)."""
     if (r["scored_on"] != "test" or r["family"] != "fractal" or r["control"] or r["label_fraction"] != 1.0
-            or r.get("early_stop") or (r.get("pretrained") and Path(r["pretrained"]).parts[0] != "models")):
+            or r.get("early_stop") or any(not c.startswith(PRETRAIN_KEYS) for c in r["changes"])):
         return None
-    classes, per_class, seed = (setting(r, k) for k in CURVE_KEYS)
-    step = STEPS.get(frozenset(c for c in r["changes"] if c.split("=", 1)[0] not in CURVE_KEYS))
+    pre = r["pretrain_changes"] if "pretrain_changes" in r else pretraining_changes(r, {})
+    if pre is None:
+        return None
+    classes, per_class, seed = (setting({"changes": pre}, k) for k in CURVE_KEYS)
+    step = STEPS.get(frozenset(c for c in pre if c.split("=", 1)[0] not in CURVE_KEYS))
     if r["pretrain_epochs"] != 20 or step is None or (seed is not None and step != "batch 32"):
         return None
     classes, per_class = int(classes or 100), int(per_class or 22)
+    if step == "still":
+        return classes, per_class, step
     if classes != 100:
         return classes, per_class, "more classes"
     return classes, per_class, ("another draw" if seed not in (None, "0") else step)
@@ -197,10 +228,12 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
     table = ["| classes x clips per class | pre-training | pre-training min | clip-passes | "
              "pretext train top-1 | actions margin | basketball5 margin |", "|---|---|---|---|---|---|---|"]
     for (classes, per_class, step), r in pts:
-        seed = setting(r, "pretrain.seed")
+        pre = r["pretrain_changes"] if "pretrain_changes" in r else pretraining_changes(r, {})
+        seed = setting({"changes": pre}, "pretrain.seed")
         how = step if step.startswith("batch") else "batch 32"
         how += f", seed {seed}" if seed not in (None, "0") else ""
-        if step != "batch 64, channels-last" and "pretrain.channels_last=true" in r["changes"]:
+        how += ", still fractals (image mode)" if step == "still" else ""
+        if step != "batch 64, channels-last" and "pretrain.channels_last=true" in pre:
             how += ", channels-last"   # the same arithmetic, faster: its minutes are not the others'
         table.append(f"| {classes} x {per_class} | {how} | {r['pretrain_minutes']:.1f} | "
                      f"{r['pretrain_clip_passes'] or 0:,} | "
@@ -225,9 +258,11 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
         ax.axvline(15, color="grey", ls=":", lw=1, label="15 minutes: the pre-training budget aimed at")
         ax.set_title(f"{dataset}: {clips} test clips, chance {100 * chance:.0f} %" if clips else dataset, fontsize=9)
         ax.set_xlabel("pre-training minutes on 2 cores (0: scratch)")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
     axes[0].set_ylabel("fractal - scratch top-1 (points)")
+    legend = {}   # one legend for both panels, below them, so that it hides no point
+    for ax in axes:
+        legend.update({label: handle for handle, label in zip(*ax.get_legend_handles_labels()) if label not in legend})
+    fig.legend(legend.values(), legend.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7)
     FIGURES.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -279,7 +314,12 @@ def main() -> None:
                   "interval covers the fine-tuning seeds of one pre-training, so these rows show how far one "
                   "pre-training draw moves the margin); channels-last is the same arithmetic in a faster memory "
                   "layout (`pretrain.channels_last`); batch 64 takes the faster step of `benchmarks/train.py "
-                  "--recipe` (its lr scaled with the batch, as every run's is).", "", *table, "",
+                  "--recipe` (its lr scaled with the batch, as every run's is). Still fractals (`--set "
+                  "generate.fractal.image=true`, the paper's image mode: each frame its own still fractal, no "
+                  "motion to learn) are a diagnostic of what basketball5 is told apart by, drawn as a series of "
+                  "their own; a row fine-tuned from another run's network (`--pretrained "
+                  "benchmarks/work/NAME/pretrain`) takes the pre-training settings of the run NAME that made it.",
+                  "", *table, "",
                   "![margin versus pre-training compute](figures/study/margin_vs_compute.png)"]
     if (ROOT / "reports" / "ablations.md").exists():
         lines += ["", "The paper's ablations, run as DVC experiments of the pipeline itself (one setting changed, "

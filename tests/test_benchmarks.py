@@ -165,6 +165,19 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
     assert study.compute_curve([rows[1], elsewhere], ablations, tmp_path / "none.png") == []
     pipeline = {**rows[0], "pretrained": "models/pretrain"}
     assert len(study.compute_curve([rows[1], pipeline], ablations, tmp_path / "two.png")) == 4
+    # ... unless the run that made it is here: it takes that run's pre-training settings, so still fractals made by
+    # a holdout run are a point of their own series, and fine-tuning changes still make a row no point
+    made = {**rows[1], "file": "transfer_holdout0.25_image-true.json", "scored_on": "holdout", "changes": [study.STILL]}
+    reused = {**rows[0], "changes": [], "pretrained": "benchmarks/work/transfer_holdout0.25_image-true/pretrain"}
+    reused["pretrain_changes"] = study.pretraining_changes(reused, {"transfer_holdout0.25_image-true": made})
+    assert reused["pretrain_changes"] == [study.STILL] and study.curve_point(reused) == (100, 22, "still")
+    assert study.curve_point({**reused, "changes": ["finetune.recipe.frames=1"]}) is None
+    assert study.pretraining_changes({**reused, "pretrained": "benchmarks/work/gone/pretrain"}, {}) is None
+    still = row([study.STILL, "generate.per_class=132", "pretrain.channels_last=true"], 9.0, 0.05)
+    table = study.compute_curve([rows[1], reused, still], ablations, tmp_path / "still.png")
+    assert [line.split(" | ")[:2] for line in table[2:]] == [
+        ["| 100 x 22", "batch 32"], ["| 100 x 22", "batch 32, still fractals (image mode)"],
+        ["| 100 x 132", "batch 32, still fractals (image mode), channels-last"]]
 
 
 def test_study_draws_the_label_curve_per_series_with_the_kept_epochs(tmp_path, monkeypatch):
