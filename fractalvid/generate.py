@@ -55,13 +55,13 @@ import numpy as np
 from . import __version__
 from . import actions, families
 from .config import Settings
-from .ifs import ClipParams, FractalConfig, perturb, sample_clip
+from .ifs import ClipParams, FractalConfig, perturb, sample_clip, shift_maps
 from .progress import progress_bar
 from .render import render_clip
 from .store import (chunk_done, chunk_paths, encode_clip, prepare_folder, read_rows, write_chunk, write_json,
                     write_rows)
 
-CLIP_STREAM, CLASS_STREAM, PROBE_STREAM = 0, 1, 2
+CLIP_STREAM, CLASS_STREAM, PROBE_STREAM, SHIFT_STREAM = 0, 1, 2, 3
 RUN_KEYS = ("out", "workers")  # params.yaml keys that say where and how, not what
 # what generate writes into its folder (removed when overwriting a dataset of other settings)
 PRODUCTS = ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json")
@@ -206,6 +206,8 @@ def class_params(spec: DatasetSpec, label: int) -> tuple[ClipParams, list[str]]:
     (drawn from a stream of their own) are all usable.
     """
     cfg = spec.fractal
+    if cfg.one_fractal:
+        return _shifted_class(spec, label)
     rejected = []
     for attempt in range(cfg.max_attempts):
         rng = _rng(spec, CLASS_STREAM, label, attempt)
@@ -224,7 +226,25 @@ def class_params(spec: DatasetSpec, label: int) -> tuple[ClipParams, list[str]]:
                        "loosen min_coverage/max_coverage/min_in_view or raise max_attempts")
 
 
+def _shifted_class(spec: DatasetSpec, label: int) -> tuple[ClipParams, list[str]]:
+    """A 1p-frac class (``fractal.one_fractal``): the class-0 fractal of the same seed, its maps shifted
+    (:func:`~fractalvid.ifs.shift_maps`) on a stream of their own, redrawn until the clip renders well."""
+    cfg = spec.fractal
+    base, rejected = class_params(spec.replace(fractal=cfg.replace(one_fractal=0.0)), 0)
+    for attempt in range(cfg.max_attempts):
+        rng = _rng(spec, SHIFT_STREAM, label, attempt)
+        params = shift_maps(rng, base, cfg.one_fractal)
+        problem = render_clip(params, cfg, rng).problem
+        if problem is None:
+            return params, rejected
+        rejected.append("shift-" + problem)
+    raise RuntimeError(f"class {label}: {cfg.max_attempts} shifts of the single fractal were all degenerate "
+                       f"({rejected}); lower one_fractal={cfg.one_fractal} or raise max_attempts")
+
+
 def _instance(rng: np.random.Generator, base: ClipParams, cfg: FractalConfig) -> ClipParams:
+    if cfg.one_fractal:   # a 1p-frac class is one clip: its instances differ only in the chaos game's points
+        return base
     if not cfg.image:
         return perturb(rng, base, cfg)
     stills = [perturb(rng, base, cfg) for _ in range(cfg.image_frames)]  # each frame its own instance

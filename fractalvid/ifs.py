@@ -62,6 +62,11 @@ class FractalConfig(Settings):
     perturb_knots: tuple[int, int] = (4, 7)
     perturb_scale: tuple[float, float] = (0.6, 1.4)
     perturb_offset: float = 0.2
+    # one fractal (1p-frac: Nakamura et al., ECCV 2024, in video): > 0 makes class c class 0's fractal with each
+    # map coefficient shifted by U(-one_fractal, one_fractal), the same in every frame, and every clip of a class
+    # that clip exactly (instance perturbations would move a clip further than the classes lie apart); 0: every
+    # class its own fractal (the paper)
+    one_fractal: float = 0.0
     class_probes: int = 2         # instances a class must render well to be kept
     # degenerate draws
     min_coverage: float = 0.02    # every frame lights at least this fraction of pixels
@@ -104,6 +109,9 @@ def validate_config(c: FractalConfig) -> None:
            f"an integer above discard={c.discard}")
     _check(isinstance(c.image_frames, int) and 1 <= c.image_frames <= 1000, "image_frames", c.image_frames,
            "an integer in [1, 1000]")
+    _check(isinstance(c.one_fractal, (int, float)) and not isinstance(c.one_fractal, bool)
+           and 0 <= c.one_fractal <= 1 and (c.one_fractal == 0 or not c.image), "one_fractal", c.one_fractal,
+           "a number in [0, 1] (the largest shift of a coefficient; 0: no single fractal), 0 in image mode")
     lo, hi = c.perturb_knots
     _check(2 <= lo <= hi, "perturb_knots", c.perturb_knots, "two integers 2 <= lo <= hi")
     lo, hi = c.perturb_scale
@@ -352,6 +360,14 @@ def sample_still_frames(rng: np.random.Generator, cfg: FractalConfig) -> ClipPar
 
 def sample_clip(rng: np.random.Generator, cfg: FractalConfig) -> ClipParams:
     return sample_still_frames(rng, cfg) if cfg.image else sample_moving_clip(rng, cfg)
+
+
+def shift_maps(rng: np.random.Generator, params: ClipParams, delta: float) -> ClipParams:
+    """A 1p-frac class: ``params`` with U(-delta, delta) added to each coefficient of each map, the same shift in
+    every frame, so the motion stays and the shape moves by a little."""
+    n_maps = params.coef.shape[1]
+    coef = params.coef + rng.uniform(-delta, delta, (1, n_maps, 6))
+    return ClipParams(coef, params.variation.copy(), dict(params.info))
 
 
 def perturb(rng: np.random.Generator, params: ClipParams, cfg: FractalConfig) -> ClipParams:

@@ -12,6 +12,7 @@ import pytest
 
 from fractalvid import DatasetSpec, generate, make_clip, merge, open_dataset
 from fractalvid.cli import main as cli
+from fractalvid.generate import class_params
 from fractalvid.store import decode_clip, encode_clip
 
 
@@ -47,6 +48,28 @@ def test_instances_of_a_class_share_its_shape(tiny_spec, tmp_path):
     same = np.corrcoef(first[0].ravel(), first[1].ravel())[0, 1]
     other = max(np.corrcoef(first[0].ravel(), f.ravel())[0, 1] for f in first[2:])
     assert same > other
+
+
+def test_one_fractal_classes_are_small_shifts_of_one_fractal_and_each_class_is_one_clip(tiny_spec, tmp_path):
+    """1p-frac in video: class c is class 0's fractal (of the same seed, without one_fractal) with each map
+    coefficient shifted by at most one_fractal, the same shift in every frame; a class's clips differ only in the
+    chaos game's points, and the classes differ by more than that."""
+    spec = tiny_spec.replace(fractal=tiny_spec.fractal.replace(one_fractal=0.1))
+    base, _ = class_params(tiny_spec, 0)
+    shifts = [class_params(spec, label)[0].coef - base.coef for label in range(3)]
+    for shift in shifts:
+        assert np.abs(shift).max() <= 0.1 and np.abs(shift).max() > 0.01
+        assert np.allclose(shift, shift[:1])             # one shift for the whole clip: the motion stays
+    assert not np.allclose(shifts[0], shifts[1])
+    generate(tmp_path / "ds", spec, workers=1, progress=False)
+    ds = open_dataset(tmp_path / "ds")
+    assert list(ds.labels) == [0] * 4 + [1] * 4 + [2] * 4
+    clips = [ds[i][0].astype(float) for i in (0, 1, 4, 8)]  # two of class 0, one each of 1 and 2
+    assert all(c.shape == clips[0].shape for c in clips)    # one fractal: every class has its frame count
+    within = np.abs(clips[0] - clips[1]).mean()
+    assert 0 < within < min(np.abs(clips[0] - c).mean() for c in clips[2:])
+    frames, _ = make_clip(spec, 5)
+    assert encode_clip(frames, spec.crf, spec.preset) == ds.clip_bytes(5)   # same seed, same bytes
 
 
 def test_any_clip_regenerates_alone_from_seed_and_index(tiny_spec, tmp_path):

@@ -101,7 +101,7 @@ def test_perturbation_scales_tracks_and_keeps_absent_maps_absent(rng):
 
 @pytest.mark.parametrize("field,value", [
     ("p_nonlinear", 1.5), ("p_const_bias", -0.1), ("res", 255), ("res", 8), ("variations", ("horseshoe", "wobble")),
-    ("motion", "jerky"), ("min_maps", 0), ("walkers", 0), ("splat", 2),
+    ("motion", "jerky"), ("min_maps", 0), ("walkers", 0), ("splat", 2), ("one_fractal", 1.5), ("one_fractal", -0.1),
 ])
 def test_bad_settings_are_named_with_what_is_accepted(field, value):
     with pytest.raises(ValueError) as e:
@@ -109,3 +109,8 @@ def test_bad_settings_are_named_with_what_is_accepted(field, value):
     msg = str(e.value)
     assert field in msg and "expected" in msg
     assert str(value if not isinstance(value, tuple) else "wobble") in msg
+
+
+def test_one_fractal_refuses_image_mode():
+    with pytest.raises(ValueError, match="one_fractal=0.1 is not accepted: .*0 in image mode"):
+        FractalConfig(one_fractal=0.1, image=True)
