@@ -196,7 +196,7 @@ def curve_point(r: dict) -> tuple[int, int, str] | None:
     if (r["scored_on"] != "test" or r["family"] != "fractal" or r["control"] or r["label_fraction"] != 1.0
             or r.get("early_stop") or any(not c.startswith(PRETRAIN_KEYS) for c in r["changes"])):
         return None
-    pre = r["pretrain_changes"] if "pretrain_changes" in r else pretraining_changes(r, {})
+    pre = r.get("pretrain_changes", pretraining_changes(r, {}))
     if pre is None:
         return None
     classes, per_class, seed = (setting({"changes": pre}, k) for k in CURVE_KEYS)
@@ -228,7 +228,7 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
     table = ["| classes x clips per class | pre-training | pre-training min | clip-passes | "
              "pretext train top-1 | actions margin | basketball5 margin |", "|---|---|---|---|---|---|---|"]
     for (classes, per_class, step), r in pts:
-        pre = r["pretrain_changes"] if "pretrain_changes" in r else pretraining_changes(r, {})
+        pre = r.get("pretrain_changes", pretraining_changes(r, {}))
         seed = setting({"changes": pre}, "pretrain.seed")
         how = step if step.startswith("batch") else "batch 32"
         how += f", seed {seed}" if seed not in (None, "0") else ""
