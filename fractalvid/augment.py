@@ -571,17 +571,28 @@ class CameraShake(_Geometric):
         return Draw(_masked(m, active), active, dict(amplitude=amp, offset_px=px, magnification=mag))
 
 
-def tint(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def tint(x: torch.Tensor, generator: torch.Generator, fg: tuple = (0.0, 1.0), bg: tuple = (0.0, 1.0)) -> torch.Tensor:
     """Grey clips (B, 1, T, H, W) in [0, 1] -> colour clips (B, 3, T, H, W): each clip's grey level v becomes
-    v fg + (1 - v) bg with its own foreground and background colours fg, bg ~ U(0, 1)^3, drawn from
-    ``generator`` (6 B numbers, whatever the input). The fractal clips are grey while real clips are in
-    colour: tinted, pre-training shows the first layer colour with the fractal's shapes and motion unchanged.
-    Colour input (C = 3) is returned as it is."""
+    v fg + (1 - v) bg with its own foreground and background colours, each channel of fg ~ U(``fg``) and of
+    bg ~ U(``bg``), drawn from ``generator`` (6 B numbers, whatever the input). The fractal clips are grey
+    while real clips are in colour: tinted, pre-training shows the first layer colour with the fractal's
+    shapes and motion unchanged. With both ranges (0, 1) a clip's colours may be as bright as each other or
+    swapped, and a short pre-training learns nothing (reports/study.md); a bright ``fg`` over a dark ``bg``,
+    e.g. (0.6, 1) and (0, 0.3), keeps every fractal brighter than its background in each channel, as grey
+    clips are. Colour input (C = 3) is returned as it is."""
     _check_batch(x, generator)
-    colours = _rand(generator, 2, x.shape[0], 3).to(x.device, x.dtype).view(2, -1, 3, 1, 1, 1)
+    for name, (lo, hi) in (("fg", fg), ("bg", bg)):
+        _check(_is_num(lo) and _is_num(hi) and 0 <= lo <= hi <= 1, name, (lo, hi), "two numbers 0 <= lo <= hi <= 1")
+    u = _rand(generator, 2, x.shape[0], 3)
+    colours = torch.stack([_scale(u[0], *fg), _scale(u[1], *bg)]).to(x.device, x.dtype).view(2, -1, 3, 1, 1, 1)
     if x.shape[1] != 1:
         return x
     return x * colours[0] + (1 - x) * colours[1]
+
+
+def _scale(u: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """U(0, 1) draws -> U(lo, hi); (0, 1) returns ``u`` itself, so the default tint's colours keep their bytes."""
+    return u if (lo, hi) == (0, 1) else lo + (hi - lo) * u
 
 
 class Background(_Module):

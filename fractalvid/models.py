@@ -251,6 +251,7 @@ def keep_stages(model: TSM | X3D, stages) -> dict[str, torch.Tensor]:
     prefixes = tuple(f"trunk.{stage}." for stage in stages)
     return {k: v.clone() for k, v in trunk_state_dict(model).items() if prefixes and k.startswith(prefixes)}
 
+
 # -----------------------------------------------------------------------------
 # checkpoints
 

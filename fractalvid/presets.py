@@ -220,7 +220,11 @@ class StandardAugment(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
-                epoch: float = math.inf) -> torch.Tensor:
+                epoch: float = math.inf, recolour=None) -> torch.Tensor:
+        """``recolour``: None, or a function of the cropped clips (B, C, T, size, size) in [0, 1] returning
+        (B, 1 or 3, T, size, size), applied before normalisation. A per-clip affine colour map (augment.tint)
+        commutes with crop, resize, flip and blur, whose weights sum to 1: applied here, on 32 px frames, it
+        gives what it would on the uncropped clips, at a fraction of the cost."""
         from torchvision import tv_tensors
 
         if not isinstance(x, torch.Tensor) or x.dim() != 5 or x.shape[1] not in (1, 3) or 0 in x.shape:
@@ -248,6 +252,8 @@ class StandardAugment(nn.Module):
         else:
             out = self.transform(v.transpose(1, 2).reshape(b * t, c, h, w)).reshape(b, t, c, self.size, self.size)
         out = out.clamp(0, 1).transpose(1, 2)
+        if recolour is not None:
+            out = recolour(out)
         dtype = x.dtype if x.is_floating_point() else torch.float32
         if not self.normalise:
             return out.expand(-1, 3, -1, -1, -1).contiguous().to(dtype)   # grey -> 3 equal channels

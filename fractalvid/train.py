@@ -114,6 +114,9 @@ class TrainConfig(Settings):
                                         # TSM's step is about 1.2x faster (benchmarks/train.py --recipe)
     grey: bool = False                  # see colour clips as their luma, as the grey pre-training clips (a diagnostic)
     tint: bool = False                  # give grey clips random foreground and background colours (augment.tint)
+    tint_fg: tuple[float, float] = (0.0, 1.0)  # the range of each channel of a tinted clip's foreground colour
+    tint_bg: tuple[float, float] = (0.0, 1.0)  # and of its background's: (0.6, 1) over (0, 0.3) keeps the fractal
+                                               # brighter than its background, and the pretext task learnable
     probe: bool = False                 # fine-tuning: train the head alone on the frozen trunk, its batch-norm
                                         # statistics frozen too (a linear probe of what the trunk's features hold)
     trunk_lr: float = 1.0               # fine-tuning a pre-trained network: the trunk's lr as a share of lr (the
@@ -233,6 +236,11 @@ def validate(c: TrainConfig) -> None:
     _check(isinstance(c.in_memory, bool), "in_memory", c.in_memory, "true or false")
     _check(isinstance(c.grey, bool), "grey", c.grey, "true or false")
     _check(isinstance(c.tint, bool), "tint", c.tint, "true or false")
+    for name in ("tint_fg", "tint_bg"):
+        v = getattr(c, name)
+        numbers = isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                               for x in v)
+        _check(numbers and 0 <= v[0] <= v[1] <= 1, name, v, "two numbers 0 <= lo <= hi <= 1, e.g. [0.6, 1.0]")
     _check(c.probe is False or (c.probe is True and c.task == "finetune"), "probe", c.probe,
            "false, or true with task 'finetune' (a linear probe trains a new head on a trunk)")
     _check(isinstance(c.trunk_lr, (int, float)) and not isinstance(c.trunk_lr, bool) and 0 < c.trunk_lr <= 1
@@ -606,9 +614,10 @@ class Run:
         x = resize_center_crop(x, load_size(self.cfg.size), load_size(self.cfg.size))  # a stream's clips
         if self.real_video is not None:
             x = self.real_video(x, gen, epoch=progress)
-        if self.cfg.tint:
-            x = tint(x, gen)
-        return self.train_tf(x, gen)
+        if not self.cfg.tint:
+            return self.train_tf(x, gen)
+        # tinted after the crop, which then works on one channel instead of three: the same clips as tinting first
+        return self.train_tf(x, gen, recolour=lambda v: tint(v, gen, fg=self.cfg.tint_fg, bg=self.cfg.tint_bg))
 
     def train_one_epoch(self) -> dict:
         cfg, epoch = self.cfg, self.epoch

@@ -403,6 +403,18 @@ def test_batched_crop_flip_blur_equals_torchvision_per_clip(channels, shape, cro
     assert not StandardAugment(size=32).batched                                   # RandAugment: v2 per clip
 
 
+@pytest.mark.parametrize("blur_p", [0.0, 1.0])
+def test_tint_after_the_crop_gives_the_clips_of_tinting_first(blur_p):
+    """Training tints after StandardAugment's crop (one channel to crop, not three): crop, resize, flip and blur
+    average pixels with weights summing to 1, so a per-clip affine colour map commutes with them."""
+    x = torch.rand(8, 1, 4, 37, 37, generator=gen(30))
+    aug = StandardAugment(size=32, crop_scale=(0.5, 1.0), randaugment=False, blur_p=blur_p)
+    first = aug(tint(x, gen(7), fg=(0.6, 1.0), bg=(0.0, 0.3)), gen(8))
+    after = aug(x, gen(8), recolour=lambda v: tint(v, gen(7), fg=(0.6, 1.0), bg=(0.0, 0.3)))
+    assert after.shape == first.shape == (8, 3, 4, 32, 32)
+    assert torch.allclose(after, first, atol=1e-5) and not torch.equal(after[:, 0], after[:, 1])
+
+
 def test_validation_transform_is_deterministic_resize_and_centre_crop():
     x = torch.rand(3, 1, 4, 96, 160, generator=gen(20))
     val = StandardAugment(train=False, size=112, normalise=False)
@@ -483,3 +495,20 @@ def test_tint_colours_each_grey_clip_with_its_own_foreground_and_background():
     assert torch.equal(g1.get_state(), g2.get_state())   # the same draws for colour input: runs stay paired
     with pytest.raises(ValueError, match="expected a float batch"):
         tint(x.to(torch.uint8), g)
+
+
+def test_tint_ranges_keep_a_bright_fractal_over_a_dark_background():
+    x = torch.zeros(64, 1, 2, 4, 4)
+    x[:, :, :, 0, 0] = 1.0                                 # one fractal pixel; the rest is background
+    y = tint(x, torch.Generator().manual_seed(0), fg=(0.6, 1.0), bg=(0.0, 0.3))
+    fg, bg = y[:, :, 0, 0, 0], y[:, :, 0, 1, 1]
+    assert fg.min() >= 0.6 and bg.max() <= 0.3 and (fg - bg).min() >= 0.3   # every channel keeps its contrast
+    assert fg.std() > 0.05 and bg.std() > 0.03                             # still a colour of its own per clip
+    # the full ranges are the default, draw for draw
+    assert torch.equal(tint(x, torch.Generator().manual_seed(0), fg=(0, 1), bg=(0, 1)),
+                       tint(x, torch.Generator().manual_seed(0)))
+    u = torch.rand((2, 64, 3), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert torch.allclose(fg, (0.6 + 0.4 * u[0]).float()) and torch.allclose(bg, (0.3 * u[1]).float())
+    for fg_range in ((0.9, 0.6), (-0.1, 1.0), (0.5, 1.5)):
+        with pytest.raises(ValueError, match="fg"):
+            tint(x, torch.Generator(), fg=fg_range)

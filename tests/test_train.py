@@ -337,6 +337,8 @@ def test_resume_accepts_equal_settings_however_written(fractal_data, tmp_path):
     (dict(moco_temperature=0), "moco_temperature=0"),
     (dict(init="weights.bin"), "init='weights.bin'"),
     (dict(grey="yes"), "grey='yes'"),
+    (dict(tint_fg=[0.6]), "tint_fg=(0.6,)"),
+    (dict(tint_bg=[0.3, 0.0]), "tint_bg=(0.3, 0.0)"),
     (dict(augment={"p_clone": 2}), "p_clone=2"),
     (dict(learning_rate=0.1), "unknown training setting(s) ['learning_rate']"),
 ])
