@@ -170,16 +170,21 @@ def label_curve(rows: list[dict], path: Path) -> list[str]:
 # and the pre-training seed: params.yaml's step (batch 32; channels-last is the same arithmetic in another
 # memory layout), or the faster step of benchmarks/train.py --recipe (batch 64 in channels-last layout)
 STILL = "generate.fractal.image=true"   # image mode: each frame its own still fractal, nothing moves
+# tinted clips, a bright fractal over a dark background, each clip its own colours (augment.tint)
+TINT = frozenset({"pretrain.tint=true", "pretrain.tint_fg=[0.6, 1.0]", "pretrain.tint_bg=[0.0, 0.3]"})
 STEPS = {frozenset(): "batch 32", frozenset({"pretrain.channels_last=true"}): "batch 32",
          frozenset({"pretrain.batch_size=64", "pretrain.channels_last=true"}): "batch 64, channels-last",
-         frozenset({STILL}): "still", frozenset({STILL, "pretrain.channels_last=true"}): "still"}
+         frozenset({STILL}): "still", frozenset({STILL, "pretrain.channels_last=true"}): "still",
+         TINT: "tinted", TINT | {"pretrain.channels_last=true"}: "tinted"}
 # the curve's series: params.yaml's 100 classes with more clips each (a line), the same recipe from another
-# pre-training seed (how far one draw moves the margin), the faster step, and more classes (the paper's 500)
+# pre-training seed (how far one draw moves the margin), the faster step, more classes (the paper's 500), still
+# fractals and tinted ones
 SERIES = (("batch 32", "more clips per class, 20 epochs", "o-"),
           ("another draw", "the same, another pre-training seed", "v"),
           ("batch 64, channels-last", "the same, batch 64 (channels-last)", "D"),
           ("more classes", "more classes, fewer clips each (each pre-training seed)", "^"),
-          ("still", "still fractals (image mode), more clips per class", "P-"))
+          ("still", "still fractals (image mode), more clips per class", "P-"),
+          ("tinted", "tinted fractals, bright over dark", "*"))
 CURVE_KEYS = ("generate.classes", "generate.per_class", "pretrain.seed")   # what a point of the curve may set
 
 
@@ -204,7 +209,7 @@ def curve_point(r: dict) -> tuple[int, int, str] | None:
     if r["pretrain_epochs"] != 20 or step is None or (seed is not None and step != "batch 32"):
         return None
     classes, per_class = int(classes or 100), int(per_class or 22)
-    if step == "still":
+    if step in ("still", "tinted"):
         return classes, per_class, step
     if classes != 100:
         return classes, per_class, "more classes"
@@ -232,7 +237,7 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
         seed = setting({"changes": pre}, "pretrain.seed")
         how = step if step.startswith("batch") else "batch 32"
         how += f", seed {seed}" if seed not in (None, "0") else ""
-        how += ", still fractals (image mode)" if step == "still" else ""
+        how += {"still": ", still fractals (image mode)", "tinted": ", tinted bright over dark"}.get(step, "")
         if step != "batch 64, channels-last" and "pretrain.channels_last=true" in pre:
             how += ", channels-last"   # the same arithmetic, faster: its minutes are not the others'
         table.append(f"| {classes} x {per_class} | {how} | {r['pretrain_minutes']:.1f} | "

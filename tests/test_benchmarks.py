@@ -178,6 +178,12 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
     assert [line.split(" | ")[:2] for line in table[2:]] == [
         ["| 100 x 22", "batch 32"], ["| 100 x 22", "batch 32, still fractals (image mode)"],
         ["| 100 x 132", "batch 32, still fractals (image mode), channels-last"]]
+    tinted = row(["generate.classes=500", "generate.per_class=50", *sorted(study.TINT), "pretrain.channels_last=true"],
+                 18.0, 0.24)
+    assert study.curve_point(tinted) == (500, 50, "tinted")      # a series of its own, not "more classes"
+    assert study.curve_point(row([*study.TINT - {"pretrain.tint_bg=[0.0, 0.3]"}], 1.0, 0.0)) is None   # other colours
+    table = study.compute_curve([rows[1], tinted], ablations, tmp_path / "tinted.png")
+    assert table[-1].split(" | ")[:3] == ["| 500 x 50", "batch 32, tinted bright over dark, channels-last", "18.0"]
 
 
 def test_study_draws_the_label_curve_per_series_with_the_kept_epochs(tmp_path, monkeypatch):
