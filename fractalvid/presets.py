@@ -223,8 +223,9 @@ class StandardAugment(nn.Module):
                 epoch: float = math.inf, recolour=None) -> torch.Tensor:
         """``recolour``: None, or a function of the cropped clips (B, C, T, size, size) in [0, 1] returning
         (B, 1 or 3, T, size, size), applied before normalisation. A per-clip affine colour map (augment.tint)
-        commutes with crop, resize, flip and blur, whose weights sum to 1: applied here, on 32 px frames, it
-        gives what it would on the uncropped clips, at a fraction of the cost."""
+        commutes with crop, resize, flip and blur, whose weights sum to 1: applied here, it gives what it would
+        on the uncropped clips while those work on one channel instead of three (a training step about 4 %
+        faster on 2 cores: benchmarks/results/selection.md)."""
         from torchvision import tv_tensors
 
         if not isinstance(x, torch.Tensor) or x.dim() != 5 or x.shape[1] not in (1, 3) or 0 in x.shape:
