@@ -37,6 +37,7 @@ def load() -> list[dict]:
                      "pretrain_clip_passes": r.get("pretrain_clip_passes"),
                      "pretext_top1": r["pretrain"]["train_top1"], "label_fraction": o.get("label_fraction") or 1.0,
                      "holdout": o.get("holdout"), "pretrained": o.get("pretrained"), "early_stop": o.get("early_stop"),
+                     "stream": o.get("stream"),
                      "finetune_epochs": r.get("finetune_config", {}).get("epochs"), "runs": r.get("runs", []),
                      "changes": (o.get("changes") or []) + (["basketball5 square"] if o.get("basketball_square") else []),
                      "summary": r["summary"]})
@@ -184,7 +185,8 @@ SERIES = (("batch 32", "more clips per class, 20 epochs", "o-"),
           ("batch 64, channels-last", "the same, batch 64 (channels-last)", "D"),
           ("more classes", "more classes, fewer clips each (each pre-training seed)", "^"),
           ("still", "still fractals (image mode), more clips per class", "P-"),
-          ("tinted", "tinted fractals, bright over dark", "*"))
+          ("tinted", "tinted fractals, bright over dark", "*"),
+          ("stream", "rendered on the fly, mostly new clips each epoch", "X"))
 CURVE_KEYS = ("generate.classes", "generate.per_class", "pretrain.seed")   # what a point of the curve may set
 
 
@@ -209,6 +211,8 @@ def curve_point(r: dict) -> tuple[int, int, str] | None:
     if r["pretrain_epochs"] != 20 or step is None or (seed is not None and step != "batch 32"):
         return None
     classes, per_class = int(classes or 100), int(per_class or 22)
+    if r.get("stream"):   # the set is the pool the stream draws from; each epoch renders r["stream"] of it
+        return (classes, per_class, "stream") if step == "batch 32" else None
     if step in ("still", "tinted"):
         return classes, per_class, step
     if classes != 100:
@@ -238,6 +242,8 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
         how = step if step.startswith("batch") else "batch 32"
         how += f", seed {seed}" if seed not in (None, "0") else ""
         how += {"still": ", still fractals (image mode)", "tinted": ", tinted bright over dark"}.get(step, "")
+        if step == "stream":
+            how += f", rendered on the fly ({r['stream']:,} per epoch)"
         if step != "batch 64, channels-last" and "pretrain.channels_last=true" in pre:
             how += ", channels-last"   # the same arithmetic, faster: its minutes are not the others'
         table.append(f"| {classes} x {per_class} | {how} | {r['pretrain_minutes']:.1f} | "
@@ -287,7 +293,9 @@ def main() -> None:
     for r in rows:
         pre = (("the pipeline's network, " if r["pretrained"] == "models/pretrain" else
                 f"the network of `{r['pretrained']}`, ") if r["pretrained"] else "") + \
-              f"{r['family']}{' (' + r['control'] + ' labels)' if r['control'] else ''}, {r['pretrain_epochs']} " \
+              f"{r['family']}{' (' + r['control'] + ' labels)' if r['control'] else ''}" + \
+              (f" rendered on the fly ({r['stream']:,} clips per epoch)" if r["stream"] else "") + \
+              f", {r['pretrain_epochs']} " \
               f"epochs, {r['pretrain_clip_passes'] or 0:,} clip-passes, {r['pretrain_minutes']:.1f} min" + \
               "".join(f", `{c}`" for c in r["changes"])
         labelled = f"{100 * r['label_fraction']:.0f} %" + (f", early stop {r['early_stop']}" if r["early_stop"] else "")

@@ -13,6 +13,7 @@
     python benchmarks/transfer.py --pretrained models/pretrain      # fine-tune the pipeline's own network
     python benchmarks/transfer.py --family perlin --scratch-from benchmarks/work/transfer   # reuse its scratch runs
     python benchmarks/transfer.py --pretrain-from benchmarks/work/transfer_holdout0.25   # its pre-training, on test
+    python benchmarks/transfer.py --stream 2000 --set generate.per_class=400   # on-the-fly clips, mostly new ones
 
 What it does (work folder benchmarks/work/NAME, results benchmarks/results/NAME.json, NAME from the options):
 
@@ -21,7 +22,11 @@ What it does (work folder benchmarks/work/NAME, results benchmarks/results/NAME.
    283 real basketball clips (prepared at short side ``--basketball-short-side``, or with ``--basketball-square``
    whole at that size: its frames are portrait, and a centre square cuts off heads, arms and feet); skipped
    with a note if not;
-2. pre-trains once (params.yaml ``pretrain``; ``--pretrain-epochs`` changes the budget);
+2. pre-trains once (params.yaml ``pretrain``; ``--pretrain-epochs`` changes the budget); with ``--stream N``
+   on clips rendered on the fly instead (:class:`fractalvid.stream.FractalStream`, in loader workers, no
+   disk, no compression), N per epoch drawn from the clips ``generate`` describes: with the default set the
+   same 2000 clips as the stored set, with ``--set generate.per_class=400`` mostly new clips every epoch at
+   the same clip-passes (the fixed set against the stream; its minutes include the rendering);
 3. for every seed of ``finetune.seeds`` (or ``--seeds``), fine-tunes from scratch and from the pre-trained
    network with ``finetune.recipe`` on every fold of each set (:func:`fractalvid.protocol.train_folds`): the
    built-in benchmark in folds of whole actors, basketball5 in class-stratified folds by clip (it has no
@@ -181,12 +186,19 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
                           "load_average_start": [round(x, 2) for x in os.getloadavg()]}}
     data, result["datasets"] = make_data(params, work, args.family, args.control, args.basketball,
                                          args.basketball_short_side, args.basketball_square,
-                                         pretrain=args.pretrained is None and args.pretrain_from is None)
+                                         pretrain=args.pretrained is None and args.pretrain_from is None
+                                         and args.stream is None)
 
     if args.pretrain_from is not None:   # this very pre-training, made by another run (e.g. a --holdout one)
         pre_run = args.pretrain_from / "pretrain"
-        pre_cfg, metrics = same_pretraining(params, args.family, args.pretrain_from)
+        pre_cfg, metrics = same_pretraining(params, args.family, args.pretrain_from, args.stream)
         result["pretrain_from"] = rel(args.pretrain_from)
+    elif args.stream is not None:   # clips rendered on the fly by loader workers, args.stream of them per epoch
+        pre_run = work / "pretrain"
+        pre_cfg = stream_config(params, args.family, args.stream)
+        metrics = train(pre_cfg, pre_run, progress=False)
+        result["datasets"]["pretrain"] = {"family": args.family, "stream": pre_cfg.stream,
+                                          "epoch_clips": args.stream}
     elif args.pretrained is None:
         pre_run = work / "pretrain"
         pre_cfg = config_from_params(params["pretrain"], data=str(data.pop("pretrain")), val_split=None)
@@ -200,7 +212,8 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
     history = read_history(pre_run)
     result["pretrain_minutes"] = round(float(np.nansum(history["epoch_s"])) / 60, 3)
     result["pretrain_clip_passes"] = int(round(float(np.nansum(history["clips_per_s"] * history["epoch_s"]))))
-    result["pretrain"] = {"config": {**pre_cfg.to_dict(), "data": rel(pre_cfg.data)}, "train_loss": metrics["train_loss"],
+    data_of = pre_cfg.data and rel(pre_cfg.data)   # None for clips rendered on the fly
+    result["pretrain"] = {"config": {**pre_cfg.to_dict(), "data": data_of}, "train_loss": metrics["train_loss"],
                           "train_top1": metrics["train_top1"], "epochs": metrics["epochs"],
                           "clips_per_s": metrics["clips_per_s"]}
     log(f"[pretrain] {result['pretrain_minutes']} min: train top-1 {metrics['train_top1']:.3f}")
@@ -254,14 +267,30 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
     return result
 
 
-def same_pretraining(params: dict, family: str, other: Path) -> tuple[TrainConfig, dict]:
+def stream_config(params: dict, family: str, epoch_clips: int) -> TrainConfig:
+    """params.yaml's pre-training on clips of the pre-training set's settings rendered on the fly, ``epoch_clips``
+    per epoch, by one loader worker per core (nothing is stored, so nothing is held in memory)."""
+    return config_from_params(params["pretrain"], data=None, stream=pretrain_spec(params, family).to_dict(),
+                              epoch_clips=epoch_clips, in_memory=False, workers=os.cpu_count(), val_split=None)
+
+
+def same_pretraining(params: dict, family: str, other: Path, stream: int | None = None) -> tuple[TrainConfig, dict]:
     """(config, metrics) of the finished pre-training in work folder ``other`` if it is the one these settings
-    make: the same pre-training set (its settings.json) and the same ``pretrain`` settings, its data aside."""
+    make: the same pre-training set (its settings.json) and the same ``pretrain`` settings, its data aside; for a
+    ``stream`` of clips per epoch, the same settings of the clips rendered (the loader's worker count aside)."""
     made, run = other / "data" / "pretrain" / "settings.json", other / "pretrain"
-    if not made.is_file() or not (run / "model.pt").is_file():
+    if (stream is None and not made.is_file()) or not (run / "model.pt").is_file():
         raise ValueError(f"--pretrain-from {rel(other)} is not accepted: expected a benchmark's work folder holding "
-                         "data/pretrain/settings.json and a finished pretrain/model.pt")
+                         + ("" if stream else "data/pretrain/settings.json and ") + "a finished pretrain/model.pt")
     config = TrainConfig.from_dict(torch.load(run / "model.pt", map_location="cpu", weights_only=False)["config"])
+    if stream is not None:
+        theirs, ours = ({k: v for k, v in json.loads(json.dumps(c.to_dict())).items() if k != "workers"}
+                        for c in (config, stream_config(params, family, stream)))
+        if theirs != ours:
+            raise ValueError(f"--pretrain-from {rel(other)} is not accepted: its pre-training has other settings "
+                             f"(differing: {differing(theirs, ours)}); expected a run of these --stream and --set "
+                             "values")
+        return config, json.loads((run / "metrics.json").read_text())
     wanted = config_from_params(params["pretrain"], data=config.data, val_split=None)
     spec = json.loads(json.dumps(pretrain_spec(params, family).to_dict()))   # as it reads back from JSON
     for what, theirs, ours in (("pre-training set", json.loads(made.read_text()), spec),
@@ -334,6 +363,8 @@ def name_of(args) -> str:
         parts.append(f"control-{args.control}")
     if args.pretrain_epochs is not None:
         parts.append(f"pre{args.pretrain_epochs}")
+    if args.stream is not None:
+        parts.append(f"stream{args.stream}")
     if args.label_fraction:
         parts.append(f"frac{args.label_fraction:g}")
     if args.holdout:
@@ -401,6 +432,9 @@ def main() -> None:
     p.add_argument("--pretrain-from", type=Path, default=None, metavar="WORK",
                    help="reuse the pre-training of an earlier benchmark's work folder (e.g. a --holdout run's) "
                         "made with these same settings, instead of pre-training again")
+    p.add_argument("--stream", type=int, default=None, metavar="CLIPS",
+                   help="pre-train on clips rendered on the fly from generate's settings, CLIPS per epoch, instead "
+                        "of a stored set (raise generate.per_class for mostly new clips every epoch)")
     p.add_argument("--out", type=Path, default=None, help="work folder (default benchmarks/work/NAME)")
     p.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/results/NAME.json)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON line instead of a table")
@@ -421,6 +455,11 @@ def main() -> None:
         if not (args.scratch_from / "runs").is_dir():
             raise ValueError(f"--scratch-from {args.scratch_from} is not accepted: expected a benchmark's work folder "
                              "holding runs/ (e.g. benchmarks/work/transfer)")
+    if args.stream is not None and (args.stream < 1 or args.pretrained is not None or args.control):
+        raise ValueError(f"--stream={args.stream} is not accepted"
+                         + (": expected an integer >= 1 (clips per epoch)" if args.stream < 1 else
+                            " with --pretrained or --control: the first names a network pre-trained elsewhere, "
+                            "the second shuffles the labels of a stored set"))
     if args.control not in (None, *CONTROLS):
         raise ValueError(f"--control={args.control!r} is not accepted: expected one of {CONTROLS}")
     if args.pretrain_epochs is not None and args.pretrain_epochs < 1:

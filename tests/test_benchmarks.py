@@ -59,6 +59,15 @@ def test_transfer_benchmark_runs_the_protocol_end_to_end(tmp_path):
     assert sorted(p.name for p in (tmp_path / "control" / "runs").iterdir()) == ["actions-fractal-0", "actions-fractal-1"]
     assert "resumed from" in stderr and str(ROOT) not in (tmp_path / "control.json").read_text()
 
+    # pre-trained on clips rendered on the fly (64 per epoch), against the first benchmark's scratch runs
+    stream, _ = quick_transfer(tmp_path, "stream", "--stream", "64", "--sets", "actions", "--scratch-from",
+                               str(tmp_path / "work"))
+    assert stream["pretrain"]["config"]["data"] is None and stream["pretrain"]["config"]["epoch_clips"] == 64
+    assert stream["pretrain"]["config"]["stream"]["classes"] == 4
+    assert stream["datasets"]["pretrain"]["epoch_clips"] == 64
+    assert stream["pretrain_clip_passes"] == 2 * 64 and not (tmp_path / "stream" / "data" / "pretrain").exists()
+    assert stream["summary"]["actions"]["scratch_top1"] == actions["scratch_top1"]
+
     # each run trained until it converges on held-out training clips, the first benchmark's network reused
     early, _ = quick_transfer(tmp_path, "early", "--early-stop", "1", "--sets", "actions", "--pretrain-from",
                               str(tmp_path / "work"))
@@ -90,6 +99,18 @@ def test_transfer_benchmark_refuses_a_bad_early_stop_before_any_work(tmp_path):
         out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), *bad, "--out",
                               str(tmp_path / "work")], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert out.returncode != 0 and f"--early-stop={bad[1]} is not accepted" in out.stderr
+        assert expected in out.stderr and not (tmp_path / "work").exists()
+
+
+def test_transfer_benchmark_refuses_a_bad_stream_before_any_work(tmp_path):
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net" / "model.pt").touch()   # a pre-trained network, as far as the arguments are checked
+    for bad, expected in ((["--stream", "0"], "expected an integer >= 1"),
+                          (["--stream", "64", "--control", "shuffled"], "with --pretrained or --control"),
+                          (["--stream", "64", "--pretrained", str(tmp_path / "net")], "with --pretrained")):
+        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), *bad, "--out",
+                              str(tmp_path / "work")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert out.returncode != 0 and f"--stream={bad[1]} is not accepted" in out.stderr
         assert expected in out.stderr and not (tmp_path / "work").exists()
 
 
@@ -184,6 +205,13 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
     assert study.curve_point(row([*study.TINT - {"pretrain.tint_bg=[0.0, 0.3]"}], 1.0, 0.0)) is None   # other colours
     table = study.compute_curve([rows[1], tinted], ablations, tmp_path / "tinted.png")
     assert table[-1].split(" | ")[:3] == ["| 500 x 50", "batch 32, tinted bright over dark, channels-last", "18.0"]
+    # clips rendered on the fly: the set is the pool drawn from, a series of its own, not "more clips per class"
+    stream = {**row(["generate.per_class=400"], 12.0, 0.1), "stream": 2000}
+    assert study.curve_point(stream) == (100, 400, "stream") and study.curve_point({**stream, "stream": None}) == (
+        100, 400, "batch 32")
+    assert study.curve_point({**stream, "changes": ["generate.per_class=400", study.STILL]}) is None
+    table = study.compute_curve([rows[1], stream], ablations, tmp_path / "stream.png")
+    assert table[-1].split(" | ")[:3] == ["| 100 x 400", "batch 32, rendered on the fly (2,000 per epoch)", "12.0"]
 
 
 def test_study_draws_the_label_curve_per_series_with_the_kept_epochs(tmp_path, monkeypatch):
@@ -241,7 +269,7 @@ def test_transfer_names_a_run_by_its_options_and_each_changed_value_once():
 
     transfer = benchmark_module("transfer")
     args = Namespace(quick=False, family="fractal", control=None, pretrain_epochs=None, label_fraction=None,
-                     holdout=0.25, early_stop=None, basketball_square=False, pretrained=None,
+                     holdout=0.25, early_stop=None, basketball_square=False, pretrained=None, stream=None,
                      changes=["generate.classes=500", "pretrain.arch=tsm_r18_w32",
                               "finetune.recipe.arch=tsm_r18_w32", "pretrain.channels_last=true"])
     assert transfer.name_of(args) == "transfer_holdout0.25_classes-500_arch-tsm-r18-w32_channels-last-true"
@@ -249,6 +277,8 @@ def test_transfer_names_a_run_by_its_options_and_each_changed_value_once():
     assert transfer.name_of(args) == "transfer_holdout0.25_lr-1.0e-3_lr-2.0e-3"
     args.changes = ["finetune.recipe.reinit=[conv1, bn1]", "finetune.recipe.crop_scale=[0.2, 1.0]"]
     assert transfer.name_of(args) == "transfer_holdout0.25_reinit-conv1-bn1_crop-scale-0.2-1.0"  # no [ , ] in file names
+    args.stream, args.changes = 2000, ["generate.per_class=400"]
+    assert transfer.name_of(args) == "transfer_stream2000_holdout0.25_per-class-400"
 
 
 def test_transfer_reuses_a_pretraining_only_if_these_settings_make_it(tmp_path):
