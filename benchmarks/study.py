@@ -173,20 +173,23 @@ def label_curve(rows: list[dict], path: Path) -> list[str]:
 STILL = "generate.fractal.image=true"   # image mode: each frame its own still fractal, nothing moves
 # tinted clips, a bright fractal over a dark background, each clip its own colours (augment.tint)
 TINT = frozenset({"pretrain.tint=true", "pretrain.tint_fg=[0.6, 1.0]", "pretrain.tint_bg=[0.0, 0.3]"})
+STRIDE1 = "pretrain.stride=1"   # the 8 pre-training frames read 1 apart, not 2: half the motion between them
 STEPS = {frozenset(): "batch 32", frozenset({"pretrain.channels_last=true"}): "batch 32",
+         frozenset({STRIDE1}): "stride 1", frozenset({STRIDE1, "pretrain.channels_last=true"}): "stride 1",
          frozenset({"pretrain.batch_size=64", "pretrain.channels_last=true"}): "batch 64, channels-last",
          frozenset({STILL}): "still", frozenset({STILL, "pretrain.channels_last=true"}): "still",
          TINT: "tinted", TINT | {"pretrain.channels_last=true"}: "tinted"}
 # the curve's series: params.yaml's 100 classes with more clips each (a line), the same recipe from another
 # pre-training seed (how far one draw moves the margin), the faster step, more classes (the paper's 500), still
-# fractals and tinted ones
+# fractals, tinted ones, clips rendered on the fly, and pre-training frames read 1 apart
 SERIES = (("batch 32", "more clips per class, 20 epochs", "o-"),
           ("another draw", "the same, another pre-training seed", "v"),
           ("batch 64, channels-last", "the same, batch 64 (channels-last)", "D"),
           ("more classes", "more classes, fewer clips each (each pre-training seed)", "^"),
           ("still", "still fractals (image mode), more clips per class", "P-"),
           ("tinted", "tinted fractals, bright over dark", "*"),
-          ("stream", "rendered on the fly, mostly new clips each epoch", "X"))
+          ("stream", "rendered on the fly, mostly new clips each epoch", "X"),
+          ("stride 1", "pre-training frames 1 apart instead of 2", "<"))
 CURVE_KEYS = ("generate.classes", "generate.per_class", "pretrain.seed")   # what a point of the curve may set
 
 
@@ -208,12 +211,12 @@ def curve_point(r: dict) -> tuple[int, int, str] | None:
         return None
     classes, per_class, seed = (setting({"changes": pre}, k) for k in CURVE_KEYS)
     step = STEPS.get(frozenset(c for c in pre if c.split("=", 1)[0] not in CURVE_KEYS))
-    if r["pretrain_epochs"] != 20 or step is None or (seed is not None and step != "batch 32"):
+    if r["pretrain_epochs"] != 20 or step is None or (seed is not None and step not in ("batch 32", "stride 1")):
         return None
     classes, per_class = int(classes or 100), int(per_class or 22)
     if r.get("stream"):   # the set is the pool the stream draws from; each epoch renders r["stream"] of it
         return (classes, per_class, "stream") if step == "batch 32" else None
-    if step in ("still", "tinted"):
+    if step in ("still", "tinted", "stride 1"):
         return classes, per_class, step
     if classes != 100:
         return classes, per_class, "more classes"
@@ -241,7 +244,8 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
         seed = setting({"changes": pre}, "pretrain.seed")
         how = step if step.startswith("batch") else "batch 32"
         how += f", seed {seed}" if seed not in (None, "0") else ""
-        how += {"still": ", still fractals (image mode)", "tinted": ", tinted bright over dark"}.get(step, "")
+        how += {"still": ", still fractals (image mode)", "tinted": ", tinted bright over dark",
+                "stride 1": ", frames 1 apart"}.get(step, "")
         if step == "stream":
             how += f", rendered on the fly ({r['stream']:,} per epoch)"
         if step != "batch 64, channels-last" and "pretrain.channels_last=true" in pre:

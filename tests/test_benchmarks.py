@@ -212,6 +212,16 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
     assert study.curve_point({**stream, "changes": ["generate.per_class=400", study.STILL]}) is None
     table = study.compute_curve([rows[1], stream], ablations, tmp_path / "stream.png")
     assert table[-1].split(" | ")[:3] == ["| 100 x 400", "batch 32, rendered on the fly (2,000 per epoch)", "12.0"]
+    # pre-training frames read 1 apart: a series of its own at any set size, and only with nothing else changed
+    slow = row(["generate.classes=500", "generate.per_class=50", "pretrain.channels_last=true", study.STRIDE1], 17.0, 0.03)
+    assert study.curve_point(slow) == (500, 50, "stride 1") and study.curve_point(row([study.STRIDE1], 1.5, 0.1)) == (
+        100, 22, "stride 1")
+    assert study.curve_point(row([study.STRIDE1, "pretrain.stride=3"], 1.5, 0.1)) is None
+    drawn = row([*slow["changes"], "pretrain.seed=1"], 17.2, 0.03)   # another draw stays in its own series
+    table = study.compute_curve([rows[1], slow, drawn], ablations, tmp_path / "stride.png")
+    assert [line.split(" | ")[:3] for line in table[-2:]] == [
+        ["| 500 x 50", "batch 32, frames 1 apart, channels-last", "17.0"],
+        ["| 500 x 50", "batch 32, seed 1, frames 1 apart, channels-last", "17.2"]]
 
 
 def test_study_draws_the_label_curve_per_series_with_the_kept_epochs(tmp_path, monkeypatch):
