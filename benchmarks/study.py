@@ -190,6 +190,9 @@ SERIES = (("batch 32", "more clips per class, 20 epochs", "o-"),
           ("tinted", "tinted fractals, bright over dark", "*"),
           ("stream", "rendered on the fly, mostly new clips each epoch", "X"),
           ("stride 1", "pre-training frames 1 apart instead of 2", "<"))
+# the steps that make a series of their own at any set size, with what the curve's table adds to their row
+OWN_SERIES = {"still": ", still fractals (image mode)", "tinted": ", tinted bright over dark",
+              "stride 1": ", frames 1 apart"}
 CURVE_KEYS = ("generate.classes", "generate.per_class", "pretrain.seed")   # what a point of the curve may set
 
 
@@ -216,7 +219,7 @@ def curve_point(r: dict) -> tuple[int, int, str] | None:
     classes, per_class = int(classes or 100), int(per_class or 22)
     if r.get("stream"):   # the set is the pool the stream draws from; each epoch renders r["stream"] of it
         return (classes, per_class, "stream") if step == "batch 32" else None
-    if step in ("still", "tinted", "stride 1"):
+    if step in OWN_SERIES:
         return classes, per_class, step
     if classes != 100:
         return classes, per_class, "more classes"
@@ -244,8 +247,7 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
         seed = setting({"changes": pre}, "pretrain.seed")
         how = step if step.startswith("batch") else "batch 32"
         how += f", seed {seed}" if seed not in (None, "0") else ""
-        how += {"still": ", still fractals (image mode)", "tinted": ", tinted bright over dark",
-                "stride 1": ", frames 1 apart"}.get(step, "")
+        how += OWN_SERIES.get(step, "")
         if step == "stream":
             how += f", rendered on the fly ({r['stream']:,} per epoch)"
         if step != "batch 64, channels-last" and "pretrain.channels_last=true" in pre:
