@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     p = data_sub.add_parser("prepare", help="decode a real dataset once into a fast training format",
                             description="Decode, resize (short side) and store a real dataset's videos in OUT; "
                                         "unreadable files are skipped and listed in OUT/prepare_report.csv.")
-    p.add_argument("dataset", help="ucf101, hmdb51, diving48, egtea, volleyball, yup (each in its official layout) "
-                                   "or generic (class folders, or a CSV of path,label,split)")
+    p.add_argument("dataset", help="ucf101, hmdb51, diving48, egtea, volleyball, yup, weizmann (each in its "
+                                   "official layout) or generic (class folders, or a CSV of path,label,split)")
     p.add_argument("root", help="where the dataset was unpacked (or the CSV file)")
     p.add_argument("out")
     p.add_argument("--split", type=int, default=1,

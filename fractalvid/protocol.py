@@ -5,9 +5,10 @@ one seed, so a comparison of initialisations (fractal against scratch) is made l
 
 - **Folds.** Every labelled clip of the dataset is pooled and cut into ``folds`` parts; run ``fold`` tests
   on part ``fold`` and trains on the others, so over the folds every clip is tested exactly once and no
-  clip is in two test parts. Where clips share an identity (the built-in action benchmark's actors) the
-  parts are whole identities, so test actors are never seen in training; otherwise (real clips with no
-  identity, e.g. basketball5) the parts are stratified by class. The folds depend on the dataset alone.
+  clip is in two test parts. Where clips share an identity (the built-in action benchmark's actors, or a
+  prepared real set's ``group`` column, e.g. Weizmann's actors) the parts are whole identities, so test
+  actors are never seen in training; otherwise (real clips with no identity, e.g. basketball5) the parts
+  are stratified by class. The folds depend on the dataset alone.
 - **Labelled fraction.** ``label_fraction`` keeps that share of each class's training clips (at least
   one), drawn from (fold, seed): both initialisations of a seed see the same subset.
 - **Validation.** ``holdout`` keeps that share of the training clips out of training as split "holdout":
@@ -37,13 +38,17 @@ T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
 
 
 def clip_groups(card: dict, rows: list[dict]) -> np.ndarray | None:
-    """The identity of each clip that must not straddle train and test (the action benchmark's actor), or None.
+    """The identity of each clip that must not straddle train and test (an actor), or None.
 
     The built-in action benchmark plays the j-th clip of a class by actor ``j % actors`` (see
-    :func:`fractalvid.actions.clip_layout`); other datasets carry no identity.
+    :func:`fractalvid.actions.clip_layout`); a prepared real set whose records carry a group (Weizmann's
+    actor; :class:`fractalvid.real.VideoRecord`) has it in the manifest's ``group`` column; other datasets
+    carry no identity.
     """
     spec = card.get("settings") or {}
     if card.get("family") != "actions":
+        if rows and all(r.get("group") for r in rows):
+            return np.array([str(r["group"]) for r in rows])
         return None
     from .actions import ActionConfig, clip_layout
 

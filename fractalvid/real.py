@@ -1,7 +1,7 @@
 """Real video datasets: list them, decode them, prepare them for training.
 
 :func:`list_videos` reads the official layouts and split files of UCF101, HMDB51, Diving48, EGTEA Gaze+,
-Volleyball and YUP++, or a "generic" folder of class folders or a CSV, into :class:`VideoRecord` s.
+Volleyball, YUP++ and Weizmann, or a "generic" folder of class folders or a CSV, into :class:`VideoRecord` s.
 :func:`prepare` decodes them with PyAV (:func:`read_video`; a folder of frame images counts as a video),
 resizes the short side, and stores them as colour clips in the chunk store of
 :mod:`fractalvid.store` (the format of generated datasets), so ``open_dataset`` reads both. Files that
@@ -29,13 +29,14 @@ from .progress import progress_bar
 from .store import (PREPARED_FIELDS, chunk_done, chunk_paths, encode_clip, prepare_folder, read_rows, write_chunk,
                     write_json, write_rows)
 
-DATASETS = ("ucf101", "hmdb51", "diving48", "egtea", "volleyball", "yup", "generic")
+DATASETS = ("ucf101", "hmdb51", "diving48", "egtea", "volleyball", "yup", "weizmann", "generic")
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")  # the frames of a video stored as a folder of images
 SPLITS = (1, 2, 3)
-# the official splits each dataset publishes (ucf101, hmdb51 and egtea: three; the others: one)
+# the official splits each dataset publishes (ucf101, hmdb51 and egtea: three; the others: one; weizmann
+# publishes none: its one split is WEIZMANN_TEST_ACTORS, stored here)
 DATASET_SPLITS = {"ucf101": SPLITS, "hmdb51": SPLITS, "egtea": SPLITS, "diving48": (1,), "volleyball": (1,),
-                  "yup": (1,), "generic": (1,)}
+                  "yup": (1,), "weizmann": (1,), "generic": (1,)}
 IMAGE_FOLDER_FPS = 25.0  # the rate given to a folder of frames (Volleyball's clips are 25 fps video frames)
 # generic sets without a split of their own: a file is a test file when the hash of its name falls below this
 GENERIC_TEST_FRACTION = 0.2
@@ -46,11 +47,17 @@ PREPARED_PRODUCTS = ("chunks", "manifest.csv", "card.json", "runs.jsonl", "setti
 
 @dataclass(frozen=True)
 class VideoRecord:
-    """One video of a real dataset: its file, its class index and its split ("train" or "test")."""
+    """One video of a real dataset: its file, its class index, its split ("train" or "test") and its group.
+
+    ``group`` is the identity that the dataset's clips share and that must not straddle train and test
+    (Weizmann's actor), or "" where the dataset records none; :func:`prepare` writes it into the manifest,
+    and :func:`fractalvid.protocol.clip_groups` makes folds of whole groups from it.
+    """
 
     path: Path
     label: int
     split: str
+    group: str = ""
 
 
 # ======================================================================= listing
@@ -95,6 +102,14 @@ def list_videos(dataset: str, root: str | os.PathLike, split: int = 1) -> tuple[
     - ``"yup"``: ``root/{camera_stationary,camera_moving}/<Class>/<file>.mp4``
       and ``10_90_randsplit_1.txt`` (in ``root`` or ``root/splits``), lines
       ``<file> <static|moving>_<train|test>``; classes sorted by name.
+    - ``"weizmann"``: ``root/<action>/<actor>_<action>.avi`` (each action's
+      zip of the classification database unpacked into a folder of its
+      name) or ``root/<actor>_<action>.avi`` (every zip unpacked into one
+      folder); Lena's second takes ``lena_run1.avi``, ``lena_run2.avi``, ...
+      are action ``run`` (``wave1``/``wave2`` are actions of their own).
+      Classes: the actions present, in ``WEIZMANN_ACTIONS``' order; each
+      record's ``group`` is its actor. No official split: the actors
+      ``WEIZMANN_TEST_ACTORS`` are the test split.
     - ``"generic"``: see :func:`list_generic` (split must be 1).
 
     ``split`` picks the official split: 1, 2 or 3 for UCF101, HMDB51 and
@@ -116,7 +131,7 @@ def list_videos(dataset: str, root: str | os.PathLike, split: int = 1) -> tuple[
     if not root.is_dir():
         raise FileNotFoundError(f"{dataset} root {root} is not a folder")
     lister = {"ucf101": _list_ucf101, "hmdb51": _list_hmdb51, "diving48": _list_diving48, "egtea": _list_egtea,
-              "volleyball": _list_volleyball, "yup": _list_yup}[dataset]
+              "volleyball": _list_volleyball, "yup": _list_yup, "weizmann": _list_weizmann}[dataset]
     records, names = lister(root, split)
     _check_found(records, dataset, root)
     return records, names
@@ -461,6 +476,68 @@ def _list_yup(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
     return [VideoRecord(p, label[c], part) for c, p, part in found], names
 
 
+_WEIZMANN_LAYOUT = ("root/<action>/<actor>_<action>.avi (each action's zip of the classification database unpacked "
+                    "into a folder of its name, e.g. root/bend/daria_bend.avi) or root/<actor>_<action>.avi (every "
+                    "zip unpacked into root); Lena's second takes are <actor>_<action>1.avi and <actor>_<action>2.avi, "
+                    "e.g. lena_run1.avi")
+# "Actions as Space-Time Shapes" (Gorelick et al., 2007), classification database: 9 actors x 10 actions (93
+# videos: Lena runs, skips and walks twice). The actions in label order (those present), as the files spell them.
+WEIZMANN_ACTIONS = ("bend", "jack", "jump", "pjump", "run", "side", "skip", "walk", "wave1", "wave2")
+WEIZMANN_ACTORS = ("daria", "denis", "eli", "ido", "ira", "lena", "lyova", "moshe", "shahar")
+# Weizmann publishes no train/test split (papers use leave-one-actor-out). The stored split tests on these three
+# actors and trains on the other six (as the built-in actions benchmark's test_actors (6, 7, 8) of nine); the
+# protocol's folds (finetune.recipe.folds) use whole actors instead, from the manifest's ``group`` column.
+WEIZMANN_TEST_ACTORS = ("lyova", "moshe", "shahar")
+
+
+def _weizmann_name(name: str) -> tuple[str, str] | None:
+    """(actor, action) of a file name ``<actor>_<action>[12].avi``, or None when it is not one."""
+    stem, _, ext = name.lower().rpartition(".")
+    actor, _, action = stem.partition("_")
+    if ext != "avi" or actor not in WEIZMANN_ACTORS:
+        return None
+    if action in WEIZMANN_ACTIONS:  # wave1 and wave2 first: their digit is part of the action
+        return actor, action
+    if action[-1:] in ("1", "2") and action[:-1] in WEIZMANN_ACTIONS:  # a second take: lena_run1, lena_run2
+        return actor, action[:-1]
+    return None
+
+
+def _list_weizmann(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
+    folders = {d.name.lower(): d for d in sorted(root.iterdir()) if d.is_dir() and d.name.lower() in WEIZMANN_ACTIONS}
+    files = [(None, p) for p in sorted(root.iterdir()) if p.suffix.lower() == ".avi" and p.is_file()]
+    files += [(a, p) for a, d in sorted(folders.items()) for p in sorted(d.iterdir())
+              if p.suffix.lower() == ".avi" and p.is_file()]
+    if not files:
+        raise FileNotFoundError(f"no Weizmann videos (.avi) under {root}: looked in the action folders "
+                                f"{root / ('{' + ','.join(WEIZMANN_ACTIONS) + '}')} and in {root} itself; "
+                                f"expected layout: {_WEIZMANN_LAYOUT}")
+    found, seen = [], {}  # (action, actor, path)
+    for folder, path in files:
+        parsed = _weizmann_name(path.name)
+        if parsed is None:
+            others = len([p for _, p in files if _weizmann_name(p.name) is None]) - 1
+            raise ValueError(f"{path}: the file name {path.name!r} is not accepted" +
+                             (f" (nor are {others} other .avi files under {root})" if others else "") +
+                             f": expected <actor>_<action>.avi, or <actor>_<action>1.avi / 2.avi for a second "
+                             f"take, with actor one of {WEIZMANN_ACTORS} and action one of {WEIZMANN_ACTIONS}, "
+                             "e.g. daria_bend.avi or lena_run1.avi")
+        actor, action = parsed
+        if folder is not None and folder != action:
+            raise ValueError(f"{path} is in the folder of action {folder!r} but its name says {action!r}: "
+                             f"expected layout: {_WEIZMANN_LAYOUT}")
+        if path.name.lower() in seen:
+            raise ValueError(f"{path} and {seen[path.name.lower()]} are the same video twice: keep one layout, "
+                             f"expected {_WEIZMANN_LAYOUT}")
+        seen[path.name.lower()] = path
+        found.append((action, actor, path))
+    names = [a for a in WEIZMANN_ACTIONS if a in {a for a, _, _ in found}]
+    label = {n: i for i, n in enumerate(names)}
+    found.sort(key=lambda f: (label[f[0]], f[2].name.lower()))
+    return [VideoRecord(p, label[a], "test" if actor in WEIZMANN_TEST_ACTORS else "train", actor)
+            for a, actor, p in found], names
+
+
 _GENERIC_LAYOUT = (f"class folders root/<class>/**/*{{{','.join(VIDEO_EXTS)}}} (split by file-name hash), or "
                    "root/train/<class>/... with root/test/<class>/... (or root/val/...), or a CSV file with "
                    "columns path,label[,split] (paths relative to the CSV's folder)")
@@ -723,7 +800,14 @@ def _prepare_one(job: tuple[int, VideoRecord]) -> tuple[int, dict | None, bytes 
     row = {"index": index, "split": rec.split, "label": rec.label, "class_name": names[rec.label],
            "path": str(rec.path), "frames": frames.shape[0], "height": frames.shape[1], "width": frames.shape[2],
            **info}
+    if rec.group:
+        row["group"] = rec.group
     return index, row, data, None
+
+
+def _prepared_fields(settings: dict) -> tuple[str, ...]:
+    """The manifest's columns: ``PREPARED_FIELDS``, plus ``group`` when the records carry one (Weizmann's actor)."""
+    return PREPARED_FIELDS + ("group",) if settings.get("groups") else PREPARED_FIELDS
 
 
 def _problems_path(out: Path, chunk: int) -> Path:
@@ -744,7 +828,9 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
     tree off, so that the same videos always give the same bytes) in chunks of
     ``chunk_size`` videos, the store of generated datasets, so
     ``open_dataset(out)`` reads it (``ds[i]`` -> RGB (T, H, W, 3), label).
-    Record i is manifest index i; the manifest has ``PREPARED_FIELDS``.
+    Record i is manifest index i; the manifest has ``PREPARED_FIELDS``, and
+    a ``group`` column when the records carry groups (:class:`VideoRecord`;
+    all of them or none), which the protocol's folds keep whole.
 
     Videos that give no frame (missing, empty, garbage, cut before the first
     frame) are skipped; ones that give some frames despite damage are kept
@@ -782,14 +868,20 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
     if bad:
         raise ValueError(f"record {bad[0]} is not accepted: expected a label in [0, {len(class_names)}) "
                          "and split 'train' or 'test'")
+    grouped = any(r.group for r in records)
+    if grouped and not all(isinstance(r.group, str) and r.group for r in records):
+        raise ValueError(f"record {next(r for r in records if not r.group)} is not accepted: other records have a "
+                         "group, so every record needs one (a non-empty string), or none does")
     out = Path(out)
-    listing = "\n".join(f"{r.path}\t{r.label}\t{r.split}" for r in records)
+    listing = "\n".join(f"{r.path}\t{r.label}\t{r.split}" + (f"\t{r.group}" if grouped else "") for r in records)
     settings = {"kind": "prepared", "short_side": short_side, "max_frames": max_frames, "crf": crf,
                 "preset": preset, "chunk_size": chunk_size, "records": len(records),
                 "records_sha256": hashlib.sha256(listing.encode()).hexdigest(), "class_names": class_names,
                 "source": source}
     if square:  # only when set: folders prepared before the option existed keep their settings
         settings["square"] = True
+    if grouped:  # likewise: the manifest gets a group column
+        settings["groups"] = True
     # no macroblock tree (encode_clip): the same videos give the same bytes; a folder prepared before, whose
     # bytes depended on the process that wrote them, is refused (or replaced with overwrite)
     settings["mbtree"] = False
@@ -815,7 +907,7 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
                 chunk = index // chunk_size
                 if index == min((chunk + 1) * chunk_size, len(records)) - 1:  # the chunk's last video
                     write_json(_problems_path(out, chunk), problems)  # before the .csv that marks it done
-                    write_chunk(out, chunk, pending, PREPARED_FIELDS)
+                    write_chunk(out, chunk, pending, _prepared_fields(settings))
                     pending.clear()
                     problems.clear()
 
@@ -838,7 +930,7 @@ def _finish_prepared(out: Path, settings: dict, n_chunks: int) -> dict:
     rows = [r for c in range(n_chunks) for r in read_rows(chunk_paths(out, c)[1])]
     skipped = [p for c in range(n_chunks) for p in json.loads(_problems_path(out, c).read_text())]
     noted = [{"path": r["path"], "reason": r["note"]} for r in rows if r["note"]]
-    write_rows(out / "manifest.tmp", rows, PREPARED_FIELDS)
+    write_rows(out / "manifest.tmp", rows, _prepared_fields(settings))
     os.replace(out / "manifest.tmp", out / "manifest.csv")
     write_json(out / "prepare_report.json", {"skipped": skipped, "kept_with_notes": noted})
     with open(out / "prepare_report.tmp", "w", newline="") as f:
@@ -867,10 +959,12 @@ def _finish_prepared(out: Path, settings: dict, n_chunks: int) -> dict:
         "frames": sum(r["frames"] for r in rows),
         "bytes": nbytes,
         "bytes_per_clip": round(nbytes / len(rows)) if rows else 0,
-        "fields": list(PREPARED_FIELDS),
+        "fields": list(_prepared_fields(settings)),
         "settings": settings,
         "wall_s": round(sum(r["wall_s"] for r in runs), 2),
     }
+    if settings.get("groups"):  # the number of identities (Weizmann: actors) the folds are cut from
+        card["groups"] = len({r["group"] for r in rows})
     write_json(out / "card.json", card)
     return card
 

@@ -1,4 +1,5 @@
-"""Diving48, EGTEA Gaze+, Volleyball and YUP++ in their published layouts; folders of frames as videos."""
+"""Diving48, EGTEA Gaze+, Volleyball, YUP++ and Weizmann in their published layouts; folders of frames as
+videos."""
 import json
 from pathlib import Path
 
@@ -9,8 +10,10 @@ from PIL import Image
 from conftest import pattern, write_video
 from fractalvid import open_dataset
 from fractalvid.cli import main
-from fractalvid.real import (VOLLEYBALL_ACTIVITIES, VOLLEYBALL_TEST, VOLLEYBALL_TRAIN, VOLLEYBALL_VAL, VideoError,
-                             list_videos, prepare, read_video)
+from fractalvid.protocol import clip_groups, split_indices
+from fractalvid.real import (VOLLEYBALL_ACTIVITIES, VOLLEYBALL_TEST, VOLLEYBALL_TRAIN, VOLLEYBALL_VAL,
+                             WEIZMANN_ACTIONS, WEIZMANN_ACTORS, WEIZMANN_TEST_ACTORS, VideoError, list_videos, prepare,
+                             read_video)
 
 
 def write_frames(folder: Path, names, seed: int = 0, ext: str = ".jpg") -> np.ndarray:
@@ -250,6 +253,131 @@ def test_yup_split_folder_errors_and_the_command_line(tmp_path, capsys):
     assert main(["data", "prepare", "yup", str(tmp_path), str(tmp_path / "out"), "--short-side", "16",
                  "--workers", "1", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["splits"] == {"test": 3, "train": 2}
+
+
+# ------------------------------------------------------------------ Weizmann
+
+WEIZMANN6 = Path(__file__).resolve().parents[2] / "shared" / "data" / "weizmann6"  # beside the checkout
+# (file, label, split, actor) in listing order: bend, run, wave1, wave2 present; Lena's two runs are one actor
+WEIZMANN_FILES = [("bend/ido_bend.avi", 0, "train", "ido"), ("run/daria_run.avi", 1, "train", "daria"),
+                  ("run/lena_run1.avi", 1, "train", "lena"), ("run/lena_run2.avi", 1, "train", "lena"),
+                  ("run/moshe_run.avi", 1, "test", "moshe"), ("wave1/daria_wave1.avi", 2, "train", "daria"),
+                  ("wave1/lena_wave1.avi", 2, "train", "lena"), ("wave2/moshe_wave2.avi", 3, "test", "moshe")]
+
+
+def make_weizmann(root: Path, flat: bool = False) -> list[tuple[str, int, str, str]]:
+    """The official files (MPEG-4 .avi, as published) in action folders, or with ``flat`` all in ``root``."""
+    expected = []
+    for i, (file, label, split, actor) in enumerate(WEIZMANN_FILES):
+        file = file.split("/")[1] if flat else file
+        write_video(root / file, n=3, seed=i)
+        expected.append((file, label, split, actor))
+    return expected
+
+
+def weizmann_summary(records, root: Path):
+    return [(r.path.relative_to(root).as_posix(), r.label, r.split, r.group) for r in records]
+
+
+def test_weizmann_action_folders_and_flat_layout_give_actions_and_actors(tmp_path):
+    assert WEIZMANN_ACTIONS[-2:] == ("wave1", "wave2") and set(WEIZMANN_TEST_ACTORS) < set(WEIZMANN_ACTORS)
+    for layout, flat in (("folders", False), ("flat", True)):
+        root = tmp_path / layout
+        expected = make_weizmann(root, flat=flat)
+        (root / "walk.zip").write_bytes(b"an archive left beside the videos")  # not a video: not listed
+        (root / "other").mkdir()
+        write_video(root / "other" / "clip.avi", n=3)  # not an action folder: not looked in
+        records, names = list_videos("weizmann", root)
+        assert names == ["bend", "run", "wave1", "wave2"]  # the official order, only the actions present
+        assert weizmann_summary(records, root) == expected
+        assert sorted({r.group for r in records}) == ["daria", "ido", "lena", "moshe"]
+
+
+def test_weizmann_prepares_with_actors_as_groups_and_folds_of_whole_actors(tmp_path):
+    make_weizmann(tmp_path / "root")
+    records, names = list_videos("weizmann", tmp_path / "root")
+    check_prepared(records, names, tmp_path / "prepared", frames=3)
+    ds = open_dataset(tmp_path / "prepared")
+    assert [r["group"] for r in ds.rows] == [a for *_, a in WEIZMANN_FILES]
+    assert ds.card["groups"] == 4 and ds.card["fields"][-1] == "group" and ds.card["splits"] == {"test": 2, "train": 6}
+    groups = clip_groups(ds.card, ds.rows)
+    assert groups.tolist() == [a for *_, a in WEIZMANN_FILES]
+    tested = []
+    for fold in range(2):
+        s = split_indices(ds.labels, [r["split"] for r in ds.rows], groups, folds=2, fold=fold)
+        assert not set(groups[s["train"]]) & set(groups[s["test"]])  # lena's two runs stay together
+        tested += s["test"].tolist()
+    assert sorted(tested) == list(range(8))
+    s = split_indices(ds.labels, [r["split"] for r in ds.rows], groups, folds=2, fold=0, holdout=0.3)
+    assert not set(groups[s["holdout"]]) & set(groups[s["train"]])
+
+
+def test_weizmann_section_of_params_and_the_command_line(tmp_path, capsys):
+    import yaml
+
+    from fractalvid.data import make_dataset
+
+    params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    section = params["downstream"]["weizmann"]
+    assert section == {"source": "weizmann", "root": "data/real/Weizmann", "short_side": 128}
+    make_weizmann(tmp_path / "root", flat=True)
+    card = make_dataset("weizmann", {**section, "root": str(tmp_path / "root"), "short_side": 16}, tmp_path / "made")
+    assert card["source"] == {"dataset": "weizmann", "root": str(tmp_path / "root"), "split": 1}
+    assert card["class_names"] == ["bend", "run", "wave1", "wave2"] and card["clips"] == 8 and card["groups"] == 4
+    assert main(["data", "prepare", "weizmann", str(tmp_path / "root"), str(tmp_path / "out"), "--short-side", "16",
+                 "--workers", "1", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["splits"] == {"test": 2, "train": 6}
+
+
+def test_weizmann_errors_name_the_file_and_what_is_accepted(tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match=r"weizmann root .*nothing is not a folder"):
+        list_videos("weizmann", tmp_path / "nothing")
+    (tmp_path / "run").mkdir()  # an action folder, but empty
+    with pytest.raises(FileNotFoundError, match=r"no Weizmann videos \(\.avi\) under .*: looked in the action "
+                                                r"folders .*\{bend,jack,jump,pjump,run,side,skip,walk,wave1,wave2\} "
+                                                r"and in .* itself; expected layout: root/<action>/<actor>_<action>"):
+        list_videos("weizmann", tmp_path)
+    make_weizmann(tmp_path)
+    with pytest.raises(ValueError, match=r"split=2 is not accepted for weizmann"):
+        list_videos("weizmann", tmp_path, split=2)
+    for bad in ("wave1/daria_wave.avi", "run/bob_run.avi", "run/lena_run3.avi", "run/lena-run.avi"):
+        write_video(tmp_path / bad, n=3)
+        name = bad.split("/")[1]
+        with pytest.raises(ValueError, match=rf"{name}: the file name '{name}' is not accepted: expected "
+                                             r"<actor>_<action>\.avi, or <actor>_<action>1\.avi / 2\.avi for a second "
+                                             r"take, with actor one of \('daria', .*'shahar'\) and action one of "
+                                             r"\('bend', .*'wave2'\)"):
+            list_videos("weizmann", tmp_path)
+        assert main(["data", "prepare", "weizmann", str(tmp_path), str(tmp_path / "out")]) == 2  # before any work
+        assert name in capsys.readouterr().err and not (tmp_path / "out").exists()
+        (tmp_path / bad).unlink()
+    write_video(tmp_path / "run" / "daria_walk.avi", n=3)
+    with pytest.raises(ValueError, match=r"daria_walk\.avi is in the folder of action 'run' but its name says 'walk'"):
+        list_videos("weizmann", tmp_path)
+    (tmp_path / "run" / "daria_walk.avi").unlink()
+    write_video(tmp_path / "daria_run.avi", n=3)  # the flat layout beside the folders: the same video twice
+    with pytest.raises(ValueError, match=r"run/daria_run\.avi and .*daria_run\.avi are the same video twice"):
+        list_videos("weizmann", tmp_path)
+
+
+@pytest.mark.skipif(not WEIZMANN6.is_dir(), reason="the weizmann6 clips are not on this machine")
+def test_weizmann6_lists_six_actions_of_nine_actors(tmp_path):
+    records, names = list_videos("weizmann", WEIZMANN6)
+    assert names == ["jump", "pjump", "run", "side", "skip", "walk"] and len(records) == 54
+    assert sorted({r.group for r in records}) == sorted(WEIZMANN_ACTORS)
+    assert all(sum(r.label == i for r in records) == 9 for i in range(6))
+    assert {r.group for r in records if r.split == "test"} == set(WEIZMANN_TEST_ACTORS)
+    assert sum(r.split == "test" for r in records) == 18
+    frames, info = read_video(records[0].path, max_frames=2)
+    assert frames.shape == (2, 144, 180, 3) and info["fps"] == 25.0
+    card = prepare(records, tmp_path / "prepared", short_side=32, max_frames=4, class_names=names, workers=1,
+                   progress=False, source={"dataset": "weizmann"})
+    assert card["clips"] == 54 and card["skipped"] == 0 and card["groups"] == 9
+    ds = open_dataset(tmp_path / "prepared")
+    groups = clip_groups(ds.card, ds.rows)
+    for fold in range(3):  # the protocol's three folds: three whole actors each
+        test = split_indices(ds.labels, [r["split"] for r in ds.rows], groups, folds=3, fold=fold)["test"]
+        assert len(test) == 18 and len(set(groups[test])) == 3
 
 
 # ------------------------------------------------------------------ folders of frames
