@@ -7,13 +7,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: repro paper test test-all bench clean
+PIP_VERSION := 26.3
 
-$(BIN)/.installed: pyproject.toml
+.PHONY: repro paper test test-all bench lock clean
+
+# every dependency at the version of requirements.lock (the digits depend on them: tests/test_golden.py),
+# then the package itself, which adds nothing the lock does not hold
+$(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m pip install pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install -r requirements.lock
+	$(BIN)/python -m pip install --no-deps -e '.[test]'
+	$(BIN)/python -m pip check
 	touch $@
+
+# after changing pyproject.toml's dependencies: resolve them afresh in a new environment and pin the result
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install pip==$(PIP_VERSION)
+	.venv-lock/bin/python -m pip install -e '.[test]'
+	{ echo "# Every dependency of fractalvid and its tests, pinned (make lock writes it; make installs it)."; \
+	  echo "# Resolved on Linux x86-64 with CPython 3.11: torch's nvidia-* packages are its Linux wheels' own."; \
+	  .venv-lock/bin/python -m pip freeze --exclude-editable; } > requirements.lock
+	rm -rf .venv-lock
 
 # dvc repro copies outputs into its cache; relinking turns the copies into hard links (no second copy on disk)
 repro: $(BIN)/.installed

@@ -6,6 +6,11 @@
 """
 __version__ = "0.1.0"
 
+# first, before torch computes anything: the instruction-set caps that give every x86-64 machine the same digits
+from .numerics import pin_instruction_sets  # noqa: E402
+
+pin_instruction_sets()
+
 from .generate import DatasetSpec, generate, make_clip, merge  # noqa: E402
 from .ifs import FractalConfig  # noqa: E402
 from .store import open_dataset  # noqa: E402

@@ -45,7 +45,6 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -63,7 +62,9 @@ from .store import (chunk_done, chunk_paths, encode_clip, prepare_folder, read_r
 
 CLIP_STREAM, CLASS_STREAM, PROBE_STREAM, SHIFT_STREAM = 0, 1, 2, 3
 RUN_KEYS = ("out", "workers")  # params.yaml keys that say where and how, not what
-# what generate writes into its folder (removed when overwriting a dataset of other settings)
+# what generate writes into its folder (removed when overwriting a dataset of other settings); runs.jsonl is
+# the wall-time log of older versions: times now go to the caller's metrics, so that a folder's bytes (and
+# DVC's hash of it) depend on its settings alone
 PRODUCTS = ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json")
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
@@ -380,12 +381,8 @@ def generate(out: str | os.PathLike, spec: DatasetSpec, workers: int | None = No
     _prepare_output(out, spec, overwrite)
     todo = [c for c in range(k - 1, spec.n_chunks, n) if not chunk_done(out, c)]
     indices = [i for c in todo for i in range(c * spec.chunk_size, min((c + 1) * spec.chunk_size, spec.n_clips))]
-    start = time.perf_counter()
     if indices:
         _run_chunks(out, spec, todo, indices, workers, progress)
-        with open(out / "runs.jsonl", "a") as f:
-            f.write(json.dumps({"shard": shard, "clips": len(indices), "workers": workers,
-                                "wall_s": round(time.perf_counter() - start, 3)}) + "\n")
     return finalize(out)
 
 
@@ -425,14 +422,12 @@ def finalize(out: str | os.PathLike) -> dict | None:
     rows = [r for c in range(spec.n_chunks) for r in read_rows(chunk_paths(out, c)[1])]
     write_rows(out / "manifest.tmp", rows)
     os.replace(out / "manifest.tmp", out / "manifest.csv")
-    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()] \
-        if (out / "runs.jsonl").exists() else []
+    (out / "runs.jsonl").unlink(missing_ok=True)  # an older version's wall-time log (see PRODUCTS)
     rejected: dict[str, int] = {}
     for r in rows:
         for reason in filter(None, r["rejected"].split("+")):
             rejected[reason] = rejected.get(reason, 0) + 1
     nbytes = sum(r["nbytes"] for r in rows)
-    wall = sum(r["wall_s"] for r in runs)
     card = {
         "generator": f"fractalvid {__version__}",
         "family": spec.family,
@@ -443,9 +438,6 @@ def finalize(out: str | os.PathLike) -> dict | None:
         "rejected_draws": dict(sorted(rejected.items())),
         "bytes": nbytes,
         "bytes_per_clip": round(nbytes / len(rows)),
-        "wall_s": round(wall, 2),
-        "clips_per_s": round(sum(r["clips"] for r in runs) / wall, 3) if wall else None,
-        "runs": runs,
     }
     if spec.family == "actions":  # named classes, like a real dataset's
         card["class_names"] = list(actions.ACTIONS[: spec.classes])
@@ -478,7 +470,4 @@ def merge(out: str | os.PathLike, parts: list[str | os.PathLike]) -> dict | None
             os.replace(str(bin_dst) + ".tmp", bin_dst)
             shutil.copyfile(csv_path, str(csv_dst) + ".tmp")
             os.replace(str(csv_dst) + ".tmp", csv_dst)
-        if (part / "runs.jsonl").exists():
-            with open(out / "runs.jsonl", "a") as f:
-                f.write((part / "runs.jsonl").read_text())
     return finalize(out)

@@ -19,6 +19,8 @@ outside the lane loops and each loop stays tight.
 import numba
 import numpy as np
 
+from . import numerics
+
 # the paper's default set of nonlinear shapes
 DEFAULT_VARIATIONS = ("horseshoe", "bent", "fisheye", "popcorn", "cosine", "eyefish", "cylinder")
 
@@ -36,10 +38,11 @@ PI = np.float32(np.pi)
 # points whose coordinates leave this range are re-seeded at the origin
 _ESCAPE = np.float32(1e6)
 # Without 'nnan'/'ninf': the kernels test for non-finite points and must see them.
-# Every kernel uses error_model="numpy" (x / 0 gives inf, no exception): numba's
-# default Python model puts a zero check before each division, and that branch
-# alone stops LLVM from vectorising the lane loops (16x slower measured).
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+# Without 'reassoc' (unless FRACTALVID_NUMERICS=native): with it LLVM regroups sums to fit the vector width,
+# so the same clip came out with other bytes on AVX-512 than on AVX2 (9 of 100 clips); without it the bytes
+# are the same on AVX-512, AVX2 and any CPU with FMA, for 5-10 % more render time (tests/test_golden.py).
+# 'contract' (fused multiply-add) stays: only CPUs without FMA (before 2013) give other bytes.
+FASTMATH = {"nsz", "arcp", "contract", "afn"} | ({"reassoc"} if numerics.mode() == "native" else set())
 
 
 # Fast float32 transcendental functions. numba calls libm for np.sin and

@@ -14,7 +14,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,8 @@ DATASET_SPLITS = {"ucf101": SPLITS, "hmdb51": SPLITS, "egtea": SPLITS, "diving48
 IMAGE_FOLDER_FPS = 25.0  # the rate given to a folder of frames (Volleyball's clips are 25 fps video frames)
 # generic sets without a split of their own: a file is a test file when the hash of its name falls below this
 GENERIC_TEST_FRACTION = 0.2
-# what prepare writes into its folder (removed when overwriting a dataset of other settings)
+# what prepare writes into its folder (removed when overwriting a dataset of other settings; runs.jsonl: the
+# wall-time log of older versions, see fractalvid.generate.PRODUCTS)
 PREPARED_PRODUCTS = ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json", "prepare_report.json",
                      "prepare_report.csv")
 
@@ -890,7 +890,6 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
     n_chunks = -(-len(records) // chunk_size)
     todo = [c for c in range(n_chunks) if not chunk_done(out, c)]
     jobs = [(i, records[i]) for c in todo for i in range(c * chunk_size, min((c + 1) * chunk_size, len(records)))]
-    start = time.perf_counter()
     if jobs:
         opts = {"short_side": short_side, "max_frames": max_frames, "crf": crf, "preset": preset,
                 "class_names": class_names, "square": square}
@@ -919,9 +918,6 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
             with ctx.Pool(min(workers, len(jobs)), initializer=_init_prep, initargs=(opts,)) as pool:
                 collect(pool.imap(_prepare_one, jobs, chunksize=2))
         bar.close()
-        with open(out / "runs.jsonl", "a") as f:
-            f.write(json.dumps({"videos": len(jobs), "workers": workers,
-                                "wall_s": round(time.perf_counter() - start, 3)}) + "\n")
     return _finish_prepared(out, settings, n_chunks)
 
 
@@ -939,8 +935,6 @@ def _finish_prepared(out: Path, settings: dict, n_chunks: int) -> dict:
         writer.writerows([p["path"], "skipped", p["reason"]] for p in skipped)
         writer.writerows([p["path"], "kept", p["reason"]] for p in noted)
     os.replace(out / "prepare_report.tmp", out / "prepare_report.csv")
-    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()] \
-        if (out / "runs.jsonl").exists() else []
     names = settings["class_names"]
     nbytes = sum(r["nbytes"] for r in rows)
     card = {
@@ -961,7 +955,6 @@ def _finish_prepared(out: Path, settings: dict, n_chunks: int) -> dict:
         "bytes_per_clip": round(nbytes / len(rows)) if rows else 0,
         "fields": list(_prepared_fields(settings)),
         "settings": settings,
-        "wall_s": round(sum(r["wall_s"] for r in runs), 2),
     }
     if settings.get("groups"):  # the number of identities (Weizmann: actors) the folds are cut from
         card["groups"] = len({r["group"] for r in rows})

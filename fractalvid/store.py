@@ -7,7 +7,8 @@ Layout of a dataset folder::
     chunks/chunk-00000.csv   their manifest rows; written last, so its presence
                              means the chunk is complete
     manifest.csv             all rows, once every chunk exists
-    card.json                settings, counts, rejected draws, version, wall time
+    card.json                settings, counts, rejected draws, version (no wall time: the folder's bytes
+                             depend on its settings alone; times go to the caller's metrics)
 
 A grey clip (generated datasets) is stored as an H.264 mp4 whose frame is the
 luma plane of full-range yuv420p with flat chroma, so nothing is lost to a

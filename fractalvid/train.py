@@ -59,6 +59,7 @@ from .augment import AugmentConfig, RealVideoAugment, tint
 from .checks import check as _check
 from .config import Settings, differing
 from .models import ARCHS, build_model, keep_stages, load_trunk, load_tsm_kinetics, trunk_stages
+from .numerics import machine, set_threads
 from .presets import StandardAugment, load_size, luminance, normalise, resize_center_crop
 from .progress import terminal
 from .selfsup import BYOL, MoCo, SelfSupervised, SimCLR
@@ -66,8 +67,9 @@ from .x3d import INPUTS as X3D_INPUTS
 
 SELF_SUPERVISED = ("moco", "simclr", "byol")   # two views per clip, no labels (fractalvid.selfsup)
 TASKS = ("supervised", *SELF_SUPERVISED, "finetune")
-# the key of params.yaml's pretrain section that is not a setting of the run: where it goes
-PARAMS_ONLY = frozenset({"out"})
+# the keys of params.yaml's pretrain section that are not settings of a run: where the runs go, and the seeds
+# of its draws (one run each; notebook 02 gives each its seed)
+PARAMS_ONLY = frozenset({"out", "seeds"})
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "clips_per_s",
                   "epoch_s")
 SELECT_FIELDS = ("select_loss", "select_top1")   # the history's extra columns of a run with select_split
@@ -136,6 +138,8 @@ class TrainConfig(Settings):
     patience: int | None = None         # with select_split: stop this many epochs after the best one (None:
                                         # train every epoch, still ending with the best one's weights)
     workers: int = 2
+    threads: int | None = None          # torch's threads (None: its own choice); the digits depend on the count
+                                        # (fractalvid.numerics), so the pipeline fixes it
     seed: int = 0
     amp: bool = True                    # mixed precision (GPU only; the CPU trains in float32)
     # the self-supervised tasks' settings, named after MoCo's: the embedding size (moco, simclr, byol), MoCo's
@@ -226,6 +230,8 @@ def validate(c: TrainConfig) -> None:
     _check(isinstance(c.warmup_epochs, int) and 0 <= c.warmup_epochs <= c.epochs, "warmup_epochs", c.warmup_epochs,
            f"an integer in [0, epochs={c.epochs}]")
     _check(isinstance(c.workers, int) and c.workers >= 0, "workers", c.workers, "an integer >= 0")
+    _check(c.threads is None or (isinstance(c.threads, int) and not isinstance(c.threads, bool) and c.threads >= 1),
+           "threads", c.threads, "None (torch's own choice) or an integer >= 1")
     _check(c.folds is None or (isinstance(c.folds, int) and not isinstance(c.folds, bool) and c.folds >= 2),
            "folds", c.folds, "None or an integer >= 2")
     _check(isinstance(c.fold, int) and 0 <= c.fold < (c.folds or 1), "fold", c.fold,
@@ -503,6 +509,8 @@ class Run:
                  keep_checkpoint: bool = False):
         self.cfg, self.out, self.progress, self.keep_checkpoint = cfg, Path(out), progress, keep_checkpoint
         self.device, self.rank, self.world = setup_device()
+        set_threads(cfg.threads)
+        self.machine = machine()   # what the digits depend on, recorded in the metrics
         torch.manual_seed(_seed(cfg.seed, 0, 0))
         self.train_set, self.val_set, self.select_set, self.classes = build_data(cfg, self.rank, self.world)
         num_classes = len(self.classes)
@@ -754,7 +762,7 @@ class Run:
         minutes = sum(r.get("epoch_s", 0.0) for r in self.history) / 60   # training steps only, no evaluation
         out = {**{k: v for k, v in last.items() if k != "lr"}, "best_val_top1": best, "epochs": self.epoch,
                "train_minutes": round(minutes, 3), "task": self.cfg.task, "arch": self.cfg.arch,
-               "init": self.cfg.init}
+               "init": self.cfg.init, "machine": self.machine}
         if self.cfg.select_split is not None:   # val_* are the best epoch's weights' (None until the run ends)
             final = getattr(self, "final", {})
             best_epoch = self.best_epoch()
