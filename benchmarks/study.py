@@ -36,7 +36,7 @@ def load() -> list[dict]:
                      "pretrain_epochs": r["pretrain"]["epochs"], "pretrain_minutes": r["pretrain_minutes"],
                      "pretrain_clip_passes": r.get("pretrain_clip_passes"),
                      "pretext_top1": r["pretrain"]["train_top1"], "label_fraction": o.get("label_fraction") or 1.0,
-                     "holdout": o.get("holdout"), "pretrained": o.get("pretrained"), "early_stop": o.get("early_stop"),
+                     "holdout": o.get("holdout"), "pretrained": one_network(o.get("pretrained")), "early_stop": o.get("early_stop"),
                      "stream": o.get("stream"),
                      "finetune_epochs": r.get("finetune_config", {}).get("epochs"), "runs": r.get("runs", []),
                      "changes": (o.get("changes") or []) + (["basketball5 square"] if o.get("basketball_square") else []),
@@ -48,6 +48,15 @@ def load() -> list[dict]:
 
 
 PRETRAIN_KEYS = ("generate.", "pretrain.")   # the --set keys that shape a pre-training
+
+
+def one_network(pretrained):
+    """A row's --pretrained as one name: the pipeline's draws (models/pretrain/N, one or several) are its
+    network, ``models/pretrain``; other lists are joined."""
+    names = pretrained if isinstance(pretrained, list) else [pretrained] if pretrained else []
+    if names and all(n == "models/pretrain" or n.startswith("models/pretrain/") for n in names):
+        return "models/pretrain"
+    return ", ".join(names) or None
 
 
 def pretraining_changes(r: dict, named: dict[str, dict]) -> list[str] | None:

@@ -63,13 +63,15 @@ import yaml
 from fractalvid.config import differing
 from fractalvid.real import prepare_dataset
 from fractalvid.generate import DatasetSpec, generate
-from fractalvid.protocol import train_folds
+from fractalvid.protocol import pretraining_draw, train_folds
 from fractalvid.report import comparison, read_history
 from fractalvid.train import TrainConfig, config_from_params, finetune_config, train
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BASKETBALL = ROOT.parent / "shared" / "data" / "basketball5"
+WEIZMANN6 = ROOT.parent / "shared" / "data" / "weizmann6"   # 6 Weizmann actions by 9 actors, official naming
+SETS = ("actions", "basketball5", "weizmann6")
 FAMILIES = ("fractal", "perlin", "dead_leaves", "octopus")
 EARLY_STOP_HOLDOUT = 0.25   # --early-stop: the share of each fold's training clips that chooses the epoch
 CONTROLS = ("shuffled",)
@@ -142,9 +144,10 @@ def shuffled_labels(folder: Path, spec: DatasetSpec, seed: int = 0) -> None:
 
 
 def make_data(params: dict, work: Path, family: str, control: str | None, basketball: Path,
-              short_side: int, square: bool = False, pretrain: bool = True) -> tuple[dict, dict]:
+              short_side: int, square: bool = False, pretrain: bool = True, weizmann: Path | None = None,
+              weizmann_short_side: int = 64) -> tuple[dict, dict]:
     """({name: folder}, {name: description}) of the pre-training set (unless not ``pretrain``) and the
-    downstream sets."""
+    downstream sets (weizmann6 only when ``weizmann`` is given)."""
     data, info = {}, {}
     actions = {k: v for k, v in params["downstream"]["actions"].items() if k not in ("out", "workers")}
     sets = [("actions", DatasetSpec.from_dict(actions))]
@@ -172,6 +175,19 @@ def make_data(params: dict, work: Path, family: str, control: str | None, basket
     else:
         info["basketball5"] = {"skipped": "../shared/data/basketball5 does not exist here"}
         log("[data] basketball5 skipped: ../shared/data/basketball5 does not exist")
+    if weizmann is not None and weizmann.is_dir():   # actors are the folds' groups (leave-actors-out)
+        folder = work / "data" / "weizmann6"
+        card = prepare_dataset("weizmann", weizmann, folder, short_side=weizmann_short_side,
+                               workers=os.cpu_count(), progress=False)
+        data["weizmann6"] = folder
+        info["weizmann6"] = {"source": "weizmann6 (6 Weizmann actions by 9 actors, real clips kept outside the "
+                                       "project)", "short_side": weizmann_short_side,
+                             "clips": sum(card["splits"].values()), "actors": card.get("groups"),
+                             "class_names": card["class_names"], "skipped_videos": card["skipped"]}
+        log(f"[data] weizmann6: {card['splits']}, {card.get('groups')} actors")
+    elif weizmann is not None:
+        info["weizmann6"] = {"skipped": "../shared/data/weizmann6 does not exist here"}
+        log("[data] weizmann6 skipped: ../shared/data/weizmann6 does not exist")
     return data, info
 
 
@@ -179,15 +195,17 @@ def make_data(params: dict, work: Path, family: str, control: str | None, basket
 
 def run(params: dict, work: Path, results_path: Path, args) -> dict:
     total = time.perf_counter()
-    options = {k: rel(v) if isinstance(v, Path) else v for k, v in vars(args).items()
-               if k not in ("out", "results", "basketball")}
+    options = {k: rel(v) if isinstance(v, Path) else [rel(x) for x in v] if k == "pretrained" and v else v
+               for k, v in vars(args).items() if k not in ("out", "results", "basketball", "weizmann")}
     result = {"benchmark": "transfer", "complete": False, "options": options,
               "machine": {"cpus": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
                           "load_average_start": [round(x, 2) for x in os.getloadavg()]}}
     data, result["datasets"] = make_data(params, work, args.family, args.control, args.basketball,
                                          args.basketball_short_side, args.basketball_square,
                                          pretrain=args.pretrained is None and args.pretrain_from is None
-                                         and args.stream is None)
+                                         and args.stream is None,
+                                         weizmann=args.weizmann if "weizmann6" in args.sets else None,
+                                         weizmann_short_side=args.weizmann_short_side)
 
     if args.pretrain_from is not None:   # this very pre-training, made by another run (e.g. a --holdout one)
         pre_run = args.pretrain_from / "pretrain"
@@ -203,20 +221,31 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
         pre_run = work / "pretrain"
         pre_cfg = config_from_params(params["pretrain"], data=str(data.pop("pretrain")), val_split=None)
         metrics = train(pre_cfg, pre_run, progress=False)
-    else:  # a finished pre-training run, e.g. the pipeline's models/pretrain: its own settings and numbers
-        pre_run = args.pretrained
+    else:  # finished pre-training runs, e.g. the pipeline's draws models/pretrain/*: their own settings and numbers
+        pre_run = args.pretrained[0]
         state = torch.load(pre_run / "model.pt", map_location="cpu", weights_only=False)
         pre_cfg = TrainConfig.from_dict(state["config"])
         metrics = json.loads((pre_run / "metrics.json").read_text())
-    # the budget is the training time of its epochs, which a resumed benchmark reads back from the history
+    # the budget is the training time of its epochs, which a resumed benchmark reads back from the history;
+    # with several draws (--pretrained A B C) their mean, and each draw's own
+    draws = args.pretrained or [pre_run]
+    minutes = [float(np.nansum(read_history(r)["epoch_s"])) / 60 for r in draws]
     history = read_history(pre_run)
-    result["pretrain_minutes"] = round(float(np.nansum(history["epoch_s"])) / 60, 3)
+    result["pretrain_minutes"] = round(float(np.mean(minutes)), 3)
+    result["pretrain_draws"] = len(draws)
     result["pretrain_clip_passes"] = int(round(float(np.nansum(history["clips_per_s"] * history["epoch_s"]))))
     data_of = pre_cfg.data and rel(pre_cfg.data)   # None for clips rendered on the fly
     result["pretrain"] = {"config": {**pre_cfg.to_dict(), "data": data_of}, "train_loss": metrics["train_loss"],
                           "train_top1": metrics["train_top1"], "epochs": metrics["epochs"],
                           "clips_per_s": metrics["clips_per_s"]}
-    log(f"[pretrain] {result['pretrain_minutes']} min: train top-1 {metrics['train_top1']:.3f}")
+    if len(draws) > 1:   # each draw: where it is, its seed, its minutes and how well it learned the pretext task
+        result["pretrain_runs"] = []
+        for r, m in zip(draws, minutes):
+            seed = torch.load(r / "model.pt", map_location="cpu", weights_only=False)["config"]["seed"]
+            learned = json.loads((r / "metrics.json").read_text())
+            result["pretrain_runs"].append({"run": rel(r), "seed": seed, "minutes": round(m, 3),
+                                            "train_top1": learned["train_top1"], "val_top1": learned.get("val_top1")})
+    log(f"[pretrain] {result['pretrain_minutes']} min, {len(draws)} draw(s): train top-1 {metrics['train_top1']:.3f}")
 
     recipe = params["finetune"]["recipe"]
     if args.holdout:
@@ -227,7 +256,7 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
         recipe = {**recipe, "holdout": EARLY_STOP_HOLDOUT, "select_split": "holdout", "patience": args.early_stop}
     section = {**params["finetune"], "recipe": recipe}
     result["scored_on"] = "holdout" if args.holdout else "test"
-    checkpoint = pre_run / "model.pt"
+    checkpoints = [r / "model.pt" for r in draws]
     scratch_work = args.scratch_from or work
     if args.scratch_from is not None:
         result["scratch_from"] = rel(scratch_work)
@@ -237,14 +266,16 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
             continue
         scratch_data = folder if args.scratch_from is None else same_clips(folder, args.scratch_from / "data" / dataset)
         for seed in args.seeds:
+            draw = pretraining_draw(seed, range(len(checkpoints)))   # seed s starts from draw s mod draws
             for init in ("scratch", "fractal"):
-                cfg = finetune_config(section, dataset, init, seed, pretrained=checkpoint).replace(
+                cfg = finetune_config(section, dataset, init, seed, pretrained=checkpoints[draw]).replace(
                     data=str(scratch_data if init == "scratch" else folder))
                 start = time.perf_counter()
                 # a reused scratch run resumes only if its settings are these (train refuses otherwise)
                 r = train_folds(cfg, (scratch_work if init == "scratch" else work) / "runs" / f"{dataset}-{init}-{seed}",
                                 progress=False)
-                row = {"dataset": dataset, "init": init, "seed": seed, "top1": r["top1"], "top5": r["top5"],
+                row = {"dataset": dataset, "init": init, "seed": seed, "draw": draw if init == "fractal" else None,
+                       "top1": r["top1"], "top5": r["top5"],
                        "test_clips": r["test_clips"], "classes": len(r["classes"]), "train_top1": r["train_top1"],
                        "fold_top1": [f["val_top1"] for f in r["folds"]], "wall_s": round(time.perf_counter() - start, 1)}
                 if cfg.select_split is not None:   # early stopping: where each fold's run found its best epoch
@@ -325,7 +356,8 @@ def summarise(rows: list[dict]) -> dict:
         if "fractal" in e["margins"]:
             m = e["margins"]["fractal"]
             out[dataset]["margin_top1"] = {"mean": m["mean"], "ci95": m["ci95"], "per_seed": m["per_seed"],
-                                           "seeds": m["seeds"], "wins": m["wins"]}
+                                           "seeds": m["seeds"], "wins": m["wins"], "over": m["over"],
+                                           "draws": m["draws"], "per_draw": m["per_draw"]}
     return out
 
 
@@ -346,7 +378,8 @@ def table(result: dict) -> str:
         m = e.get("margin_top1")
         if m:
             lines.append(f"{'':12s} {'margin':{w}s} {100 * m['mean']:+8.1f} [{100 * m['ci95'][0]:+5.1f}, "
-                         f"{100 * m['ci95'][1]:+5.1f}] points, {pretrained} better in {m['wins']}/{len(m['per_seed'])} "
+                         f"{100 * m['ci95'][1]:+5.1f}] points (CI over {m.get('over', 'fine-tuning seeds')}), "
+                         f"{pretrained} better in {m['wins']}/{len(m['per_seed'])} "
                          f"seeds; {e['test_clips']} test clips, chance {100 * e['chance']:.0f} %")
     lines.append(f"scored on the {result['scored_on']} clips; pre-training {result['pretrain_minutes']} min, "
                  f"total {result.get('total_minutes', '?')} min")
@@ -373,9 +406,12 @@ def name_of(args) -> str:
         parts.append(f"early-stop{args.early_stop}")
     if args.basketball_square:
         parts.append("square")
-    if args.pretrained is not None:   # models/pretrain -> from-pretrain; benchmarks/work/X/pretrain -> from-X
-        run = args.pretrained.resolve()
-        parts.append(f"from-{run.parent.name if run.name == 'pretrain' and run.parent.name != 'models' else run.name}")
+    if args.pretrained is not None:   # models/pretrain/0 -> from-pretrain0; benchmarks/work/X/pretrain -> from-X
+        names = []
+        for run in (r.resolve() for r in args.pretrained):
+            names.append(f"pretrain{run.name}" if run.parent.name == "pretrain" else
+                         run.parent.name if run.name == "pretrain" and run.parent.name != "models" else run.name)
+        parts.append("from-" + "-".join(names))
     for change in args.changes:   # e.g. pretrain.augment.background=false -> background-false
         key, value = change.split("=", 1)
         value = re.sub(r"[^A-Za-z0-9.+-]+", "-", value).strip("-")   # a YAML list [conv1, bn1] -> conv1-bn1
@@ -415,13 +451,16 @@ def main() -> None:
                    help=f"train each run until it converges: score {EARLY_STOP_HOLDOUT:g} of its training clips held "
                         "out after every epoch, stop PATIENCE epochs after the best (or at finetune.recipe.epochs) "
                         "and test the best epoch's weights")
-    p.add_argument("--sets", nargs="+", default=["actions", "basketball5"], choices=["actions", "basketball5"],
-                   help="downstream sets to fine-tune on (default both)")
+    p.add_argument("--sets", nargs="+", default=["actions", "basketball5"], choices=SETS,
+                   help="downstream sets to fine-tune on (default actions and basketball5)")
     p.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="change a params.yaml value (YAML), e.g. --set pretrain.real_video=true; repeatable")
-    p.add_argument("--pretrained", type=Path, default=None,
-                   help="fine-tune this finished pre-training run (a folder with model.pt, e.g. models/pretrain) "
-                        "instead of pre-training")
+    p.add_argument("--pretrained", type=Path, nargs="+", default=None,
+                   help="fine-tune these finished pre-training runs (folders with model.pt, e.g. the pipeline's "
+                        "draws models/pretrain/0 models/pretrain/1 models/pretrain/2) instead of pre-training: "
+                        "seed s starts from the (s mod N)-th, and the margin's interval is over the draws")
+    p.add_argument("--weizmann", type=Path, default=WEIZMANN6, help="the weizmann6 folder (official naming)")
+    p.add_argument("--weizmann-short-side", type=int, default=64, help="short side of the prepared clips")
     p.add_argument("--basketball", type=Path, default=BASKETBALL, help="the basketball5 folder")
     p.add_argument("--basketball-short-side", type=int, default=64, help="short side of the prepared clips")
     p.add_argument("--basketball-square", action="store_true",
@@ -441,9 +480,10 @@ def main() -> None:
     args = p.parse_args()
     if args.family not in FAMILIES:
         raise ValueError(f"--family={args.family!r} is not accepted: expected one of {FAMILIES}")
-    if args.pretrained is not None and not (args.pretrained / "model.pt").is_file():
-        raise ValueError(f"--pretrained {args.pretrained} is not accepted: expected a finished pre-training run "
-                         "folder holding model.pt (e.g. models/pretrain after dvc repro)")
+    for run in args.pretrained or ():
+        if not (run / "model.pt").is_file():
+            raise ValueError(f"--pretrained {run} is not accepted: expected a finished pre-training run folder "
+                             "holding model.pt (e.g. models/pretrain/0 after dvc repro)")
     if args.pretrained is not None and (args.family != "fractal" or args.control or args.pretrain_epochs):
         raise ValueError("--pretrained is not accepted with --family, --control or --pretrain-epochs: those "
                          "describe a pre-training, and --pretrained skips it")

@@ -64,7 +64,8 @@ def experiments(cwd: str | Path = ".") -> list[dict]:
         metrics = {}
         for path, f in (data_.get("metrics") or {}).items():
             whole = _file_at(rev, path, cwd) if state == "success" else None
-            metrics.update({f"{Path(path).stem}.{k}": v for k, v in flat(whole or f.get("data")).items()})
+            name = Path(path).stem if Path(path).parent.name != "pretrain" else f"pretrain/{Path(path).stem}"
+            metrics.update({f"{name}.{k}": v for k, v in flat(whole or f.get("data")).items()})
         name = e.get("name") or data_.get("name") or (rev or "")[:7]
         return {"name": name, "rev": rev, "state": state, "baseline": baseline, "params": params,
                 "metrics": metrics}
@@ -81,6 +82,15 @@ def experiments(cwd: str | Path = ".") -> list[dict]:
             for revision in exp.get("revs") or []:
                 found.append(entry(revision, base["params"], state))
     return found
+
+
+def _pretrain(metrics: dict, key: str):
+    """A pre-training metric: its mean over the draws (``reports/metrics/pretrain/SEED.json``), or the one
+    network's value (``reports/metrics/pretrain.json``, before pre-training had draws); None if absent."""
+    values = [v for k, v in metrics.items() if k.startswith("pretrain/") and k.split(".", 1)[1] == key]
+    if values:
+        return sum(values) / len(values)
+    return metrics.get(f"pretrain.{key}")
 
 
 def ablation_rows(exps: list[dict]) -> list[dict]:
@@ -105,13 +115,13 @@ def ablation_rows(exps: list[dict]) -> list[dict]:
             continue   # no downstream results
         base = e["params"] if e["baseline"] is None else e["baseline"]
         changed = {k: v for k, v in e["params"].items() if base.get(k) != v and not k.endswith(".out")}
-        minutes = m.get("pretrain.train_minutes")
+        minutes = _pretrain(m, "train_minutes")
         if minutes is None and "pretrain.epoch_s" in m:   # metrics written before train_minutes existed
             minutes = m["pretrain.epoch_s"] * m["pretrain.epochs"] / 60
         generate_min = m["generate.clips"] * m["generate.s_per_clip"] / 60 if "generate.clips" in m else None
         name = e["name"] if e["baseline"] is not None else f"default @ {(e['rev'] or '')[:7]}"
         row = {"name": name, "rev": e["rev"], "changed": changed,
-               "pretext_train_top1": m.get("pretrain.train_top1"), "pretext_val_top1": m.get("pretrain.val_top1"),
+               "pretext_train_top1": _pretrain(m, "train_top1"), "pretext_val_top1": _pretrain(m, "val_top1"),
                "generate_minutes": None if generate_min is None else round(generate_min, 2),
                "pretrain_minutes": None if minutes is None else round(minutes, 2), "datasets": {}}
         for d in datasets:

@@ -17,9 +17,13 @@ one seed, so a comparison of initialisations (fractal against scratch) is made l
 - **Paired seeds.** The same seeds, hence the same subsets, data order and augmentation, for both
   initialisations; the margin of a seed is its fractal accuracy minus its scratch accuracy, pooled over
   the folds; :func:`paired_margin` reports their mean with a 95 % Student-t interval.
+- **Pre-training draws.** One pre-trained network is one draw of its recipe's luck (another pre-training
+  seed trained the default to a margin half as large), so a claim about the recipe needs several: fine-tuning
+  seed ``s`` starts from draw :func:`pretraining_draw` ``(s, draws)``, and :func:`margin_over_draws` averages
+  the seeds of each draw and puts the interval over the draw means.
 
-:func:`split_indices` gives the row numbers of each split for one run; :func:`pooled_accuracy` and
-:func:`paired_margin` do the statistics.
+:func:`split_indices` gives the row numbers of each split for one run; :func:`pooled_accuracy`,
+:func:`paired_margin` and :func:`margin_over_draws` do the statistics.
 """
 from __future__ import annotations
 
@@ -160,6 +164,43 @@ def paired_margin(baseline: dict, treated: dict) -> dict:
     return {**mean_ci95(diffs), "per_seed": diffs, "seeds": seeds, "wins": sum(d > 0 for d in diffs)}
 
 
+def pretraining_draw(seed: int, draws) -> int:
+    """The pre-training draw (a pre-training seed, one of ``draws``) that fine-tuning seed ``seed`` starts
+    from: ``draws[seed % len(draws)]``. With draws [0, 1, 2] and seeds [0, 1, 2] every seed has a network of
+    its own; with one draw every seed shares it. It depends on the seed alone, so adding a seed changes no
+    other seed's draw."""
+    draws = list(draws)
+    check(len(draws) >= 1 and all(isinstance(d, int) and not isinstance(d, bool) for d in draws), "draws",
+          draws, "a non-empty list of integer pre-training seeds")
+    check(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0, "seed", seed, "an integer >= 0")
+    return draws[seed % len(draws)]
+
+
+def margin_over_draws(baseline: dict, treated: dict, draws: dict | None = None) -> dict:
+    """:func:`paired_margin`, with its interval over pre-training draws: ``draws`` maps each seed to the draw
+    its ``treated`` run started from (None: no pre-training, e.g. a Kinetics start).
+
+    The seeds of each draw are averaged first; with two draws or more, ``mean`` and ``ci95`` are the mean and
+    Student-t interval of those draw means, which covers the pre-training's luck as well as the fine-tuning's
+    (``over``: "pre-training draws"). With one draw the interval is over seeds, which covers the
+    fine-tuning's luck only (``over``: "fine-tuning seeds"). Adds ``draws`` (the draws, sorted) and
+    ``per_draw`` (their means); ``per_seed``, ``seeds``, ``wins`` and ``n`` stay per seed."""
+    m = paired_margin(baseline, treated)
+    if draws is None:
+        return {**m, "draws": [], "per_draw": [], "over": "fine-tuning seeds"}
+    check(set(m["seeds"]) <= set(draws), "draws", draws, f"a draw for every seed of {m['seeds']}")
+    by_draw: dict = {}
+    for seed, diff in zip(m["seeds"], m["per_seed"]):
+        by_draw.setdefault(draws[seed], []).append(diff)
+    keys = sorted(by_draw)
+    per_draw = [statistics.fmean(by_draw[k]) for k in keys]
+    out = {**m, "draws": keys, "per_draw": per_draw, "over": "fine-tuning seeds"}
+    if len(keys) >= 2:
+        over = mean_ci95(per_draw)
+        out.update(mean=over["mean"], ci95=over["ci95"], over="pre-training draws")
+    return out
+
+
 # ------------------------------------------------------------------ running it
 
 def train_folds(cfg, out, progress: bool = True) -> dict:
@@ -167,7 +208,8 @@ def train_folds(cfg, out, progress: bool = True) -> dict:
     ``out/fold<k>``, and pool the test clips of all folds (each clip is tested once).
 
     Returns {"top1", "top5", "test_clips", "train_top1" (mean over folds), "folds": [each fold's metrics],
-    "confusion": counts[truth, prediction] summed over folds, "classes"}; resumes finished folds.
+    "confusion": counts[truth, prediction] summed over folds, "classes", "machine" (what the digits depend on,
+    fractalvid.numerics.machine)}; resumes finished folds.
     """
     from .report import read_confusion
     from .train import train
@@ -185,4 +227,4 @@ def train_folds(cfg, out, progress: bool = True) -> dict:
         folds.append({"fold": k, "test_clips": n, **m})
     return {"top1": float(np.trace(confusion)) / total, "top5": correct5 / total, "test_clips": total,
             "train_top1": statistics.fmean(f["train_top1"] for f in folds), "folds": folds,
-            "confusion": confusion.tolist(), "classes": classes}
+            "confusion": confusion.tolist(), "classes": classes, "machine": folds[-1]["machine"]}

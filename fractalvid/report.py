@@ -139,25 +139,37 @@ def per_class_accuracy(counts: np.ndarray) -> np.ndarray:
     return np.diag(counts) / np.maximum(counts.sum(1), 1)
 
 
-def collect_runs(root: str | Path = "reports/metrics/finetune") -> list[dict]:
-    """One row per fine-tuning run (a dataset, an initialisation, a seed, every fold), from the metrics files
-    ``<dataset>-<init>-<seed>.json`` that notebook 03 writes (:func:`fractalvid.protocol.train_folds`)."""
-    rows = []
-    for path in sorted(Path(root).glob("*-*-*.json")):
-        dataset, init, seed = path.stem.rsplit("-", 2)
-        m = json.loads(path.read_text())
-        rows.append({"dataset": dataset, "init": init, "seed": int(seed), "top1": m["top1"], "top5": m["top5"],
-                     "test_clips": m["test_clips"], "classes": len(m["classes"]), "train_top1": m["train_top1"],
-                     "name": path.stem})
+def collect_runs(root: str | Path, datasets, pretrained, seeds) -> list[dict]:
+    """One row per fine-tuning run that params.yaml declares (each dataset of ``datasets``, scratch and each
+    initialisation of ``pretrained``, each seed of ``seeds``), from the metrics files
+    ``<dataset>-<init>-<seed>.json`` that notebook 03 writes (:func:`fractalvid.protocol.train_folds`). Other
+    files in ``root`` (a seed since removed, say) are not read; a declared run without its file is an error.
+    A pre-trained run's row says which pre-training draw it started from (``draw``; None for the others)."""
+    rows, missing = [], []
+    for dataset in datasets:
+        for init in ("scratch", *pretrained):
+            for seed in seeds:
+                path = Path(root) / f"{dataset}-{init}-{seed}.json"
+                if not path.exists():
+                    missing.append(path.name)
+                    continue
+                m = json.loads(path.read_text())
+                rows.append({"dataset": dataset, "init": init, "seed": int(seed), "top1": m["top1"],
+                             "top5": m["top5"], "test_clips": m["test_clips"], "classes": len(m["classes"]),
+                             "train_top1": m["train_top1"], "draw": m.get("draw"), "name": path.stem})
+    if missing:
+        raise FileNotFoundError(f"params.yaml declares fine-tuning runs whose metrics are not in {root}: "
+                                f"{missing} (run `dvc repro dvc.yaml` first)")
     return rows
 
 
 def comparison(rows: list[dict], key: str = "top1") -> dict:
     """The protocol's summary per downstream set: for each initialisation the mean of ``key`` over seeds with
     its 95 % interval and per-seed values; for each pre-trained one its paired margin over scratch
-    (:func:`fractalvid.protocol.paired_margin`); the number of test clips and the chance level (1 / classes).
+    with its interval over pre-training draws where the runs started from several
+    (:func:`fractalvid.protocol.margin_over_draws`); the number of test clips and the chance level (1 / classes).
     """
-    from .protocol import mean_ci95, paired_margin
+    from .protocol import margin_over_draws, mean_ci95
 
     out: dict = {}
     for dataset in sorted({r["dataset"] for r in rows}):
@@ -170,8 +182,10 @@ def comparison(rows: list[dict], key: str = "top1") -> dict:
         for init in INITS[1:]:
             common = sorted(set(by_init[init]) & set(by_init["scratch"]))
             if common:
-                entry["margins"][init] = paired_margin({s: by_init["scratch"][s] for s in common},
-                                                       {s: by_init[init][s] for s in common})
+                draws = {r["seed"]: r.get("draw") for r in mine if r["init"] == init}
+                entry["margins"][init] = margin_over_draws(
+                    {s: by_init["scratch"][s] for s in common}, {s: by_init[init][s] for s in common},
+                    draws if all(d is not None for d in draws.values()) else None)
         out[dataset] = entry
     return out
 
@@ -183,8 +197,10 @@ def format_comparison(summary: dict) -> str:
     for dataset, e in summary.items():
         for init, r in e["inits"].items():
             m = e["margins"].get(init)
+            over = f", CI over {len(m['draws'])} pre-training draws" if m and m["over"] == "pre-training draws" \
+                else ", CI over fine-tuning seeds only" if m else ""
             margin = f"{100 * m['mean']:+.1f} [{100 * m['ci95'][0]:+.1f}, {100 * m['ci95'][1]:+.1f}], " \
-                     f"better in {m['wins']}/{m['n']} seeds" if m else ""
+                     f"better in {m['wins']}/{m['n']} seeds{over}" if m else ""
             lines.append(f"| {dataset} | {init} | {r['n']} | {100 * r['mean']:.1f} [{100 * r['ci95'][0]:.1f}, "
                          f"{100 * r['ci95'][1]:.1f}] | {margin} | {e['test_clips']} | {100 * e['chance']:.0f} |")
     return "\n".join(lines)

@@ -16,8 +16,11 @@ PARAMS = {"generate": {"out": "data/fractal", "classes": 100, "per_class": 22, "
 
 def metrics(margin, per_seed, train_top1=0.8, minutes=1.6):
     return {
-        "reports/metrics/pretrain.json": {"data": {"train_top1": train_top1, "val_top1": 0.7, "epochs": 20,
-                                                   "epoch_s": 5.0, "train_minutes": minutes}},
+        # two pre-training draws: the row shows their means
+        "reports/metrics/pretrain/0.json": {"data": {"train_top1": train_top1 - 0.01, "val_top1": 0.7, "epochs": 20,
+                                                     "epoch_s": 5.0, "train_minutes": minutes - 0.1}},
+        "reports/metrics/pretrain/1.json": {"data": {"train_top1": train_top1 + 0.01, "val_top1": 0.7, "epochs": 20,
+                                                     "epoch_s": 5.0, "train_minutes": minutes + 0.1}},
         "reports/metrics/generate.json": {"data": {"clips": 2200, "s_per_clip": 0.0164}},
         "reports/metrics/results.json": {"data": {"runs": 10, "margin": margin, "actions": {
             "test_clips": 270, "chance": 0.1, "scratch_top1": 0.2, "fractal_top1": 0.2 + margin,
@@ -84,7 +87,7 @@ def test_experiments_are_read_with_the_commit_they_branch_from(dvc_exp_show):
     assert exps[1]["params"]["generate.fractal.motion"] == "naive"
     assert exps[1]["metrics"]["results.actions.margin_top1.mean"] == 0.05
     assert exps[1]["metrics"]["results.actions.margin_top1.ci95"] == pytest.approx([0.03, 0.07])   # from git
-    assert exps[1]["metrics"]["pretrain.train_top1"] == 0.5
+    assert exps[1]["metrics"]["pretrain/1.train_top1"] == pytest.approx(0.51)   # each draw under its seed
 
 
 def test_rows_say_what_changed_and_skip_unfinished_experiments(dvc_exp_show):

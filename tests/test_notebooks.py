@@ -64,24 +64,28 @@ def pipeline(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
     run_notebook("01_generate.ipynb", root, {"target": "pretrain", "generate": TINY_GENERATE})
     run_notebook("01_generate.ipynb", root, {"target": "actions", "downstream": {"actions": TINY_ACTIONS}})
-    run_notebook("02_pretrain.ipynb", root, {"pretrain": {"out": "models/pretrain", "task": "supervised",
-                                                          "data": "data/fractal", **TINY_TRAIN}})
+    run_notebook("02_pretrain.ipynb", root, {"seed": 0, "pretrain": {"out": "models/pretrain", "task": "supervised",
+                                                                       "data": "data/fractal", "seeds": [0],
+                                                                       **TINY_TRAIN}})
     finetune = {"datasets": ["actions"], "pretrained": ["fractal"], "seeds": [0], "kinetics": {"checkpoint": None},
                 "recipe": {**TINY_TRAIN, "folds": 3, "in_memory": True}}
     for init in ("scratch", "fractal"):
         run_notebook("03_finetune.ipynb", root, {"dataset": "actions", "init": init, "seed": 0,
-                                                 "finetune": finetune, "pretrain": {"out": "models/pretrain"}})
+                                                 "finetune": finetune,
+                                                 "pretrain": {"out": "models/pretrain", "seeds": [0]}})
     return root
 
 
 def test_pretrain_and_finetune_notebooks_write_models_metrics_and_figures(pipeline):
-    pre = json.loads((pipeline / "reports" / "metrics" / "pretrain.json").read_text())
+    pre = json.loads((pipeline / "reports" / "metrics" / "pretrain" / "0.json").read_text())
     assert pre["epochs"] == 2 and pre["task"] == "supervised"
-    assert (pipeline / "models" / "pretrain" / "model.pt").exists()
-    assert (pipeline / "reports" / "figures" / "02_pretrain" / "curves.png").stat().st_size > 1000
+    assert pre["machine"]["threads"] >= 1 and pre["machine"]["versions"]["torch"]   # the machine is recorded
+    assert (pipeline / "models" / "pretrain" / "0" / "model.pt").exists()   # draw 0's network
+    assert (pipeline / "reports" / "figures" / "02_pretrain" / "0" / "curves.png").stat().st_size > 1000
     for init in ("scratch", "fractal"):
         m = json.loads((pipeline / "reports" / "metrics" / "finetune" / f"actions-{init}-0.json").read_text())
-        assert m["init"] == ("scratch" if init == "scratch" else "models/pretrain/model.pt")
+        assert m["init"] == ("scratch" if init == "scratch" else "models/pretrain/0/model.pt")
+        assert m["draw"] == (None if init == "scratch" else 0) and "cpu" in m["machine"]
         assert 0 <= m["top1"] <= m["top5"] <= 1
         assert m["test_clips"] == 27 and [f["test_clips"] for f in m["folds"]] == [9, 9, 9]  # every clip once
         assert sum(map(sum, m["confusion"])) == 27
@@ -90,9 +94,17 @@ def test_pretrain_and_finetune_notebooks_write_models_metrics_and_figures(pipeli
 
 
 def test_figures_notebook_tabulates_every_run(pipeline):
-    nb = run_notebook("04_figures.ipynb", pipeline, {"figures": {"gallery_clips": 2, "gallery_res": 64}})
+    finetune = {"datasets": ["actions"], "pretrained": ["fractal"], "seeds": [0]}
+    metrics = pipeline / "reports" / "metrics" / "finetune"
+    stale = metrics / "actions-fractal-7.json"   # a seed params.yaml no longer declares: not counted
+    stale.write_text((metrics / "actions-fractal-0.json").read_text())
+    nb = run_notebook("04_figures.ipynb", pipeline, {"figures": {"gallery_clips": 2, "gallery_res": 64},
+                                                     "finetune": finetune})
+    stale.unlink()
     results = json.loads((pipeline / "reports" / "metrics" / "results.json").read_text())
     assert results["runs"] == 2 and results["actions"]["test_clips"] == 27
+    assert results["pretrain_draws"] == 1 and results["actions"]["margin_top1"]["over"] == "fine-tuning seeds"
+    assert results["actions"]["margin_top1"]["draws"] == [0] and results["machine"]["cpu_isa"]
     assert set(results["actions"]) >= {"scratch_top1", "fractal_top1", "margin_top1", "chance"}
     text = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in nb["cells"]
                    for o in c.get("outputs", []))
@@ -111,8 +123,8 @@ def test_stage_graph_tracks_exactly_its_params_code_and_data():
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     out = subprocess.run(["dvc", "stage", "list", "--name-only"], cwd=ROOT, env=env, capture_output=True,
                          text=True, check=True).stdout.split()
-    assert {"tour", "generate", "downstream@actions", "pretrain", "scratch@actions-0", "finetune@actions-fractal-2",
-            "figures"} <= set(out)
+    assert {"tour", "generate", "downstream@actions", "pretrain@0", "pretrain@2", "scratch@actions-0",
+            "finetune@actions-fractal-2", "figures"} <= set(out)
     from dvc.repo import Repo
 
     stages = {s.addressing: s for s in Repo(str(ROOT)).index.stages}
@@ -121,8 +133,9 @@ def test_stage_graph_tracks_exactly_its_params_code_and_data():
     assert params(stages["tour"]) == {"tour"}
     assert params(stages["generate"]) == {"generate"}
     assert params(stages["downstream@actions"]) == {"downstream.actions"}
-    assert params(stages["pretrain"]) == {"pretrain"}
-    assert params(stages["finetune@actions-fractal-0"]) == {"finetune.recipe", "finetune.kinetics"}
+    assert params(stages["pretrain@0"]) == {"pretrain"}
+    # pretrain.seeds: which draw each seed starts from (fractalvid.protocol.pretraining_draw)
+    assert params(stages["finetune@actions-fractal-0"]) == {"finetune.recipe", "finetune.kinetics", "pretrain.seeds"}
     assert params(stages["scratch@actions-0"]) == {"finetune.recipe"}   # a new seed or set reruns no other run
     assert "models/pretrain" not in deps(stages["scratch@actions-0"])
     assert {"models/pretrain", "data/actions"} <= deps(stages["finetune@actions-fractal-0"])
@@ -192,6 +205,7 @@ def test_pipeline_reproduces_from_a_copy_on_a_tiny_profile(tmp_path):
     params["pretrain"].update(TINY_TRAIN)
     params["finetune"]["recipe"].update(TINY_TRAIN)
     params["finetune"]["seeds"] = [0]
+    params["pretrain"]["seeds"] = [0]
     params["figures"].update(gallery_clips=2, gallery_res=64)
     params["tour"].update(res=64, steps=600)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))

@@ -11,7 +11,8 @@ import torch
 from fractalvid import DatasetSpec, generate
 from fractalvid.data import MemoryClips, VideoClips
 from fractalvid.models import build_model
-from fractalvid.protocol import clip_groups, fold_of, mean_ci95, paired_margin, split_indices, t975
+from fractalvid.protocol import (clip_groups, fold_of, margin_over_draws, mean_ci95, paired_margin, pretraining_draw,
+                                 split_indices, t975)
 from fractalvid.store import open_dataset
 from fractalvid.train import build_data, recipe
 
@@ -80,6 +81,26 @@ def test_t_interval_and_paired_margin():
     assert m["ci95"][0] < m["mean"] < m["ci95"][1]
     with pytest.raises(ValueError, match="the same, non-empty, set of seeds"):
         paired_margin({0: 0.5}, {1: 0.5})
+
+
+def test_each_seed_has_a_draw_and_the_interval_goes_over_the_draws():
+    assert [pretraining_draw(s, [0, 1, 2]) for s in range(6)] == [0, 1, 2, 0, 1, 2]
+    assert [pretraining_draw(s, [7]) for s in range(3)] == [7, 7, 7]   # one network for every seed
+    with pytest.raises(ValueError, match=r"draws=\[\] is not accepted"):
+        pretraining_draw(0, [])
+    scratch = {s: 0.30 for s in range(6)}
+    fractal = {0: 0.40, 1: 0.34, 2: 0.52, 3: 0.42, 4: 0.36, 5: 0.50}   # draw 1 is weak, draw 2 strong
+    m = margin_over_draws(scratch, fractal, {s: pretraining_draw(s, [0, 1, 2]) for s in scratch})
+    assert m["draws"] == [0, 1, 2] and m["per_draw"] == pytest.approx([0.11, 0.05, 0.21])
+    assert m["over"] == "pre-training draws" and m["n"] == 6 and m["wins"] == 6
+    assert m["ci95"] == pytest.approx(mean_ci95([0.11, 0.05, 0.21])["ci95"])   # t over 3 draw means, df 2
+    seeds_only = paired_margin(scratch, fractal)   # treating the 6 seeds as independent is narrower: wrong here
+    assert seeds_only["ci95"][1] - seeds_only["ci95"][0] < m["ci95"][1] - m["ci95"][0]
+    one = margin_over_draws(scratch, fractal, {s: 0 for s in scratch})
+    assert one["over"] == "fine-tuning seeds" and one["ci95"] == pytest.approx(seeds_only["ci95"])
+    assert margin_over_draws(scratch, fractal, None)["over"] == "fine-tuning seeds"   # e.g. a Kinetics start
+    with pytest.raises(ValueError, match="a draw for every seed"):
+        margin_over_draws(scratch, fractal, {0: 0})
 
 
 @pytest.fixture(scope="module")
