@@ -9,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 PIP_VERSION := 26.3
 
-.PHONY: repro paper test test-all bench lock clean
+.PHONY: repro paper test test-all bench lock readme clean
 
 # every dependency at the version of requirements.lock (the digits depend on them: tests/test_golden.py),
 # then the package itself, which adds nothing the lock does not hold
@@ -36,6 +36,7 @@ lock:
 repro: $(BIN)/.installed
 	$(BIN)/dvc repro dvc.yaml
 	$(BIN)/dvc checkout --relink dvc.yaml
+	$(BIN)/python -m fractalvid.readme
 
 # the paper's settings (params-paper.yaml) as a DVC experiment named "paper", in a temporary copy of the
 # project: params.yaml and the workspace stay as they are (for a GPU machine with the real sets in data/real)
@@ -47,6 +48,10 @@ test: $(BIN)/.installed
 
 test-all: $(BIN)/.installed
 	$(BIN)/python -m pytest -m ""
+
+# the README's result table, from reports/metrics/results.json and benchmarks/results/transfer.json
+readme: $(BIN)/.installed
+	$(BIN)/python -m fractalvid.readme
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/generate.py

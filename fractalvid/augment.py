@@ -673,7 +673,7 @@ class Background(_Module):
 
 
 class RealVideoAugment(_Module):
-    """The SPEC section 3 real-video emulation, in its order: foreground (placement, clone,
+    """The paper's real-video emulation, in its order: foreground (placement, clone,
     displacement) blended onto a background from the batch, then perspective and camera
     (pan, zoom, shake). ``forward(x, generator, epoch)`` -> same shape, dtype, device, in [0, 1].
 

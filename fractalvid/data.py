@@ -104,7 +104,7 @@ def _to_tensor(frames: np.ndarray) -> torch.Tensor:
 
 
 class VideoClips(Dataset):
-    """Clips of a stored dataset as torch items (SPEC section 4).
+    """Clips of a stored dataset as torch items (the paper's recipe).
 
     ``source`` is a dataset folder (opened with ``open_dataset(source, split)``),
     a :class:`~fractalvid.store.ClipDataset` (generated grey: C = 1; prepared

@@ -2,7 +2,7 @@
 
 Everything here is plain numpy driven by an explicit ``np.random.Generator``,
 so a clip is a pure function of the generator's seed. The numbers follow
-../shared/SPEC.md section 1 (the paper's public implementation); each one is a
+the settings of the paper's public implementation; each one is a
 field of :class:`FractalConfig` so that an ablation is a change of settings.
 
 A clip's maps are stored per frame as affine coefficients ``(a, b, c, d, e, f)``
@@ -295,7 +295,7 @@ CURVE_FUNCTIONS = {"linear": curve_linear, "sharp": curve_sharp, "curve": curve_
 
 
 def sample_motion_curves(rng: np.random.Generator, n_frames: int, n_maps: int, cfg: FractalConfig):
-    """lambda (T, K) and the curve kind of each map, following SPEC's mixing rule."""
+    """lambda (T, K) and the curve kind of each map, following the paper's mixing rule."""
     nonlinear = ("sharp", "curve", "periodic")
     weights = np.asarray(cfg.curve_weights, float) / sum(cfg.curve_weights)
     if cfg.linear_motion or rng.random() < cfg.p_all_linear:

@@ -6,7 +6,7 @@ on another), and oneDNN (convolutions) and MKL (matrix products) pick their own 
 in another order, so one run trained to other digits on another machine (the first epoch's loss: 4.53879
 on AVX-512, 4.54020 with torch alone forced to AVX2). Capping all three at AVX2 makes an AVX-512 machine
 compute exactly what an AVX2 machine computes (tests/test_golden.py), and costs the small networks here no
-time (``benchmarks/train.py --numerics``). The thread count is part of the result too (1, 2, 3 and 4
+time (``benchmarks/numerics.py``). The thread count is part of the result too (1, 2, 3 and 4
 threads train four different sets of weights), so the pipeline fixes it (``threads`` in params.yaml).
 The clips depend on no setting here: the numba kernels are compiled without reassociation (see
 :data:`fractalvid.kernels.FASTMATH`), so they have the same bytes on every CPU with FMA.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-# The paper's claim, quoted beside our table (../shared/SPEC.md, first section).
+# The paper's claim, quoted beside our table.
 PAPER_CLAIM = ("Fractal pre-training comes close to Kinetics-400 pre-training and beats it on some downstream sets "
                "(TSM-ResNet50, 100k fractal clips, 25 epochs), and clearly beats training from scratch.")
 INITS = ("scratch", "fractal", "kinetics")

@@ -77,7 +77,7 @@ SELECT_FIELDS = ("select_loss", "select_top1")   # the history's extra columns o
 
 @dataclass(frozen=True)
 class TrainConfig(Settings):
-    """One training run. Defaults are the paper's pre-training recipe (SPEC section 4);
+    """One training run. Defaults are the paper's pre-training recipe;
     :func:`recipe` gives the fine-tuning one."""
     kind = "training"  # in messages: "unknown training setting(s) ..."
 
@@ -364,7 +364,7 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
         part = everything.subset(splits[split])
         return MemoryClips(part, load_size(cfg.size)) if cfg.in_memory else part
 
-    # items come as squares of the size the crops are taken from (SPEC: 112 from 128)
+    # items come as squares of the size the crops are taken from (the paper: 112 from 128)
     train = VideoClips(clips(cfg.train_split), frames=cfg.frames, stride=cfg.stride, train=True, seed=cfg.seed,
                        load_size=load_size(cfg.size))
 
