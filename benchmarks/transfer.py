@@ -295,7 +295,31 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
     result["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     result["complete"] = True
     write_json_atomic(results_path, result)
+    if result["scored_on"] == "test" and not args.quick:
+        log_test_read(result, results_path)
     return result
+
+
+TEST_READS = HERE / "results" / "test_reads.jsonl"   # every benchmark run that scored a test part, one line each
+
+
+def log_test_read(result: dict, results_path: Path) -> None:
+    """Append to TEST_READS what read the test parts (results file, sets, options), when, and at which commit
+    (``dirty``: with uncommitted changes), so that the number of looks at the test actors is on record."""
+    import datetime
+    import subprocess
+
+    def git(*words):
+        out = subprocess.run(["git", "-C", str(ROOT), *words], capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    line = {"when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "results": rel(results_path), "sets": sorted(result["summary"]),
+            "seeds": len(result["options"]["seeds"]), "pretrain_draws": result.get("pretrain_draws", 1),
+            "changes": result["options"].get("changes") or []}
+    with open(TEST_READS, "a") as f:
+        f.write(json.dumps(line) + "\n")
 
 
 def stream_config(params: dict, family: str, epoch_clips: int) -> TrainConfig:
@@ -408,9 +432,10 @@ def name_of(args) -> str:
         parts.append("square")
     if args.pretrained is not None:   # models/pretrain/0 -> from-pretrain0; benchmarks/work/X/pretrain -> from-X
         names = []
-        for run in (r.resolve() for r in args.pretrained):
-            names.append(f"pretrain{run.name}" if run.parent.name == "pretrain" else
-                         run.parent.name if run.name == "pretrain" and run.parent.name != "models" else run.name)
+        for folder in (r.resolve() for r in args.pretrained):
+            names.append(f"pretrain{folder.name}" if folder.parent.name == "pretrain" else
+                         folder.parent.name if folder.name == "pretrain" and folder.parent.name != "models"
+                         else folder.name)
         parts.append("from-" + "-".join(names))
     for change in args.changes:   # e.g. pretrain.augment.background=false -> background-false
         key, value = change.split("=", 1)
@@ -480,9 +505,9 @@ def main() -> None:
     args = p.parse_args()
     if args.family not in FAMILIES:
         raise ValueError(f"--family={args.family!r} is not accepted: expected one of {FAMILIES}")
-    for run in args.pretrained or ():
-        if not (run / "model.pt").is_file():
-            raise ValueError(f"--pretrained {run} is not accepted: expected a finished pre-training run folder "
+    for folder in args.pretrained or ():
+        if not (folder / "model.pt").is_file():
+            raise ValueError(f"--pretrained {folder} is not accepted: expected a finished pre-training run folder "
                              "holding model.pt (e.g. models/pretrain/0 after dvc repro)")
     if args.pretrained is not None and (args.family != "fractal" or args.control or args.pretrain_epochs):
         raise ValueError("--pretrained is not accepted with --family, --control or --pretrain-epochs: those "

@@ -72,6 +72,9 @@ def _spec_from_args(a):
 
     if a.family not in FAMILIES:
         raise ValueError(f"family={a.family!r} is not accepted: expected one of {tuple(FAMILIES)}")
+    if a.classes is not None and a.samples is not None:
+        raise ValueError(f"--samples {a.samples} with --classes {a.classes} is not accepted: expected one of them "
+                         "(--classes with --per-class: a labelled set; --samples: an unlabelled set)")
     extra = _key_values(a.set, "--set")
     options = _key_values(a.option, "--option")
     config = FAMILIES[a.family].config

@@ -162,6 +162,7 @@ def test_resume_after_a_killed_run_gives_identical_bytes(tmp_path):
     (["--samples", "4", "--workers", "0"], "workers=0"),
     (["--samples", "4", "--set", "p_const_bias=-0.5"], "p_const_bias=-0.5"),
     (["--samples", "4", "--set", "speed=3"], "speed"),
+    (["--samples", "4", "--classes", "2"], "--samples 4 with --classes 2"),   # conflicting flags, both named
 ])
 def test_bad_values_fail_before_any_work_naming_value_and_range(extra, needle, tmp_path, capsys):
     out = tmp_path / "never"
