@@ -7,13 +7,14 @@ default, ``FRACTALVID_NUMERICS=pinned``) beside each library's own choice (``nat
 Each library reads its setting once per process, so every measurement is a fresh process; the rounds
 alternate pinned and native, so both see the same machine load, and each figure is the median over rounds.
 
-train_clips_per_s[mode]: params.yaml's pre-training recipe (``pretrain``, its ``threads``) for --epochs
-epochs on a small set of params.yaml's fractal clips (--classes x generate.per_class), held in memory: the
-clips per second of the training steps after the first epoch. render_s_per_clip[mode]: ``make_clip`` of the
-paper's FractalConfig at 128 px over --render-clips clips (the kernels reassociate sums only in native mode).
-pinned_vs_native: native rate / pinned rate for each (above 1: pinning costs that factor). The issue's bound
-for the pipeline: at most 1.3. same_weights: whether the two modes trained the same weights (on an AVX2
-machine they may; on an AVX-512 one they do not).
+train_clips_per_s[mode]: params.yaml's pre-training recipe (``pretrain``: its ``threads`` and its layout,
+``channels_last``) for --epochs epochs on a small set of params.yaml's fractal clips (--classes x
+generate.per_class), held in memory: the clips per second of the training steps after the first epoch;
+``native_plain`` is the native mode in the plain (not channels-last) layout. render_s_per_clip[mode]:
+``make_clip`` of the paper's FractalConfig at 128 px over --render-clips clips (the kernels reassociate sums
+only in native mode). pinned_vs_native: native rate / pinned rate in the same layout (above 1: pinning costs
+that factor); pinned_vs_native_plain: the same against the native plain layout. same_weights: whether pinned
+and native trained the same weights (on an AVX2 machine they may; on an AVX-512 one they do not).
 """
 import argparse
 import hashlib
@@ -28,11 +29,13 @@ from pathlib import Path
 
 import yaml
 
+from fractalvid.numerics import PINNED_ISA
+
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("pinned", "native")
+MODES = ("pinned", "native", "native_plain")   # native_plain: native, channels_last off
 
 
-def measure(data: Path, out: Path, epochs: int, render_clips: int) -> dict:
+def measure(data: Path, out: Path, epochs: int, render_clips: int, plain: bool = False) -> dict:
     """In this process, under the mode its environment sets: the training rate, the render time, the weights."""
     import numpy as np
     import torch
@@ -41,7 +44,8 @@ def measure(data: Path, out: Path, epochs: int, render_clips: int) -> dict:
     from fractalvid.train import config_from_params, train
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    cfg = config_from_params(params["pretrain"], data=str(data), epochs=epochs, warmup_epochs=1, val_split=None)
+    cfg = config_from_params(params["pretrain"], data=str(data), epochs=epochs, warmup_epochs=1, val_split=None,
+                             **({"channels_last": False} if plain else {}))
     train(cfg, out, progress=False)
     model = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
     rates = [row["clips_per_s"] for row in model["history"][1:]]
@@ -63,9 +67,10 @@ def main() -> None:
     parser.add_argument("--render-clips", type=int, default=6)
     parser.add_argument("--json", action="store_true", help="print one JSON line only")
     parser.add_argument("--measure", nargs=2, type=Path, metavar=("DATA", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:   # one measurement, in a process of its own
-        print(json.dumps(measure(*args.measure, args.epochs, args.render_clips)))
+        print(json.dumps(measure(*args.measure, args.epochs, args.render_clips, args.plain)))
         return
     from fractalvid import DatasetSpec, generate
 
@@ -78,10 +83,12 @@ def main() -> None:
         generate(data, spec, progress=False)
         for r in range(args.rounds):
             for mode in MODES:
-                env = {**{k: v for k, v in os.environ.items() if k != "FRACTALVID_NUMERICS"},
-                       "FRACTALVID_NUMERICS": mode}
+                # this process pinned its own environment on import: each child starts from one without it
+                env = {**{k: v for k, v in os.environ.items() if k not in ("FRACTALVID_NUMERICS", *PINNED_ISA)},
+                       "FRACTALVID_NUMERICS": mode.split("_")[0]}
                 out = subprocess.run([sys.executable, __file__, "--measure", str(data), str(Path(tmp) / f"{mode}{r}"),
-                                      "--epochs", str(args.epochs), "--render-clips", str(args.render_clips)],
+                                      "--epochs", str(args.epochs), "--render-clips", str(args.render_clips),
+                                      *(["--plain"] if mode == "native_plain" else [])],
                                      env=env, capture_output=True, text=True, check=True)
                 results[mode].append(json.loads(out.stdout.splitlines()[-1]))
     train = {m: statistics.median(x["train_clips_per_s"] for x in results[m]) for m in MODES}
@@ -90,6 +97,8 @@ def main() -> None:
                "render_s_per_clip": {m: round(v, 4) for m, v in render.items()},
                "pinned_vs_native": {"train": round(train["native"] / train["pinned"], 3),
                                     "render": round(render["pinned"] / render["native"], 3)},
+               "pinned_vs_native_plain": {"train": round(train["native_plain"] / train["pinned"], 3)},
+               "channels_last": params["pretrain"].get("channels_last", False),
                "capability": {m: results[m][0]["capability"] for m in MODES},
                "same_weights": results["pinned"][0]["weights"] == results["native"][0]["weights"],
                "rounds": args.rounds, "clips": spec.n_clips, "cpus": os.cpu_count()}

@@ -5,8 +5,9 @@ Why. torch picks its CPU kernels by the instruction set it finds at run time (AV
 on another), and oneDNN (convolutions) and MKL (matrix products) pick their own code paths; each path adds
 in another order, so one run trained to other digits on another machine (the first epoch's loss: 4.53879
 on AVX-512, 4.54020 with torch alone forced to AVX2). Capping all three at AVX2 makes an AVX-512 machine
-compute exactly what an AVX2 machine computes (tests/test_golden.py), and costs the small networks here no
-time (``benchmarks/numerics.py``). The thread count is part of the result too (1, 2, 3 and 4
+compute exactly what an AVX2 machine computes (tests/test_golden.py). On an AVX-512 machine the cap costs
+training speed, all of it oneDNN's (its AVX2 convolutions are slower); the pipeline's channels-last layout
+wins most of it back (``benchmarks/numerics.py``). The thread count is part of the result too (1, 2, 3 and 4
 threads train four different sets of weights), so the pipeline fixes it (``threads`` in params.yaml).
 The clips depend on no setting here: the numba kernels are compiled without reassociation (see
 :data:`fractalvid.kernels.FASTMATH`), so they have the same bytes on every CPU with FMA.
