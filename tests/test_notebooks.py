@@ -216,3 +216,13 @@ def test_pipeline_reproduces_from_a_copy_on_a_tiny_profile(tmp_path):
     assert json.loads((tmp_path / "reports" / "metrics" / "results.json").read_text())["runs"] == 2
     status = subprocess.run(["dvc", "status", "dvc.yaml"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert "up to date" in status.stdout, status.stdout
+    # a rerun whose command cannot start (papermill not on PATH) leaves the last run's reports as they were:
+    # they are committed, not cached, so DVC could not restore them (dvc.yaml: persist)
+    report = tmp_path / "reports" / "00_tour.ipynb"
+    before = report.read_bytes()
+    params["tour"]["steps"] = 700
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    failed = subprocess.run([sys.executable, "-m", "dvc", "repro", "tour"], cwd=tmp_path,
+                            env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert failed.returncode != 0 and "papermill" in failed.stdout + failed.stderr
+    assert report.read_bytes() == before
