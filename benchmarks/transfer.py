@@ -63,6 +63,7 @@ import yaml
 from fractalvid.config import differing
 from fractalvid.real import prepare_dataset
 from fractalvid.generate import DatasetSpec, generate
+from fractalvid.numerics import machine
 from fractalvid.protocol import pretraining_draw, train_folds
 from fractalvid.report import comparison, read_history
 from fractalvid.train import TrainConfig, config_from_params, finetune_config, train
@@ -198,7 +199,7 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
     options = {k: rel(v) if isinstance(v, Path) else [rel(x) for x in v] if k == "pretrained" and v else v
                for k, v in vars(args).items() if k not in ("out", "results", "basketball", "weizmann")}
     result = {"benchmark": "transfer", "complete": False, "options": options,
-              "machine": {"cpus": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+              "machine": {**machine(), "cpus": os.cpu_count(),   # what the digits depend on, as the pipeline records it
                           "load_average_start": [round(x, 2) for x in os.getloadavg()]}}
     data, result["datasets"] = make_data(params, work, args.family, args.control, args.basketball,
                                          args.basketball_short_side, args.basketball_square,
@@ -309,12 +310,10 @@ def log_test_read(result: dict, results_path: Path) -> None:
     import datetime
     import subprocess
 
-    def git(*words):
-        out = subprocess.run(["git", "-C", str(ROOT), *words], capture_output=True, text=True)
-        return out.stdout.strip() if out.returncode == 0 else None
-
+    status = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                            capture_output=True, text=True).stdout
     line = {"when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "commit": result["machine"]["commit"], "dirty": bool(status.strip()),
             "results": rel(results_path), "sets": sorted(result["summary"]),
             "seeds": len(result["options"]["seeds"]), "pretrain_draws": result.get("pretrain_draws", 1),
             "changes": result["options"].get("changes") or []}
