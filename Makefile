@@ -9,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 PIP_VERSION := 26.3
 
-.PHONY: repro paper test test-all bench lock readme clean
+.PHONY: repro quick paper test test-all bench lock readme clean
 
 # every dependency at the version of requirements.lock (the digits depend on them: tests/test_golden.py),
 # then the package itself, which adds nothing the lock does not hold
@@ -37,6 +37,15 @@ repro: $(BIN)/.installed
 	$(BIN)/dvc repro dvc.yaml
 	$(BIN)/dvc checkout --relink dvc.yaml
 	$(BIN)/python -m fractalvid.readme
+
+# the quick profile (params-quick.yaml, on top of params.yaml): the whole pipeline in about 3 minutes, as a
+# temporary DVC experiment named "quick"; the workspace and the committed metrics stay as they are.
+# S="pretrain.epochs=10 ..." adds tweaks (the experiment is then named quick-<tweaks>); NAME= names it.
+QUICK_NAME = $(subst =,-,$(subst $(space),_,$(strip quick $(S))))
+space := $(subst ,, )
+quick: $(BIN)/.installed
+	$(BIN)/python -m fractalvid exp-run params-quick.yaml --overlay --name $(or $(NAME),$(QUICK_NAME)) \
+	  $(addprefix --set ,$(S))
 
 # the paper's settings (params-paper.yaml) as a DVC experiment named "paper", in a temporary copy of the
 # project: params.yaml and the workspace stay as they are (for a GPU machine with the real sets in data/real)

@@ -179,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
                        description="Run dvc.yaml as a DVC experiment (dvc exp run --temp) with every value of "
                                    "PROFILE (e.g. params-paper.yaml), leaving the workspace and params.yaml alone.")
     p.add_argument("profile", help="a params file with the same sections as params.yaml")
+    p.add_argument("--overlay", action="store_true",
+                   help="the profile names only the values it changes (params-quick.yaml); every other value is "
+                        "params.yaml's")
+    p.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="a value set on top of the profile, as dvc exp run -S sets it (repeatable)")
     p.add_argument("--name", default=None, help="experiment name (default: the profile's stem)")
     p.add_argument("--copy", action="append", default=[], metavar="PATH",
                    help="an untracked folder the run needs, e.g. data/real (repeatable; default: data/real if "
@@ -244,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             from .project import experiment_command
 
             copy = a.copy or (["data/real"] if Path("data/real").is_dir() else [])
-            command = experiment_command(a.profile, a.name or Path(a.profile).stem, copy_paths=tuple(copy))
+            command = experiment_command(a.profile, a.name or Path(a.profile).stem, copy_paths=tuple(copy),
+                                         overlay=a.overlay, changes=tuple(a.changes))
             if a.dry:
                 print(shlex.join(command))
             else:

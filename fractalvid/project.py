@@ -49,12 +49,13 @@ def _hydra_value(value) -> str:
     return repr(value)
 
 
-def profile_overrides(base: dict, profile: dict, prefix: str = "") -> list[str]:
+def profile_overrides(base: dict, profile: dict, prefix: str = "", overlay: bool = False) -> list[str]:
     """The ``--set-param`` values that turn the params ``base`` into ``profile``: ``++key=value`` for each
     value that differs (mappings key by key, lists and numbers whole). Sections the profile leaves out keep
     their ``base`` values; inside a section it has, it must set every key ``base`` has, so that no value
-    of the embedded default leaks into the profile's run."""
-    missing = [f"{prefix}{k}" for k in base if k not in profile] if prefix else []
+    of the embedded default leaks into the profile's run. An ``overlay`` (the quick profile) is the
+    opposite: it names only what it changes, and every other value is ``base``'s."""
+    missing = [f"{prefix}{k}" for k in base if k not in profile] if prefix and not overlay else []
     if missing:
         raise ValueError(f"the profile does not set {missing}: every key of params.yaml in a section it has "
                          "must be spelled out there (else params.yaml's value would be used)")
@@ -62,7 +63,7 @@ def profile_overrides(base: dict, profile: dict, prefix: str = "") -> list[str]:
     for key, value in profile.items():
         old = base.get(key, _ABSENT)
         if isinstance(value, dict) and isinstance(old, dict):
-            out += profile_overrides(old, value, f"{prefix}{key}.")
+            out += profile_overrides(old, value, f"{prefix}{key}.", overlay)
         elif value != old or type(value) is not type(old):
             out.append(f"++{prefix}{key}={_hydra_value(value)}")
     return out
@@ -72,11 +73,17 @@ _ABSENT = object()
 
 
 def experiment_command(profile: str | os.PathLike, name: str, params: str | os.PathLike = "params.yaml",
-                       copy_paths: tuple[str, ...] = ()) -> list[str]:
-    """``dvc exp run`` of the whole pipeline with every value of ``profile`` (a params file), in a temporary
-    copy of the project (``--temp``): the workspace and its params.yaml are left as they are, and the run is
-    kept as experiment ``name`` (``dvc exp show``, ``dvc exp apply NAME``). ``copy_paths`` are untracked
-    folders the run needs in its copy, e.g. the unpacked real datasets under data/real."""
+                       copy_paths: tuple[str, ...] = (), overlay: bool = False,
+                       changes: tuple[str, ...] = ()) -> list[str]:
+    """``dvc exp run`` of the whole pipeline with every value of ``profile`` (a params file; an ``overlay``
+    names only what it changes), in a temporary copy of the project (``--temp``): the workspace and its
+    params.yaml are left as they are, and the run is kept as experiment ``name`` (``dvc exp show``,
+    ``dvc exp apply NAME``). ``changes`` (``key=value``) are set on top of the profile, as ``dvc exp run -S``
+    sets them. ``copy_paths`` are untracked folders the run needs in its copy, e.g. the unpacked real
+    datasets under data/real."""
+    bad = [c for c in changes if "=" not in c or not c.split("=", 1)[0].strip()]
+    if bad:
+        raise ValueError(f"changes={bad} are not accepted: expected SECTION.KEY=VALUE, e.g. pretrain.epochs=10")
     with open(params) as f:
         base = yaml.safe_load(f)
     with open(profile) as f:
@@ -86,6 +93,8 @@ def experiment_command(profile: str | os.PathLike, name: str, params: str | os.P
     command = ["dvc", "exp", "run", "--temp", "--name", name]
     for path in copy_paths:
         command += ["--copy-paths", str(path)]
-    for override in profile_overrides(base, wanted):
+    for override in profile_overrides(base, wanted, overlay=overlay):
         command += ["--set-param", override]
+    for change in changes:
+        command += ["--set-param", change]
     return command + ["dvc.yaml"]

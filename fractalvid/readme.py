@@ -6,7 +6,8 @@
 The table sits between two marker lines in README.md. Its rows: the pipeline's own result on each
 downstream set (``reports/metrics/results.json``, what ``make repro`` writes), then the transfer
 benchmark's rows on real clips (``benchmarks/results/transfer.json``). Values are stored unrounded and
-rounded here, once, for display.
+rounded here, once, for display. A second block, the params.yaml keys and the stages each reruns, is drawn
+from dvc.yaml's stages and DVC's own graph of them.
 """
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ from pathlib import Path
 
 BEGIN = "<!-- results: written by `make readme` from the metrics files named below; do not edit by hand -->"
 END = "<!-- /results -->"
+RERUNS_BEGIN = "<!-- reruns: written by `make readme` from dvc.yaml; do not edit by hand -->"
+RERUNS_END = "<!-- /reruns -->"
+# the placeholder a stage name shows for each list a stage iterates over (foreach, matrix)
+PLACEHOLDERS = {"finetune.datasets": "SET", "finetune.pretrained": "INIT", "finetune.seeds": "SEED",
+                "pretrain.seeds": "SEED"}
 RESULTS = "reports/metrics/results.json"
 TRANSFER = "benchmarks/results/transfer.json"
 REAL = {"weizmann6": "weizmann6, real: 6 Weizmann actions, 9 actors",
@@ -62,6 +68,74 @@ def results_block(results: dict, transfer: dict | None) -> str:
     return "\n".join(lines)
 
 
+def _stage_groups(dvc: dict) -> dict[str, dict]:
+    """Per stage of dvc.yaml: its name as a template (``scratch@SET-SEED``), its params keys (``${item}``
+    spelled as the placeholder) and the params.yaml lists it iterates over."""
+    out = {}
+    for name, stage in dvc["stages"].items():
+        body, lists = stage.get("do", stage), []
+        if "foreach" in stage:
+            lists = [stage["foreach"].strip("${}")]
+        elif "matrix" in stage:
+            lists = [v.strip("${}") for v in stage["matrix"].values()]
+        holders = [PLACEHOLDERS.get(k, k.split(".")[-1].upper()) for k in lists]
+        params = [p.replace("${item}", holders[0]) if holders else p for p in body.get("params", [])]
+        out[name] = {"label": name + ("@" + "-".join(holders) if holders else ""), "params": params, "lists": lists}
+    return out
+
+
+def rerun_rows(root: Path) -> list[tuple[str, list[str], list[str]]]:
+    """(params.yaml keys, the stages a change adds or removes, the stages it reruns) per group of keys whose
+    change does the same, from dvc.yaml and DVC's graph of its stages. A key reruns the stages that depend
+    on it or on a section holding it, then every stage downstream of them; a list a stage iterates over
+    (``finetune.seeds``) adds or removes that stage's instances instead. Keys of one section that do the same
+    are one row (``pretrain``: every key but the ones with rows of their own)."""
+    import networkx as nx            # DVC's graph type; only the README's tables need it
+    import yaml
+    from dvc.repo import Repo
+
+    groups = _stage_groups(yaml.safe_load((root / "dvc.yaml").read_text()))
+    with Repo(str(root)) as repo:
+        graph = repo.index.graph
+        group_of = {st: st.addressing.split("@")[0] for st in graph.nodes if st.addressing.split("@")[0] in groups}
+        below = {g: set() for g in groups}           # group -> groups downstream of it (its dependents)
+        for st, g in group_of.items():
+            below[g] |= {group_of[a] for a in nx.ancestors(graph, st) if a in group_of}
+    order = list(groups)                             # dvc.yaml lists its stages in the order they run
+    keys = sorted({k for info in groups.values() for k in info["params"] + info["lists"]}, key=lambda k: (
+        min(order.index(g) for g, info in groups.items() if k in info["params"] + info["lists"]), k))
+    effect = {}
+    for key in keys:
+        added = {g for g, info in groups.items() if key in info["lists"]}
+        direct = {g for g, info in groups.items() for p in info["params"] if g not in added and
+                  (p == key or key.startswith(p + ".") or p.startswith(key + "."))}
+        rerun = (direct | {b for g in direct | added for b in below[g]}) - added
+        effect[key] = (tuple(g for g in order if g in added), tuple(g for g in order if g in rerun))
+    rows, done = [], set()
+    for key in keys:
+        if key in done:
+            continue
+        section = key.split(".")[0]
+        same = [k for k in keys if k.split(".")[0] == section and effect[k] == effect[key] and "." in k]
+        if len(same) > 3:   # most of a section: name the section
+            others = [k for k in keys if k.split(".")[0] == section and k not in same]
+            name = f"`{section}`" + (" (every key but " + ", ".join(f"`{k.split('.', 1)[1]}`" for k in others)
+                                     + ")" if others else "")
+        else:
+            same, name = [key], f"`{key}`"
+        done |= set(same)
+        added, rerun = effect[key]
+        rows.append((name, [groups[g]["label"] for g in added], [groups[g]["label"] for g in rerun]))
+    return rows
+
+
+def reruns_block(root: Path) -> str:
+    lines = [RERUNS_BEGIN, "", "| you change | `make repro` adds or removes | and reruns |", "| --- | --- | --- |"]
+    lines += [f"| {name} | " + ", ".join(f"`{s}`" for s in added) + " | " + ", ".join(f"`{s}`" for s in rerun)
+              + " |" for name, added, rerun in rerun_rows(root)]
+    return "\n".join(lines + ["", RERUNS_END])
+
+
 def _load(root: Path, name: str) -> dict | None:
     path = root / name
     return json.loads(path.read_text()) if path.exists() else None
@@ -75,9 +149,17 @@ def expected_readme(root: Path) -> tuple[str, str]:
     results = _load(root, RESULTS)
     if results is None:
         raise FileNotFoundError(f"{RESULTS} is missing: run `make repro` first")
+    if results.get("label"):
+        raise ValueError(f"{RESULTS} is labelled {results['label']!r}: a smoke run's numbers are not the result "
+                         "(run `make repro` on params.yaml's default)")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    return text, head + results_block(results, _load(root, TRANSFER)) + tail
+    wanted = head + results_block(results, _load(root, TRANSFER)) + tail
+    if RERUNS_BEGIN in wanted and RERUNS_END in wanted:
+        head, rest = wanted.split(RERUNS_BEGIN, 1)
+        _, tail = rest.split(RERUNS_END, 1)
+        wanted = head + reruns_block(root) + tail
+    return text, wanted
 
 
 def main(argv=None) -> int:

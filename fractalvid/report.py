@@ -139,13 +139,18 @@ def per_class_accuracy(counts: np.ndarray) -> np.ndarray:
     return np.diag(counts) / np.maximum(counts.sum(1), 1)
 
 
-def collect_runs(root: str | Path, datasets, pretrained, seeds) -> list[dict]:
+def collect_runs(root: str | Path, datasets, pretrained, seeds, draws=None) -> list[dict]:
     """One row per fine-tuning run that params.yaml declares (each dataset of ``datasets``, scratch and each
     initialisation of ``pretrained``, each seed of ``seeds``), from the metrics files
     ``<dataset>-<init>-<seed>.json`` that notebook 03 writes (:func:`fractalvid.protocol.train_folds`). Other
     files in ``root`` (a seed since removed, say) are not read; a declared run without its file is an error.
-    A pre-trained run's row says which pre-training draw it started from (``draw``; None for the others)."""
-    rows, missing = [], []
+    A pre-trained run's row says which pre-training draw it started from (``draw``; None for the others).
+    With ``draws`` (``pretrain.seeds``), a fractal run that started from another draw than the one its seed
+    is given now (:func:`fractalvid.protocol.pretraining_draw`) is an error too: it is a leftover of other
+    pre-training settings, and would mix another network into the margin."""
+    from .protocol import pretraining_draw   # protocol imports this module for its summaries
+
+    rows, missing, stale = [], [], []
     for dataset in datasets:
         for init in ("scratch", *pretrained):
             for seed in seeds:
@@ -154,12 +159,18 @@ def collect_runs(root: str | Path, datasets, pretrained, seeds) -> list[dict]:
                     missing.append(path.name)
                     continue
                 m = json.loads(path.read_text())
+                if draws is not None and init == "fractal" and m.get("draw") != pretraining_draw(int(seed), draws):
+                    stale.append(f"{path.name} (draw {m.get('draw')}, expected {pretraining_draw(int(seed), draws)})")
                 rows.append({"dataset": dataset, "init": init, "seed": int(seed), "top1": m["top1"],
                              "top5": m["top5"], "test_clips": m["test_clips"], "classes": len(m["classes"]),
                              "train_top1": m["train_top1"], "draw": m.get("draw"), "name": path.stem})
     if missing:
         raise FileNotFoundError(f"params.yaml declares fine-tuning runs whose metrics are not in {root}: "
                                 f"{missing} (run `dvc repro dvc.yaml` first)")
+    if stale:
+        raise ValueError(f"fine-tuning runs in {root} started from other pre-training draws than pretrain.seeds="
+                         f"{list(draws)} gives them: {stale}; expected runs of the current pre-training "
+                         "(run `dvc repro dvc.yaml` first)")
     return rows
 
 
@@ -204,6 +215,24 @@ def format_comparison(summary: dict) -> str:
             lines.append(f"| {dataset} | {init} | {r['n']} | {100 * r['mean']:.1f} [{100 * r['ci95'][0]:.1f}, "
                          f"{100 * r['ci95'][1]:.1f}] | {margin} | {e['test_clips']} | {100 * e['chance']:.0f} |")
     return "\n".join(lines)
+
+
+def margin_title(dataset: str, m: dict) -> str:
+    """One margin in a line, as the results figure states it: points, 95 % interval, and what it is over."""
+    over = (f"CI over {len(m['draws'])} pre-training draws" if m["over"] == "pre-training draws"
+            else "CI over fine-tuning seeds of one network")
+    return (f"{dataset}: fractal minus scratch {100 * m['mean']:+.1f} [{100 * m['ci95'][0]:+.1f}, "
+            f"{100 * m['ci95'][1]:+.1f}] points, {over}")
+
+
+def measured_here(summary: dict) -> str:
+    """The fractal margins in a sentence per set, to read beside the paper's claim."""
+    return "; ".join(
+        f"on {d} ({e['test_clips']} test clips, chance {100 * e['chance']:.0f} %), fractal pre-training is "
+        f"{100 * m['mean']:+.1f} points of top-1 against scratch (95 % CI {100 * m['ci95'][0]:+.1f} to "
+        f"{100 * m['ci95'][1]:+.1f} over {m['over']}; {m['n']} paired seeds, {len(m['draws'])} pre-training "
+        f"draws; better in {m['wins']})"
+        for d, e in summary.items() for i, m in e["margins"].items() if i == "fractal")
 
 
 def plot_comparison(ax, summary: dict) -> None:

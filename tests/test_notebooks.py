@@ -95,11 +95,12 @@ def test_pretrain_and_finetune_notebooks_write_models_metrics_and_figures(pipeli
 
 def test_figures_notebook_tabulates_every_run(pipeline):
     finetune = {"datasets": ["actions"], "pretrained": ["fractal"], "seeds": [0]}
+    figures = {"gallery_clips": 2, "gallery_res": 64, "label": None}
     metrics = pipeline / "reports" / "metrics" / "finetune"
-    stale = metrics / "actions-fractal-7.json"   # a seed params.yaml no longer declares: not counted
+    stale = metrics / "actions-fractal-7.json"   # a seed added, then removed from params.yaml: not counted
     stale.write_text((metrics / "actions-fractal-0.json").read_text())
-    nb = run_notebook("04_figures.ipynb", pipeline, {"figures": {"gallery_clips": 2, "gallery_res": 64},
-                                                     "finetune": finetune})
+    nb = run_notebook("04_figures.ipynb", pipeline, {"figures": figures, "finetune": finetune,
+                                                     "pretrain": {"seeds": [0]}})
     stale.unlink()
     results = json.loads((pipeline / "reports" / "metrics" / "results.json").read_text())
     assert results["runs"] == 2 and results["actions"]["test_clips"] == 27
@@ -111,6 +112,20 @@ def test_figures_notebook_tabulates_every_run(pipeline):
     assert "| actions | scratch | 1 |" in text and "| actions | fractal | 1 |" in text and "| 27 | 33 |" in text
     assert (pipeline / "reports" / "figures" / "04_figures" / "results.png").stat().st_size > 1000
     assert (pipeline / "reports" / "figures" / "04_figures" / "gallery" / "augment" / "clone.gif").exists()
+
+
+def test_figures_refuse_runs_of_another_pretraining_draw(pipeline, tmp_path):
+    """pretrain.seeds changed from [0] to [1] without rerunning the fine-tuning: the fractal run on disk
+    started from draw 0, and counting it would put the old network into the new one's margin."""
+    finetune = {"datasets": ["actions"], "pretrained": ["fractal"], "seeds": [0]}
+    results = pipeline / "reports" / "metrics" / "results.json"
+    before = results.read_bytes()
+    with pytest.raises(pm.PapermillExecutionError, match=r"actions-fractal-0.json \(draw 0, expected 1\)"):
+        pm.execute_notebook(str(NOTEBOOKS / "04_figures.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                            parameters={"figures": {"gallery_clips": 2, "gallery_res": 64, "label": None},
+                                        "finetune": finetune, "pretrain": {"seeds": [1]}},
+                            cwd=str(pipeline), progress_bar=False)
+    assert results.read_bytes() == before   # the last good result is not overwritten
 
 
 def test_a_failing_cell_fails_with_its_error(tmp_path):
@@ -133,7 +148,9 @@ def test_stage_graph_tracks_exactly_its_params_code_and_data():
     assert params(stages["tour"]) == {"tour"}
     assert params(stages["generate"]) == {"generate"}
     assert params(stages["downstream@actions"]) == {"downstream.actions"}
-    assert params(stages["pretrain@0"]) == {"pretrain"}
+    # every pretrain key but seeds: adding a pre-training draw reruns no other draw
+    section = yaml.safe_load((ROOT / "params.yaml").read_text())["pretrain"]
+    assert params(stages["pretrain@0"]) == {f"pretrain.{k}" for k in section if k != "seeds"}
     # pretrain.seeds: which draw each seed starts from (fractalvid.protocol.pretraining_draw)
     assert params(stages["finetune@actions-fractal-0"]) == {"finetune.recipe", "finetune.kinetics", "pretrain.seeds"}
     assert params(stages["scratch@actions-0"]) == {"finetune.recipe"}   # a new seed or set reruns no other run
