@@ -1,4 +1,6 @@
 """The front door: README.md's result table is what the committed metrics give, and the README stays short."""
+import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -40,3 +42,69 @@ def test_the_readme_is_short_and_speaks_for_itself():
     for link in re.findall(r"\]\(([^)#]+)\)", text):   # every relative link points at a file of the project
         if not link.startswith("http"):
             assert (ROOT / link).exists(), link
+
+
+def test_the_rerun_table_is_dvcs_graph():
+    rows = {name: (added, rerun) for name, added, rerun in readme.rerun_rows(ROOT)}
+    # a fine-tuning seed adds its two runs and reruns the figures alone: no other run, no pre-training
+    assert rows["`finetune.seeds`"] == (["scratch@SET-SEED", "finetune@SET-INIT-SEED"], ["figures"])
+    # a pre-training draw is a stage of its own: adding one reruns the fractal runs, not the other draws
+    assert rows["`pretrain.seeds`"] == (["pretrain@SEED"], ["finetune@SET-INIT-SEED", "figures"])
+    assert rows["`pretrain` (every key but `seeds`)"][1] == ["pretrain@SEED", "finetune@SET-INIT-SEED", "figures"]
+    assert rows["`generate`"][1][:2] == ["generate", "pretrain@SEED"] and "scratch@SET-SEED" not in rows["`generate`"][1]
+    assert rows["`tour`"] == ([], ["tour"])
+
+
+def test_a_smoke_runs_results_are_not_written_into_the_readme(tmp_path):
+    (tmp_path / "README.md").write_text((ROOT / "README.md").read_text())
+    results = json.loads((ROOT / readme.RESULTS).read_text())
+    (tmp_path / readme.RESULTS).parent.mkdir(parents=True)
+    (tmp_path / readme.RESULTS).write_text(json.dumps({**results, "label": "Smoke run (make quick)"}))
+    with pytest.raises(ValueError, match="Smoke run .* not the result"):
+        readme.expected_readme(tmp_path)
+
+
+def tweak_loop_commands(text: str) -> list[str]:
+    """The commands of the README's tweak-loop block, in order, comments dropped."""
+    block = text.split("<!-- tweak-loop", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+def test_the_tweak_loop_runs_as_written(tmp_path):
+    """The README's tweak-loop block, run in order in a fresh repository of the project's files (about 5 min):
+    the quick profile runs as experiments, labelled smoke runs, and leaves the workspace's metrics alone."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (ROOT / f).is_file():
+            (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, tmp_path / f)
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "the project")
+    prefix = Path(sys.prefix)
+    env = {**os.environ, "PATH": f"{prefix / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    results = (tmp_path / readme.RESULTS).read_bytes()
+    commands = tweak_loop_commands((ROOT / "README.md").read_text())
+    assert commands[0].startswith("source ") and any(c.startswith("make quick S=") for c in commands)
+    outputs = []
+    for command in commands[1:]:   # the environment is entered by PATH here
+        if command.startswith("make "):   # this environment, whatever its folder; never (re)build it
+            command = f"make -o {prefix / 'bin' / '.installed'} VENV={prefix} " + command[len("make "):]
+        run = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert run.returncode == 0, f"{command}\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+        outputs.append(run.stdout)
+    assert "[quick]" in outputs[-1] and "[quick_pretrain.epochs-12]" in outputs[-1]
+    table = subprocess.run(["dvc", "exp", "show", "--csv"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           check=True).stdout
+    labels = {row["Experiment"]: row["label"] for row in csv.DictReader(io.StringIO(table)) if row["Experiment"]}
+    assert set(labels) == {"quick", "quick_pretrain.epochs-12"}   # both quick runs' results are labelled
+    assert all(label.startswith("Smoke run (make quick") for label in labels.values())
+    assert (tmp_path / readme.RESULTS).read_bytes() == results   # the committed result is untouched
