@@ -11,7 +11,7 @@ to resize the stored 256 px clips to the training size (112) before augmentation
 so --input-size defaults to 112; the augmentations accept any size (--input-size 128
 measures clips loaded at 128 px and cropped down to 112).
 
-train_step_ms_per_batch: TSM-ResNet50 (fractalvid.models.build_model("tsm_r50"), 500
+train_step_ms_per_batch: TSM-ResNet50 (fractalvid.learning.models.build_model("tsm_r50"), 500
 classes; a torchvision ResNet-50 over the B*T frames where that module is missing)
 forward + cross-entropy + backward on the augmented batch. The two are timed in
 turn (augment, step, augment, step, ...) so both see the same machine load; each
@@ -26,8 +26,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from fractalvid.augment import AugmentConfig, RealVideoAugment
-from fractalvid.presets import StandardAugment
+from fractalvid.learning.augment import AugmentConfig, RealVideoAugment
+from fractalvid.learning.presets import StandardAugment
 
 
 def fake_clips(batch: int, frames: int, size: int, g: torch.Generator) -> torch.Tensor:
@@ -40,7 +40,7 @@ def fake_clips(batch: int, frames: int, size: int, g: torch.Generator) -> torch.
 
 def train_step_fn(batch: int, frames: int, classes: int = 500):
     try:
-        from fractalvid.models import build_model
+        from fractalvid.learning.models import build_model
         model, name = build_model("tsm_r50", num_classes=classes, frames=frames), "tsm_r50"
     except ImportError:
         import torchvision

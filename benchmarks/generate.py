@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from fractalvid import DatasetSpec, FractalConfig, generate, open_dataset
-from fractalvid.generate import FAMILIES
-from fractalvid.ifs import sample_clip
-from fractalvid.render import render_clip
+from fractalvid.clips.generate import FAMILIES
+from fractalvid.clips.ifs import sample_clip
+from fractalvid.clips.render import render_clip
 
 LIMIT = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "chaos_limit.py"
 

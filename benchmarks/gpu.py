@@ -41,7 +41,7 @@ def main() -> None:
             sys.exit(f"--{name}={getattr(args, name)} is not accepted: expected an integer >= 1")
 
     from fractalvid import DatasetSpec, FractalConfig, generate
-    from fractalvid.train import Run, recipe
+    from fractalvid.learning.train import Run, recipe
 
     batch, start = 32, time.perf_counter()
     common = dict(arch="tsm_r50", size=112, frames=8, batch_size=batch, workers=args.workers, val_split=None,

@@ -41,7 +41,7 @@ def measure(data: Path, out: Path, epochs: int, render_clips: int, plain: bool =
     import torch
 
     from fractalvid import DatasetSpec, FractalConfig, make_clip
-    from fractalvid.train import config_from_params, train
+    from fractalvid.learning.train import config_from_params, train
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     cfg = config_from_params(params["pretrain"], data=str(data), epochs=epochs, warmup_epochs=1, val_split=None,

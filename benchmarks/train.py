@@ -19,7 +19,7 @@ of rendered fractal clips), so no loading cost is included.
 bare_step_clips_per_s[arch]: the model alone: forward, cross-entropy, backward,
 clipping and AdamW on a normalised float batch (B, 3, 8, 112, 112).
 
-loader_clips_per_s[name]: the DataLoader ``Run`` makes (``fractalvid.train._loader``:
+loader_clips_per_s[name]: the DataLoader ``Run`` makes (``fractalvid.learning.train._loader``:
 shuffled, --workers processes, batches of B) over the train set ``build_data``
 makes, each round a fresh loader as every epoch has, timed from the moment each
 worker has delivered its first batch (start-up and, for streams, the per-worker
@@ -63,8 +63,8 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from fractalvid import DatasetSpec, FractalConfig, make_clip
-from fractalvid.models import build_model
-from fractalvid.train import Run, _loader, build_data, config_from_params, recipe
+from fractalvid.learning.models import build_model
+from fractalvid.learning.train import Run, _loader, build_data, config_from_params, recipe
 
 BASKETBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "basketball5"  # beside the checkout
 
@@ -119,7 +119,7 @@ def prepared_real(args, tmp: Path) -> Path | None:
         return Path(args.prepared)
     if not BASKETBALL.exists():
         return None
-    from fractalvid.real import prepare_dataset
+    from fractalvid.storage.real import prepare_dataset
 
     out = Path(args.prepared) if args.prepared else tmp / "basketball5"
     prepare_dataset("generic", BASKETBALL, out, short_side=128, workers=os.cpu_count(), progress=False)
@@ -168,7 +168,7 @@ def recipe_step(params_path: Path, repeats: int, log) -> dict:
     """--recipe: the CPU default's full pre-training step against its bare network (see the module doc)."""
     import yaml
 
-    from fractalvid.generate import generate
+    from fractalvid.clips.generate import generate
 
     if torch.cuda.is_available():   # before any work: the figure is the CPU default's
         raise SystemExit("--recipe measures the CPU step: run it where no GPU is visible "

@@ -23,12 +23,12 @@ What it does (work folder benchmarks/work/NAME, results benchmarks/results/NAME.
    whole at that size: its frames are portrait, and a centre square cuts off heads, arms and feet); skipped
    with a note if not;
 2. pre-trains once (params.yaml ``pretrain``; ``--pretrain-epochs`` changes the budget); with ``--stream N``
-   on clips rendered on the fly instead (:class:`fractalvid.stream.FractalStream`, in loader workers, no
+   on clips rendered on the fly instead (:class:`fractalvid.learning.stream.FractalStream`, in loader workers, no
    disk, no compression), N per epoch drawn from the clips ``generate`` describes: with the default set the
    same 2000 clips as the stored set, with ``--set generate.per_class=400`` mostly new clips every epoch at
    the same clip-passes (the fixed set against the stream; its minutes include the rendering);
 3. for every seed of ``finetune.seeds`` (or ``--seeds``), fine-tunes from scratch and from the pre-trained
-   network with ``finetune.recipe`` on every fold of each set (:func:`fractalvid.protocol.train_folds`): the
+   network with ``finetune.recipe`` on every fold of each set (:func:`fractalvid.evaluation.protocol.train_folds`): the
    built-in benchmark in folds of whole actors, basketball5 in class-stratified folds by clip (it has no
    player identity), so every clip is tested once;
 4. writes ``summary.<set>.margin_top1 = {"mean", "ci95", "per_seed"}`` (fractions; fractal minus scratch,
@@ -61,12 +61,14 @@ import torch
 import yaml
 
 from fractalvid.config import differing
-from fractalvid.real import prepare_dataset
-from fractalvid.generate import DatasetSpec, generate
+from fractalvid.storage.real import prepare_dataset
+from fractalvid.clips.generate import DatasetSpec, generate
 from fractalvid.numerics import machine
-from fractalvid.protocol import pretraining_draw, train_folds
-from fractalvid.report import comparison, read_history
-from fractalvid.train import TrainConfig, config_from_params, finetune_config, train
+from fractalvid.evaluation.stats import pretraining_draw
+from fractalvid.evaluation.protocol import train_folds
+from fractalvid.evaluation.report import comparison
+from fractalvid.learning.runs import read_history
+from fractalvid.learning.train import TrainConfig, config_from_params, finetune_config, train
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -128,7 +130,7 @@ def shuffled_labels(folder: Path, spec: DatasetSpec, seed: int = 0) -> None:
     when it resumes a finished set, and the control must then be applied again, identically."""
     import csv
 
-    from fractalvid.store import read_rows, write_rows
+    from fractalvid.storage.store import read_rows, write_rows
 
     rows = read_rows(folder / "manifest.csv")
     true = [spec.label_split(int(r["index"]))[0] for r in rows]

@@ -4,15 +4,15 @@
     generate("data/fractal", DatasetSpec(classes=10, per_class=20))
     ds = open_dataset("data/fractal"); frames, label = ds[0]
 """
-__version__ = "0.1.0"
+from .version import __version__  # noqa: F401
 
 # first, before torch computes anything: the instruction-set caps that give every x86-64 machine the same digits
 from .numerics import pin_instruction_sets  # noqa: E402
 
 pin_instruction_sets()
 
-from .generate import DatasetSpec, generate, make_clip, merge  # noqa: E402
-from .ifs import FractalConfig  # noqa: E402
-from .store import open_dataset  # noqa: E402
+from .clips.generate import DatasetSpec, generate, make_clip, merge  # noqa: E402
+from .clips.ifs import FractalConfig  # noqa: E402
+from .storage.store import open_dataset  # noqa: E402
 
 __all__ = ["DatasetSpec", "FractalConfig", "generate", "make_clip", "merge", "open_dataset"]

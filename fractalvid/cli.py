@@ -3,18 +3,24 @@ exp-run``.
 
 Also ``python -m fractalvid``. Training commands take the settings the
 notebooks take: a params.yaml section (``--params params.yaml``), then any
-``--set KEY=VALUE`` on top (the fields of ``fractalvid.train.TrainConfig``).
+``--set KEY=VALUE`` on top (the fields of ``fractalvid.learning.train.TrainConfig``).
 Under ``torchrun --nproc-per-node N`` they train on N processes.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
+import shlex
 import sys
 import time
+from pathlib import Path
 
-from .ifs import FractalConfig
-from .kernels import DEFAULT_VARIATIONS, VARIATION_NAMES
+import yaml
+
+from .clips.ifs import FractalConfig
+from .clips.kernels import DEFAULT_VARIATIONS, VARIATION_NAMES
 
 
 def _generate_parser(sub):
@@ -23,7 +29,7 @@ def _generate_parser(sub):
                                    "the paper compares with); rerunning the same command resumes it.")
     p.add_argument("out", help="output folder")
     p.add_argument("--family", default="fractal",
-                   help="fractal (default), perlin, dead_leaves or octopus (see fractalvid/families.py)")
+                   help="fractal (default), perlin, dead_leaves or octopus (see fractalvid/clips/families.py)")
     p.add_argument("--classes", type=int, help="supervised: number of classes")
     p.add_argument("--per-class", type=int, default=200, help="clips per class, validation included (default 200)")
     p.add_argument("--val-per-class", type=int, default=10, help="held-out clips per class (default 10)")
@@ -66,9 +72,7 @@ def _key_values(items: list[str], flag: str) -> dict:
 
 
 def _spec_from_args(a):
-    import dataclasses
-
-    from .generate import FAMILIES, DatasetSpec
+    from .clips.generate import FAMILIES, DatasetSpec   # per command, as in main
 
     if a.family not in FAMILIES:
         raise ValueError(f"family={a.family!r} is not accepted: expected one of {tuple(FAMILIES)}")
@@ -93,12 +97,10 @@ def _spec_from_args(a):
 
 def _train_config(a):
     """params section, then the explicit flags, then --set; the recipe of the command's task underneath."""
-    from .train import config_from_params
+    from .learning.train import config_from_params   # per command, as in main: torch for training only
 
     section = {}
     if a.params:
-        import yaml
-
         params = yaml.safe_load(open(a.params))
         name = a.section or a.command
         if name not in params:
@@ -190,9 +192,11 @@ def main(argv: list[str] | None = None) -> int:
                         "it exists)")
     p.add_argument("--dry", action="store_true", help="print the dvc command instead of running it")
     a = parser.parse_args(argv)
+    # each command imports its own modules when it runs (the "# per command" imports below): `fractalvid show`
+    # or `generate` should not wait a few seconds for torch and torchvision, which only training needs
     try:
         if a.command == "generate":
-            from .generate import generate, parse_shard
+            from .clips.generate import generate, parse_shard   # per command
 
             parse_shard(a.shard)  # fail on a bad spec before any work
             start = time.perf_counter()
@@ -203,50 +207,44 @@ def main(argv: list[str] | None = None) -> int:
                   if card else f"part {a.shard} done; the dataset completes when every part exists "
                                 "(generate the other parts into the same folder, or `fractalvid merge`)")
         elif a.command == "show":
-            from .store import open_dataset
-            from .video import write_clip
+            from .storage.store import open_dataset   # per command
+            from .storage.video import write_clip   # per command
 
             ds = open_dataset(a.dataset)
             frames, label = ds[a.index]
             print(write_clip(frames, a.out))
         elif a.command == "merge":
-            from .generate import merge
+            from .clips.generate import merge   # per command
 
             card = merge(a.out, a.parts)
             print(f"{a.out}: {card['clips']} clips" if card else f"{a.out}: still incomplete, parts are missing")
         elif a.command == "gallery":
-            from .gallery import gallery
+            from .gallery import gallery   # per command
 
             for path in gallery(a.out, clips=a.clips, res=a.res, seed=a.seed):
                 print(path)
         elif a.command == "data":
-            from .real import prepare_dataset
+            from .storage.real import prepare_dataset   # per command
 
             card = prepare_dataset(a.dataset, a.root, a.out, split=a.split, short_side=a.short_side,
                                    square=a.square, workers=a.workers, overwrite=a.overwrite, progress=not a.quiet)
             print(json.dumps({k: card.get(k) for k in ("clips", "splits", "skipped", "bytes_per_clip")}))
         elif a.command in ("pretrain", "finetune"):
-            from .train import train
+            from .learning.train import train   # per command
 
             print(json.dumps(train(_train_config(a), a.out, progress=not a.quiet)))
         elif a.command == "evaluate":
-            from .train import evaluate_checkpoint
+            from .learning.train import evaluate_checkpoint   # per command
 
             print(json.dumps(evaluate_checkpoint(a.checkpoint, a.data, split=a.split, val_clips=a.clips,
                                                  crops=a.crops)))
         elif a.command == "ablations":
-            from pathlib import Path
-
-            from .ablations import record_ablations
+            from .evaluation.ablations import record_ablations   # per command
 
             rows = record_ablations(Path(a.out))
             print(f"{a.out}.json and {a.out}.md: {len(rows)} rows")
         elif a.command == "exp-run":
-            import os
-            import shlex
-            from pathlib import Path
-
-            from .project import experiment_command
+            from .project import experiment_command   # per command
 
             copy = a.copy or (["data/real"] if Path("data/real").is_dir() else [])
             command = experiment_command(a.profile, a.name or Path(a.profile).stem, copy_paths=tuple(copy),

@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .augment import (AugmentConfig, Background, CameraPan, CameraShake, CameraZoom, Clone, Displacement,
-                      ForegroundPlacement, Perspective, RealVideoAugment)
-from .generate import FAMILIES, DatasetSpec, make_clip
-from .ifs import FractalConfig
-from .presets import StandardAugment
+from .clips.generate import FAMILIES, DatasetSpec, make_clip
+from .clips.ifs import FractalConfig
+from .learning.augment import (AugmentConfig, Background, CameraPan, CameraShake, CameraZoom, Clone, Displacement,
+                               ForegroundPlacement, Perspective, RealVideoAugment)
+from .learning.presets import StandardAugment
 
 OFF = dict(background=False, placement=False, clone=False, displacement=False, perspective=False,
            camera_pan=False, camera_zoom=False, camera_shake=False)

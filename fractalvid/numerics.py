@@ -10,7 +10,7 @@ training speed, all of it oneDNN's (its AVX2 convolutions are slower); the pipel
 wins most of it back (``benchmarks/numerics.py``). The thread count is part of the result too (1, 2, 3 and 4
 threads train four different sets of weights), so the pipeline fixes it (``threads`` in params.yaml).
 The clips depend on no setting here: the numba kernels are compiled without reassociation (see
-:data:`fractalvid.kernels.FASTMATH`), so they have the same bytes on every CPU with FMA.
+:data:`fractalvid.clips.kernels.FASTMATH`), so they have the same bytes on every CPU with FMA.
 
 :func:`pin_instruction_sets` must run before torch's first operation: ``import fractalvid`` runs it, as
 the first thing the package does. A variable already set in the environment is left as it is, and
@@ -52,7 +52,7 @@ def pin_instruction_sets() -> dict[str, str]:
         for name, value in PINNED_ISA.items():
             os.environ.setdefault(name, value)
     else:
-        # the kernels are compiled with other flags (fractalvid.kernels.FASTMATH), and numba's cache tells
+        # the kernels are compiled with other flags (fractalvid.clips.kernels.FASTMATH), and numba's cache tells
         # compiled code apart by source file and CPU, not by flags: a cache of their own keeps either mode from
         # loading the other's code. numba reads the setting when a kernel is first compiled or loaded.
         from numba.core import config as numba_config  # here: only the native mode needs numba this early

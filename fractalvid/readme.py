@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 BEGIN = "<!-- results: written by `make readme` from the metrics files named below; do not edit by hand -->"
 END = "<!-- /results -->"
 RERUNS_BEGIN = "<!-- reruns: written by `make readme` from dvc.yaml; do not edit by hand -->"
@@ -90,9 +92,8 @@ def rerun_rows(root: Path) -> list[tuple[str, list[str], list[str]]]:
     on it or on a section holding it, then every stage downstream of them; a list a stage iterates over
     (``finetune.seeds``) adds or removes that stage's instances instead. Keys of one section that do the same
     are one row (``pretrain``: every key but the ones with rows of their own)."""
-    import networkx as nx            # DVC's graph type; only the README's tables need it
-    import yaml
-    from dvc.repo import Repo
+    import networkx as nx            # DVC (a second to import) and its graph type: only this table needs them
+    from dvc.repo import Repo        # (as above)
 
     groups = _stage_groups(yaml.safe_load((root / "dvc.yaml").read_text()))
     with Repo(str(root)) as repo:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import check
-from .ifs import FractalConfig, interpolate, sample_key_frames, sample_sigma_factors
-from .kernels import chaos_game
-from .render import frame_view, map_tables, splat_and_tone_map
+from .clips.ifs import FractalConfig, interpolate, sample_key_frames, sample_sigma_factors
+from .clips.kernels import chaos_game
+from .clips.render import frame_view, map_tables, splat_and_tone_map
 
 
 def walk(coef: np.ndarray, steps: int, rng: np.random.Generator, start=(0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from fractalvid import ablations  # noqa: E402
+from fractalvid.evaluation import ablations  # noqa: E402
 
 PARAMS = {"generate": {"out": "data/fractal", "classes": 100, "per_class": 22, "fractal": {"motion": "decomposed"}},
           "pretrain": {"out": "models/pretrain", "task": "supervised", "epochs": 20}}

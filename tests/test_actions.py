@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from fractalvid.actions import (ACTIONS, ActionConfig, Body, action_index, actor_body, clip_for_index, clip_layout,
-                                render_action)
+from fractalvid.clips.actions import (ACTIONS, ActionConfig, Body, action_index, actor_body, clip_for_index,
+                                      clip_layout, render_action)
 
 
 def _mask_render(seed, action, actor, cfg):

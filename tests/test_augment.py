@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from fractalvid.augment import (AugmentConfig, Background, CameraPan, CameraShake, CameraZoom, Clone,
-                                Displacement, ForegroundPlacement, Perspective, RealVideoAugment, tint)
-from fractalvid.presets import StandardAugment
+from fractalvid.learning.augment import (AugmentConfig, Background, CameraPan, CameraShake, CameraZoom, Clone,
+                                         Displacement, ForegroundPlacement, Perspective, RealVideoAugment, tint)
+from fractalvid.learning.presets import StandardAugment
 
 GEOMETRIC = {  # module -> (switch, probability)
     ForegroundPlacement: ("placement", "p_placement"), Clone: ("clone", "p_clone"),

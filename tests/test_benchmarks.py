@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fractalvid.generate import FAMILIES
+from fractalvid.clips.generate import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -295,7 +295,7 @@ def test_transfer_reuses_a_pretraining_only_if_these_settings_make_it(tmp_path):
     import torch
     import yaml
 
-    from fractalvid.train import config_from_params
+    from fractalvid.learning.train import config_from_params
 
     transfer = benchmark_module("transfer")
     params = transfer.merge(yaml.safe_load((ROOT / "params.yaml").read_text()), {"generate": {"classes": 500}})

@@ -16,11 +16,11 @@ from torch.utils.data import DataLoader
 
 from conftest import pattern, write_video
 from fractalvid import DatasetSpec, generate, make_clip, open_dataset
-from fractalvid.data import VideoClips, eval_indices, train_indices
-from fractalvid.presets import eval_transform, eval_views, luminance, resize_center_crop
-from fractalvid.real import VideoRecord, hash_split, list_videos, prepare, prepare_dataset, read_video
-from fractalvid.stream import FractalStream
-from fractalvid.store import MANIFEST_FIELDS, decode_clip, encode_clip
+from fractalvid.learning.data import VideoClips, eval_indices, train_indices
+from fractalvid.learning.presets import eval_transform, eval_views, luminance, resize_center_crop
+from fractalvid.storage.real import VideoRecord, hash_split, list_videos, prepare, prepare_dataset, read_video
+from fractalvid.learning.stream import FractalStream
+from fractalvid.storage.store import MANIFEST_FIELDS, decode_clip, encode_clip
 
 BASKETBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "basketball5"  # beside the checkout
 
@@ -312,7 +312,7 @@ def test_basketball5_prepares_and_loads_as_generic(tmp_path):
 def test_real_clips_prepare_to_the_same_bytes_in_separate_processes(tmp_path):
     """x264's macroblock tree had given the same real clips different bytes in each process (6 of 6); a
     fresh process per preparation, as two machines or two runs of the pipeline would be."""
-    code = ("import sys; from fractalvid.real import list_videos, prepare; r, n = list_videos('generic', sys.argv[1]); "
+    code = ("import sys; from fractalvid.storage.real import list_videos, prepare; r, n = list_videos('generic', sys.argv[1]); "
             "prepare(r[::4], sys.argv[2], short_side=64, class_names=n, workers=2, progress=False)")
     for name in ("a", "b"):
         subprocess.run([sys.executable, "-c", code, str(BASKETBALL), str(tmp_path / name)], check=True, timeout=300)

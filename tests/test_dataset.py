@@ -12,8 +12,8 @@ import pytest
 
 from fractalvid import DatasetSpec, generate, make_clip, merge, open_dataset
 from fractalvid.cli import main as cli
-from fractalvid.generate import class_params
-from fractalvid.store import decode_clip, encode_clip
+from fractalvid.clips.generate import class_params
+from fractalvid.storage.store import decode_clip, encode_clip
 
 
 TINY_ARGS = ["--res", "64", "--set", "walkers=32", "--set", "steps=500", "--set", "discard=50",

@@ -7,13 +7,13 @@ import pytest
 
 from fractalvid import DatasetSpec, generate, make_clip, merge, open_dataset
 from fractalvid.cli import main as cli
-from fractalvid.families import (DeadLeavesConfig, Leaves, OctopusConfig, PerlinConfig, limb_points, perlin_class,
-                                 render_leaves, render_octopus, render_perlin, sample_leaves, sample_octopus,
-                                 smooth_tracks)
-from fractalvid.generate import FAMILIES, Family
-from fractalvid.ifs import quadratic_spline
-from fractalvid.kernels import perlin_octave
-from fractalvid.store import encode_clip
+from fractalvid.clips.families import (DeadLeavesConfig, Leaves, OctopusConfig, PerlinConfig, limb_points,
+                                       perlin_class, render_leaves, render_octopus, render_perlin, sample_leaves,
+                                       sample_octopus, smooth_tracks)
+from fractalvid.clips.generate import FAMILIES, Family
+from fractalvid.clips.ifs import quadratic_spline
+from fractalvid.clips.kernels import perlin_octave
+from fractalvid.storage.store import encode_clip
 
 NEW = ("perlin", "dead_leaves", "octopus")
 

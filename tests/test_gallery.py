@@ -5,7 +5,7 @@ from PIL import Image
 
 from fractalvid.cli import main
 from fractalvid.gallery import EFFECTS, augment_views, family_clips, gallery
-from fractalvid.generate import FAMILIES
+from fractalvid.clips.generate import FAMILIES
 
 
 def test_gallery_writes_a_sheet_and_an_animation_per_family_and_effect(tmp_path):

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from fractalvid.ifs import (FractalConfig, abs_det, compose, curve_periodic, curve_sharp, curve_spline,
-                            interpolate, perturb, sample_clip, sample_key_frames, sample_motion_curves,
-                            sample_sigma_factors)
-from fractalvid.render import TABLE_BITS, map_probabilities, map_tables
+from fractalvid.clips.ifs import (FractalConfig, abs_det, compose, curve_periodic, curve_sharp, curve_spline,
+                                  interpolate, perturb, sample_clip, sample_key_frames, sample_motion_curves,
+                                  sample_sigma_factors)
+from fractalvid.clips.render import TABLE_BITS, map_probabilities, map_tables
 
 
 @pytest.mark.parametrize("k", range(3, 9))

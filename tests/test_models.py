@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from fractalvid.models import (LoadReport, TemporalShift, build_model, load_trunk,
-                               load_tsm_kinetics, temporal_shift, trunk_state_dict)
+from fractalvid.learning.models import (LoadReport, TemporalShift, build_model, load_trunk, load_tsm_kinetics,
+                                        temporal_shift, trunk_state_dict)
 
 
 def clips(b=2, t=4, size=32, seed=0):
@@ -460,7 +460,7 @@ def test_kinetics_loader_errors(tmp_path):
 def test_x3d_parameters_and_multiply_adds_match_the_x3d_paper():
     """Table 3 of Feichtenhofer (2020): X3D-S and X3D-M have 3.76 M parameters (400 classes); X3D-S costs
     1.96 G multiply-adds per 13 x 160^2 clip, X3D-M 4.73 G per 16 x 224^2 clip."""
-    from fractalvid.x3d import INPUTS, multiply_adds, parameters
+    from fractalvid.learning.x3d import INPUTS, multiply_adds, parameters
 
     for arch, gmacs in (("x3d_s", 1.96), ("x3d_m", 4.73)):
         model = build_model(arch, 400)

@@ -1,5 +1,4 @@
 """Every notebook executes under papermill with tiny parameters; the pipeline reproduces with DVC."""
-import ast
 import json
 import os
 import shutil
@@ -12,6 +11,7 @@ import pytest
 import yaml
 
 from conftest import TINY
+from importgraph import code_deps, notebook_files
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -151,7 +151,7 @@ def test_stage_graph_tracks_exactly_its_params_code_and_data():
     # every pretrain key but seeds: adding a pre-training draw reruns no other draw
     section = yaml.safe_load((ROOT / "params.yaml").read_text())["pretrain"]
     assert params(stages["pretrain@0"]) == {f"pretrain.{k}" for k in section if k != "seeds"}
-    # pretrain.seeds: which draw each seed starts from (fractalvid.protocol.pretraining_draw)
+    # pretrain.seeds: which draw each seed starts from (fractalvid.evaluation.stats.pretraining_draw)
     assert params(stages["finetune@actions-fractal-0"]) == {"finetune.recipe", "finetune.kinetics", "pretrain.seeds"}
     assert params(stages["scratch@actions-0"]) == {"finetune.recipe"}   # a new seed or set reruns no other run
     assert "models/pretrain" not in deps(stages["scratch@actions-0"])
@@ -160,50 +160,17 @@ def test_stage_graph_tracks_exactly_its_params_code_and_data():
         if stage.cmd and "papermill" in stage.cmd:
             notebook = stage.cmd.split("papermill ")[1].split()[0]
             assert notebook in deps(stage), f"{stage.addressing} does not depend on its notebook"
-            for dep in deps(stage):
-                if dep.startswith(("fractalvid/", "notebooks/")):
-                    assert (ROOT / dep).exists(), f"{stage.addressing} depends on missing {dep}"
-            missing = imported_files(ROOT / notebook) - deps(stage)
-            assert not missing, f"{stage.addressing} runs {sorted(missing)} but does not depend on them"
-
-
-def _fractalvid_imports(source: str, package_file: bool) -> set[str]:
-    """Project files named by the imports of some Python source, at any depth (lazy imports count: they run)."""
-    files = set()
-    for node in ast.walk(ast.parse(source)):
-        names = []
-        if isinstance(node, ast.ImportFrom):
-            module = ("fractalvid" + ("." + node.module if node.module else "")) if node.level and package_file \
-                else node.module or ""
-            names = [module] + [f"{module}.{a.name}" for a in node.names]
-        elif isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        for name in names:
-            if name.split(".")[0] == "fractalvid":
-                path = Path(*name.split(".")).with_suffix(".py")
-                if (ROOT / path).exists():
-                    files.add(path.as_posix())
-    return files
-
-
-def imported_files(notebook: Path) -> set[str]:
-    """Every project file a notebook runs: its fractalvid imports, followed through the package (its
-    ``__init__.py`` included, which importing any submodule runs)."""
-    code = "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
-                     if c["cell_type"] == "code")
-    todo, seen = list(_fractalvid_imports(code, False)), set()
-    while todo:
-        f = todo.pop()
-        if f in seen:
-            continue
-        seen.add(f)
-        todo += _fractalvid_imports((ROOT / f).read_text(), True) | {"fractalvid/__init__.py"}
-    return seen
+            code = sorted(d for d in deps(stage) if d.startswith("fractalvid"))
+            # exactly the files the notebook runs, a subpackage as its folder where all of it runs
+            # (python tests/importgraph.py writes them)
+            assert code == code_deps(ROOT / notebook), f"{stage.addressing}: run `python tests/importgraph.py`"
 
 
 def test_import_closure_follows_the_package():
-    assert imported_files(NOTEBOOKS / "02_pretrain.ipynb") >= {"fractalvid/train.py", "fractalvid/__init__.py",
-                                                               "fractalvid/ifs.py", "fractalvid/checks.py"}
+    files = notebook_files(NOTEBOOKS / "02_pretrain.ipynb")
+    assert files >= {"fractalvid/learning/train.py", "fractalvid/__init__.py", "fractalvid/learning/__init__.py",
+                     "fractalvid/clips/ifs.py", "fractalvid/checks.py", "fractalvid/storage/real/layout.py"}
+    assert "fractalvid/evaluation/protocol.py" not in files   # pre-training runs no fold
 
 
 @pytest.mark.slow

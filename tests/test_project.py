@@ -92,12 +92,12 @@ def test_exp_run_dry_prints_a_temporary_experiment_leaving_params_alone(capsys, 
 def test_paper_recipe_has_one_source():
     """params-paper.yaml's training sections are the library's paper recipe (TrainConfig's defaults for
     pre-training, train.recipe("finetune") for fine-tuning), value for value."""
-    from fractalvid.train import TrainConfig, config_from_params, finetune_config, recipe
+    from fractalvid.learning.train import TrainConfig, config_from_params, finetune_config, recipe
 
     paper = yaml.safe_load((ROOT / "params-paper.yaml").read_text())
     run_keys = {"data", "workers", "in_memory", "init", "val_split", "seed", "folds", "fold", "label_fraction",
                 "holdout"}
-    from fractalvid.augment import AugmentConfig
+    from fractalvid.learning.augment import AugmentConfig
 
     def settings(cfg):  # the augmentation as every one of its values (the paper's spells out its switches)
         return {**{k: v for k, v in cfg.to_dict().items() if k not in run_keys},

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from fractalvid import DatasetSpec, generate
-from fractalvid.data import MemoryClips, VideoClips
-from fractalvid.models import build_model
-from fractalvid.protocol import (clip_groups, fold_of, margin_over_draws, mean_ci95, paired_margin, pretraining_draw,
-                                 split_indices, t975)
-from fractalvid.store import open_dataset
-from fractalvid.train import build_data, recipe
+from fractalvid.learning.data import MemoryClips, VideoClips
+from fractalvid.learning.models import build_model
+from fractalvid.learning.splits import clip_groups, fold_of, split_indices
+from fractalvid.evaluation.stats import margin_over_draws, mean_ci95, paired_margin, pretraining_draw, t975
+from fractalvid.storage.store import open_dataset
+from fractalvid.learning.train import build_data, recipe
 
 
 def test_folds_test_every_clip_once_stratified():
@@ -156,7 +156,7 @@ def test_curves_show_accuracy_in_percent_with_chance_and_clips():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from fractalvid.report import plot_curves
+    from fractalvid.evaluation.report import plot_curves
 
     history = {"epoch": np.array([1, 2]), "train_loss": np.array([2.0, 1.0]), "train_top1": np.array([0.2, 0.5]),
                "val_loss": np.array([2.1, 1.5]), "val_top1": np.array([0.1, 0.4])}
@@ -174,7 +174,8 @@ def test_pooled_curves_weight_validation_by_test_clips_and_keep_the_epochs_of_fo
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from fractalvid.report import plot_curves, pooled_history
+    from fractalvid.evaluation.report import plot_curves
+    from fractalvid.learning.runs import pooled_history
 
     def fold(name, clips, rows):   # an early-stopped fold: val_* empty per epoch, select_* filled
         run = tmp_path / name
@@ -211,7 +212,8 @@ def test_per_epoch_curves_draw_the_test_part_or_the_held_out_clips_that_chose_th
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from fractalvid.report import comparison, plot_runs_per_epoch, write_history
+    from fractalvid.evaluation.report import comparison, plot_runs_per_epoch
+    from fractalvid.learning.runs import write_history
 
     nan = [float("nan")] * 2
     curves = {("scratch", 0): ([0.2, 0.3], nan), ("fractal", 0): ([0.4, 0.5], nan),      # test part every epoch

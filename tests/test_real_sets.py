@@ -10,10 +10,10 @@ from PIL import Image
 from conftest import pattern, write_video
 from fractalvid import open_dataset
 from fractalvid.cli import main
-from fractalvid.protocol import clip_groups, split_indices
-from fractalvid.real import (VOLLEYBALL_ACTIVITIES, VOLLEYBALL_TEST, VOLLEYBALL_TRAIN, VOLLEYBALL_VAL,
-                             WEIZMANN_ACTIONS, WEIZMANN_ACTORS, WEIZMANN_TEST_ACTORS, VideoError, list_videos, prepare,
-                             read_video)
+from fractalvid.learning.splits import clip_groups, split_indices
+from fractalvid.storage.real import (VOLLEYBALL_ACTIVITIES, VOLLEYBALL_TEST, VOLLEYBALL_TRAIN, VOLLEYBALL_VAL,
+                                     WEIZMANN_ACTIONS, WEIZMANN_ACTORS, WEIZMANN_TEST_ACTORS, VideoError,
+                                     list_videos, prepare, read_video)
 
 
 def write_frames(folder: Path, names, seed: int = 0, ext: str = ".jpg") -> np.ndarray:
@@ -315,7 +315,7 @@ def test_weizmann_prepares_with_actors_as_groups_and_folds_of_whole_actors(tmp_p
 def test_weizmann_section_of_params_and_the_command_line(tmp_path, capsys):
     import yaml
 
-    from fractalvid.data import make_dataset
+    from fractalvid.learning.data import make_dataset
 
     params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
     section = params["downstream"]["weizmann"]

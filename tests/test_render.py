@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from fractalvid.ifs import ClipParams, FractalConfig, sample_clip
-from fractalvid.kernels import VARIATIONS, chaos_game
-from fractalvid.render import frame_view, map_tables, render_clip, splat_and_tone_map
+from fractalvid.clips.ifs import ClipParams, FractalConfig, sample_clip
+from fractalvid.clips.kernels import VARIATIONS, chaos_game
+from fractalvid.clips.render import frame_view, map_tables, render_clip, splat_and_tone_map
 
 
 def _good_clips(cfg, n, seed=0):

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from fractalvid import FractalConfig
-from fractalvid.ifs import ClipParams
-from fractalvid.render import render_clip
+from fractalvid.clips.ifs import ClipParams
+from fractalvid.clips.render import render_clip
 from fractalvid.tour import maps_with_alpha, render_stages, walk
 
 SIERPINSKI = np.array([[0.5, 0, -0.5, 0, 0.5, -0.5], [0.5, 0, 0.5, 0, 0.5, -0.5], [0.5, 0, 0.0, 0, 0.5, 0.5]])

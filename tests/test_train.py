@@ -27,11 +27,11 @@ import torch.nn.functional as F
 
 from conftest import TINY
 from fractalvid import DatasetSpec, FractalConfig, generate
-from fractalvid.real import VideoRecord, prepare
-from fractalvid.models import build_model, trunk_stages
-from fractalvid.selfsup import BYOL, MoCo, SimCLR, byol_loss, nt_xent
-from fractalvid.train import (HISTORY_FIELDS, Run, TrainConfig, build_data, cosine_with_warmup,
-                              evaluate_checkpoint, finetune_config, load_checkpoint, recipe, train)
+from fractalvid.storage.real import VideoRecord, prepare
+from fractalvid.learning.models import build_model, trunk_stages
+from fractalvid.learning.selfsup import BYOL, MoCo, SimCLR, byol_loss, nt_xent
+from fractalvid.learning.train import (HISTORY_FIELDS, Run, TrainConfig, build_data, cosine_with_warmup,
+                                       evaluate_checkpoint, finetune_config, load_checkpoint, recipe, train)
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("clips_per_s", "epoch_s", "train_minutes")        # the only numbers allowed to differ between equal runs
@@ -234,7 +234,7 @@ def test_sigkill_then_resume_matches_uninterrupted(pretrained, tmp_path):
     process resumes the run in the same folder."""
     cfg, reference = pretrained
     code = ("import json, sys, torch; torch.set_num_threads(1); "
-            "from fractalvid.train import TrainConfig, train; "
+            "from fractalvid.learning.train import TrainConfig, train; "
             "train(TrainConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], progress=False)")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict()), str(tmp_path)], cwd=ROOT,
@@ -941,7 +941,7 @@ def run_distributed(cfg: TrainConfig, out: Path, world: int = 2, timeout: float 
                     keep_checkpoint: bool = False) -> None:
     """What torchrun does on one machine: `world` processes with RANK, WORLD_SIZE, MASTER_ADDR/PORT set."""
     code = ("import json, sys, torch; torch.set_num_threads(1); "
-            "from fractalvid.train import TrainConfig, train; "
+            "from fractalvid.learning.train import TrainConfig, train; "
             "train(TrainConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], progress=False, "
             f"keep_checkpoint={keep_checkpoint})")
     base = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "MASTER_ADDR": "127.0.0.1",

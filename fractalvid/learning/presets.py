@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check as _check
+from ..checks import check as _check
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)   # ITU-R BT.601: Y = 0.299 R + 0.587 G + 0.114 B
@@ -122,7 +122,7 @@ class StandardAugment(nn.Module):
                  ratio: tuple = (3 / 4, 4 / 3), flip: bool = True, randaugment: bool = True, magnitude: int = 7,
                  num_ops: int = 2, blur_p: float = 0.5, normalise: bool = True):
         super().__init__()
-        from torchvision.transforms import v2
+        from torchvision.transforms import v2   # torchvision loads where used: about 1 s
 
         _check(isinstance(train, bool), "train", train, "True or False")
         _check(isinstance(size, int) and not isinstance(size, bool) and 8 <= size <= 4096, "size", size,
@@ -226,7 +226,7 @@ class StandardAugment(nn.Module):
         commutes with crop, resize, flip and blur, whose weights sum to 1: applied here, it gives what it would
         on the uncropped clips while those work on one channel instead of three (a training step about 4 %
         faster on 2 cores: benchmarks/results/selection.md)."""
-        from torchvision import tv_tensors
+        from torchvision import tv_tensors   # as above
 
         if not isinstance(x, torch.Tensor) or x.dim() != 5 or x.shape[1] not in (1, 3) or 0 in x.shape:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__

@@ -1,11 +1,11 @@
 """Datasets for training: made from a params.yaml section, and sampled into clips.
 
 1. :func:`make_dataset` turns a params.yaml dataset section into a dataset on disk: synthetic clips
-   generated (:mod:`fractalvid.generate`) or a real dataset prepared (:mod:`fractalvid.real`).
+   generated (:mod:`fractalvid.clips.generate`) or a real dataset prepared (:mod:`fractalvid.storage.real`).
 2. Clip sampling (the paper's recipe): :class:`VideoClips` turns a stored dataset into torch items
    ``(uint8 clip (C, T, H, W), label)`` for training, or ``(uint8 clips (num_clips, C, T, H, W), label)``
    for validation; :class:`MemoryClips` holds a small dataset decoded once in RAM.
-   :class:`fractalvid.stream.FractalStream` yields the same items from clips rendered on the fly.
+   :class:`fractalvid.learning.stream.FractalStream` yields the same items from clips rendered on the fly.
 
 All randomness is derived from explicit seeds: an item's draws come from
 ``np.random.default_rng([seed, epoch, index])``, so results depend neither on
@@ -21,12 +21,12 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from .checks import check_int as _check_int
-from .generate import DatasetSpec
+from ..checks import check_int as _check_int
+from ..clips.generate import DatasetSpec, generate
+from ..progress import terminal
+from ..storage.real import prepare_dataset
+from ..storage.store import ClipDataset, open_dataset
 from .presets import eval_views, resize_center_crop
-from .progress import terminal
-from .real import prepare_dataset
-from .store import ClipDataset, open_dataset
 
 PADS = ("repeat", "loop")
 
@@ -34,15 +34,13 @@ PADS = ("repeat", "loop")
 def make_dataset(name: str, section: dict, out: str | os.PathLike, overwrite: bool = False) -> dict:
     """A params.yaml dataset section -> the dataset in ``out``; returns its card.
 
-    A section with ``source`` is a real dataset (source: one of fractalvid.real.DATASETS, root, split,
+    A section with ``source`` is a real dataset (source: one of fractalvid.storage.real.DATASETS, root, split,
     short_side, square), prepared from the videos unpacked at ``root``; any other section is a
-    :class:`~fractalvid.generate.DatasetSpec` of synthetic clips (plus its run key ``workers``).
+    :class:`~fractalvid.clips.generate.DatasetSpec` of synthetic clips (plus its run key ``workers``).
     A dataset already in ``out`` with the same settings is resumed (complete: left as it is); one made
     with other settings raises FileExistsError unless ``overwrite``. (``dvc repro`` removes a stage's
     outputs before running it, so the pipeline never needs ``overwrite``.)
     """
-    from .generate import generate
-
     if "source" not in section:
         return generate(out, DatasetSpec.from_params(section), workers=section.get("workers"), overwrite=overwrite)
     root = Path(section["root"])
@@ -107,7 +105,7 @@ class VideoClips(Dataset):
     """Clips of a stored dataset as torch items (the paper's recipe).
 
     ``source`` is a dataset folder (opened with ``open_dataset(source, split)``),
-    a :class:`~fractalvid.store.ClipDataset` (generated grey: C = 1; prepared
+    a :class:`~fractalvid.storage.store.ClipDataset` (generated grey: C = 1; prepared
     real: C = 3), or any sequence whose items are ``(frames, label)`` with
     frames (T, H, W) or (T, H, W, 3).
 
@@ -120,7 +118,7 @@ class VideoClips(Dataset):
       items come at the stored size. Random crops are the augmentation's job.
     - ``train=False``: ``(clips uint8 (num_clips, C, frames, H, W), label)``,
       evenly spaced clips (:func:`eval_indices`); ``size`` (the network's input, the paper's 112) applies
-      :func:`~fractalvid.presets.eval_views`: with ``crops=1`` the short side resized to
+      :func:`~fractalvid.learning.presets.eval_views`: with ``crops=1`` the short side resized to
       ``load_size(size)`` and the centre ``size`` crop; with ``crops=3``, three ``size`` crops across the
       frame resized to short side ``size`` (then ``num_clips * crops`` views, whose scores are averaged).
 

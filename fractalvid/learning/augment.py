@@ -16,7 +16,7 @@ module of its own with the same ``forward`` (:class:`Background`,
 :class:`Perspective`, :class:`CameraPan`, :class:`CameraZoom`, :class:`CameraShake`),
 so a gallery can show one effect alone. The standard augmentation that follows
 (random resized crop, flip, RandAugment, blur, normalisation) is
-:class:`fractalvid.presets.StandardAugment`.
+:class:`fractalvid.learning.presets.StandardAugment`.
 
 Geometry: each geometric effect is a *sampling matrix* M (3x3, per clip and frame)
 in grid_sample's normalised coordinates (align_corners=False: -1 and 1 are the
@@ -55,8 +55,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check as _check
-from .config import Settings
+from ..checks import check as _check
+from ..config import Settings
 
 F64 = torch.float64
 

@@ -19,7 +19,7 @@ outside the lane loops and each loop stays tight.
 import numba
 import numpy as np
 
-from . import numerics
+from .. import numerics
 
 # the paper's default set of nonlinear shapes
 DEFAULT_VARIATIONS = ("horseshoe", "bent", "fisheye", "popcorn", "cosine", "eyefish", "cylinder")
@@ -425,7 +425,7 @@ def splat_tone_map(counts, size, per_frame, log_table):
 
 
 # ------------------------------------------------------------ other families
-# Kernels of the comparison families of fractalvid/families.py: 3D gradient
+# Kernels of the comparison families of fractalvid/clips/families.py: 3D gradient
 # noise, painted shapes (dead leaves) and stamped discs (octopus limbs).
 
 

@@ -1,10 +1,10 @@
 """Self-supervised pre-training objectives on two views of the same clips: MoCo v2, SimCLR and BYOL.
 
-Each wraps the network being pre-trained (``encoder``, a :mod:`fractalvid.models` network whose
+Each wraps the network being pre-trained (``encoder``, a :mod:`fractalvid.learning.models` network whose
 ``features`` stop before its classifier) and maps two views to ``(loss, logits, labels)``: the loss to
 minimise, and scores in which each clip should pick its own other view (``labels``), from which the
 training loop reports a top-1 as it does for classes. The two views come from the same clip sampling and
-real-video emulation as supervised pre-training (:class:`fractalvid.train.Run`); checkpoints keep
+real-video emulation as supervised pre-training (:class:`fractalvid.learning.train.Run`); checkpoints keep
 ``encoder`` alone, so any of them fine-tunes the same way.
 
 Under DistributedDataParallel every trainable parameter must take part: the encoder's unused classifier

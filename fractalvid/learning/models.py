@@ -24,7 +24,7 @@ ResNet-50 checkpoint, ``trunk_state_dict``/``load_trunk`` move a pre-trained tru
 (everything but the head) to a model with a new head.
 
 X3D-S and X3D-M (``x3d_s``, ``x3d_m``), the paper's other backbone, are in
-:mod:`fractalvid.x3d` (written here: torchvision has none); :func:`build_model` builds them too,
+:mod:`fractalvid.learning.x3d` (written here: torchvision has none); :func:`build_model` builds them too,
 with the same interface (``features``, ``head``, ``feat_dim``), so they train, fine-tune,
 checkpoint and resume as the TSM networks do.
 """
@@ -106,7 +106,7 @@ class TemporalShift(nn.Module):
 def narrow_resnet18(width: int) -> torchvision.models.ResNet:
     """torchvision's ResNet-18 with stage widths (width, 2, 4, 8 x width), initialised as torchvision does
     (Kaiming-normal convolutions, BatchNorm weight 1 and bias 0). ``width=64`` is ResNet-18 itself."""
-    from torchvision.models.resnet import BasicBlock
+    from torchvision.models.resnet import BasicBlock   # torchvision loads where used: about 1 s
 
     net = torchvision.models.ResNet(BasicBlock, [2, 2, 2, 2])
     net.inplanes = width

@@ -13,7 +13,7 @@ implementation build it:
 - head: 1x1x1 convolution to 432 channels, BN, ReLU, global average pool, a 2048-wide linear layer and
   ReLU (the features), dropout and the classifier ``head``.
 
-The interface is :class:`fractalvid.models.TSM`'s: ``features(x)`` (B, 2048), ``forward(x)`` logits, a
+The interface is :class:`fractalvid.learning.models.TSM`'s: ``features(x)`` (B, 2048), ``forward(x)`` logits, a
 ``head`` that fine-tuning replaces, clips (B, 3, T, H, W) of any length.
 """
 from __future__ import annotations
@@ -77,9 +77,9 @@ class Bottleneck(nn.Module):
 
 
 class X3D(nn.Module):
-    """X3D-S/M; build it with :func:`fractalvid.models.build_model` (``arch`` "x3d_s" or "x3d_m").
+    """X3D-S/M; build it with :func:`fractalvid.learning.models.build_model` (``arch`` "x3d_s" or "x3d_m").
 
-    Attributes as :class:`fractalvid.models.TSM`: ``arch``, ``frames`` (the paper's clip length, a
+    Attributes as :class:`fractalvid.learning.models.TSM`: ``arch``, ``frames`` (the paper's clip length, a
     default only), ``num_classes``, ``feat_dim`` (2048); modules ``trunk``, ``drop``, ``head``.
     """
 
@@ -132,7 +132,7 @@ class X3D(nn.Module):
 def multiply_adds(model: nn.Module, frames: int, size: int) -> float:
     """Multiply-adds of one clip (1, 3, frames, size, size) through ``model``, counted by torch's FLOP
     counter on the meta device (no compute): FLOPs / 2, the unit of the X3D paper's "GFLOPs"."""
-    from torch.utils.flop_counter import FlopCounterMode
+    from torch.utils.flop_counter import FlopCounterMode   # only when counting
 
     meta = copy.deepcopy(model).to("meta").eval()
     with FlopCounterMode(display=False) as counter:

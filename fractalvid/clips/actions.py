@@ -62,8 +62,8 @@ from typing import Callable
 
 import numpy as np
 
-from .checks import check as _check
-from .config import Settings
+from ..checks import check as _check
+from ..config import Settings
 
 ACTIONS = ("bend", "jack", "jump", "pjump", "run", "side", "skip", "walk", "wave1", "wave2")
 CLIP_STREAM, ACTOR_STREAM = 0, 1

@@ -1,75 +1,23 @@
 """What the notebooks show: training curves, confusion matrices, the results table.
 
-Plain functions over the files a run writes (history.csv, metrics.json,
-confusion.csv), so a figure can be redrawn from a finished pipeline without
-training anything.
+Plain functions over the files a run writes (history.csv, metrics.json, confusion.csv; read by
+:mod:`fractalvid.learning.runs`), so a figure can be redrawn from a finished pipeline without training
+anything.
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 
+from ..learning.runs import read_history
+from .stats import margin_over_draws, mean_ci95, pretraining_draw
+
 # The paper's claim, quoted beside our table.
 PAPER_CLAIM = ("Fractal pre-training comes close to Kinetics-400 pre-training and beats it on some downstream sets "
                "(TSM-ResNet50, 100k fractal clips, 25 epochs), and clearly beats training from scratch.")
 INITS = ("scratch", "fractal", "kinetics")
-# a run that chooses its epoch on held-out training clips (TrainConfig.select_split) scores them every epoch
-# in these columns, and its test part once, after the run: its val_* columns stay empty per epoch
-SELECT_COLUMNS = ("select_loss", "select_top1")
-
-
-def read_history(run: str | Path) -> dict[str, np.ndarray]:
-    """A run's history.csv (give the run folder or the file) as columns (missing values are NaN)."""
-    path = Path(run)
-    with open(path / "history.csv" if path.is_dir() else path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows]) for k in rows[0]} \
-        if rows else {}
-
-
-def read_confusion(run: str | Path) -> tuple[list[str], np.ndarray]:
-    """(class names, counts[truth, prediction]) of a run's last evaluation."""
-    with open(Path(run) / "confusion.csv", newline="") as f:
-        rows = list(csv.reader(f))
-    return rows[0][1:], np.array([[int(v) for v in r[1:]] for r in rows[1:]])
-
-
-def pooled_history(runs: list[str | Path]) -> dict[str, np.ndarray]:
-    """The per-epoch curves of the folds of one protocol run, pooled: validation top-1/top-5 and loss
-    weighted by each fold's number of test clips (its confusion matrix's total), the rest averaged. Each
-    epoch pools the folds that have a value there: folds stopped early (``select_split``) leave the later
-    epochs to the folds that trained on. The held-out split's columns (``SELECT_COLUMNS``) are always there,
-    NaN in runs without one, so that a plot of either top-1 exists for every run (dvc.yaml names both)."""
-    histories = [read_history(r) for r in runs]
-    weights = np.array([read_confusion(r)[1].sum() for r in runs], dtype=float)
-    epochs = max(len(h["epoch"]) for h in histories)
-    pooled = {"epoch": np.arange(1, epochs + 1, dtype=float)}
-    for key in [*histories[0], *(k for k in SELECT_COLUMNS if k not in histories[0])]:
-        if key == "epoch":
-            continue
-        stack = np.full((len(runs), epochs), np.nan)
-        for row, h in zip(stack, histories):
-            if key in h:
-                row[:len(h[key])] = h[key]
-        w = np.where(np.isnan(stack), 0.0, (weights if key.startswith("val_") else np.ones(len(runs)))[:, None])
-        with np.errstate(invalid="ignore"):   # an epoch no fold has a value for stays NaN
-            pooled[key] = (np.nan_to_num(stack) * w).sum(0) / w.sum(0)
-    return pooled
-
-
-def write_history(history: dict[str, np.ndarray], path: str | Path) -> None:
-    """Columns as :func:`read_history` gives them back to a CSV file (DVC plots read it)."""
-    keys = list(history)
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(keys)
-        for row in zip(*(history[k] for k in keys)):
-            w.writerow(["" if np.isnan(v) else (int(v) if k == "epoch" else f"{v:.6g}") for k, v in zip(keys, row)])
-
-
 def plot_curves(ax_loss, ax_acc, history: dict, label: str = "", chance: float | None = None,
                 clips: int | None = None) -> None:
     """Loss and top-1 (in %) per epoch, train and validation, on two matplotlib axes; ``chance`` (a
@@ -142,14 +90,12 @@ def per_class_accuracy(counts: np.ndarray) -> np.ndarray:
 def collect_runs(root: str | Path, datasets, pretrained, seeds, draws=None) -> list[dict]:
     """One row per fine-tuning run that params.yaml declares (each dataset of ``datasets``, scratch and each
     initialisation of ``pretrained``, each seed of ``seeds``), from the metrics files
-    ``<dataset>-<init>-<seed>.json`` that notebook 03 writes (:func:`fractalvid.protocol.train_folds`). Other
+    ``<dataset>-<init>-<seed>.json`` that notebook 03 writes (:func:`fractalvid.evaluation.protocol.train_folds`). Other
     files in ``root`` (a seed since removed, say) are not read; a declared run without its file is an error.
     A pre-trained run's row says which pre-training draw it started from (``draw``; None for the others).
     With ``draws`` (``pretrain.seeds``), a fractal run that started from another draw than the one its seed
-    is given now (:func:`fractalvid.protocol.pretraining_draw`) is an error too: it is a leftover of other
+    is given now (:func:`fractalvid.evaluation.stats.pretraining_draw`) is an error too: it is a leftover of other
     pre-training settings, and would mix another network into the margin."""
-    from .protocol import pretraining_draw   # protocol imports this module for its summaries
-
     rows, missing, stale = [], [], []
     for dataset in datasets:
         for init in ("scratch", *pretrained):
@@ -178,10 +124,8 @@ def comparison(rows: list[dict], key: str = "top1") -> dict:
     """The protocol's summary per downstream set: for each initialisation the mean of ``key`` over seeds with
     its 95 % interval and per-seed values; for each pre-trained one its paired margin over scratch
     with its interval over pre-training draws where the runs started from several
-    (:func:`fractalvid.protocol.margin_over_draws`); the number of test clips and the chance level (1 / classes).
+    (:func:`fractalvid.evaluation.stats.margin_over_draws`); the number of test clips and the chance level (1 / classes).
     """
-    from .protocol import margin_over_draws, mean_ci95
-
     out: dict = {}
     for dataset in sorted({r["dataset"] for r in rows}):
         mine = [r for r in rows if r["dataset"] == dataset]

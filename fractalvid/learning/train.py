@@ -55,17 +55,22 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from ..checks import check as _check
+from ..clips.generate import DatasetSpec
+from ..config import Settings, differing
+from ..numerics import machine, set_threads
+from ..progress import terminal
+from ..storage.store import open_dataset, write_json
 from .augment import AugmentConfig, RealVideoAugment, tint
-from .checks import check as _check
-from .config import Settings, differing
+from .data import MemoryClips, VideoClips
 from .models import ARCHS, build_model, keep_stages, load_trunk, load_tsm_kinetics, trunk_stages
-from .numerics import machine, set_threads
 from .presets import StandardAugment, load_size, luminance, normalise, resize_center_crop
-from .progress import terminal
 from .selfsup import BYOL, MoCo, SelfSupervised, SimCLR
+from .splits import clip_groups, split_indices
+from .stream import FractalStream
 from .x3d import INPUTS as X3D_INPUTS
 
-SELF_SUPERVISED = ("moco", "simclr", "byol")   # two views per clip, no labels (fractalvid.selfsup)
+SELF_SUPERVISED = ("moco", "simclr", "byol")   # two views per clip, no labels (fractalvid.learning.selfsup)
 TASKS = ("supervised", *SELF_SUPERVISED, "finetune")
 # the keys of params.yaml's pretrain section that are not settings of a run: where the runs go, and the seeds
 # of its draws (one run each; notebook 02 gives each its seed)
@@ -105,7 +110,7 @@ class TrainConfig(Settings):
     randaugment: bool = True
     val_clips: int = 10                 # clips per validation video, evenly spaced; scores averaged
     val_crops: int = 1                  # spatial crops per clip: 1 the centre (the paper); 3 across the frame
-    # the evaluation protocol (fractalvid.protocol): k-fold test parts, a labelled fraction, a validation holdout
+    # the evaluation protocol (fractalvid.evaluation.protocol): k-fold test parts, a labelled fraction, a validation holdout
     folds: int | None = None            # pool every clip and test on part `fold` of `folds` (None: the manifest's splits)
     fold: int = 0
     label_fraction: float = 1.0         # keep this share of each class's training clips (drawn from fold and seed)
@@ -333,12 +338,6 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
     Self-supervised tasks never evaluate, so they build no validation set (unsupervised sets have no "val"
     split).
     """
-    from .data import MemoryClips, VideoClips
-    from .stream import FractalStream
-    from .protocol import clip_groups, split_indices
-    from .generate import DatasetSpec
-    from .store import open_dataset
-
     if cfg.stream is not None:
         spec = DatasetSpec.from_dict(cfg.stream)
         seed = cfg.seed if world == 1 else _seed(cfg.seed, rank, 4)
@@ -779,8 +778,6 @@ class Run:
             w.writeheader()
             w.writerows(self.history)
         os.replace(tmp, self.out / "history.csv")
-        from .store import write_json
-
         write_json(self.out / "metrics.json", self.metrics())
         if getattr(self, "confusion", None) is not None:
             tmp = self.out / "confusion.csv.tmp"

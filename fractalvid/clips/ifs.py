@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checks import check as _check
-from .config import Settings
+from ..checks import check as _check
+from ..config import Settings
 
 from .kernels import DEFAULT_VARIATIONS, VARIATIONS
 

@@ -14,6 +14,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from ..storage.store import write_json
+
 
 def _file_at(rev: str, path: str, cwd: str | Path) -> dict | None:
     """A JSON file as commit ``rev`` holds it (experiments are commits under refs/exps), or None."""
@@ -148,8 +150,6 @@ def record_ablations(out: str | Path = "reports/ablations", exps: list[dict] | N
     Raises ValueError, before writing anything, when no experiment has results. Both files are written to a
     temporary name and renamed, so an interrupted export leaves the old record whole.
     """
-    from .store import write_json
-
     out = Path(out)
     new = ablation_rows(experiments() if exps is None else exps)
     if not any(r["changed"] for r in new):

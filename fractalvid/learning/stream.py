@@ -1,5 +1,5 @@
 """Synthetic clips made on the fly: :class:`FractalStream` renders them inside DataLoader workers (no disk)
-and yields the same items as :class:`fractalvid.data.VideoClips`."""
+and yields the same items as :class:`fractalvid.learning.data.VideoClips`."""
 from __future__ import annotations
 
 import itertools
@@ -8,16 +8,16 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from .checks import check_int as _check_int
+from ..checks import check_int as _check_int
+from ..clips.generate import DatasetSpec, make_clip
 from .data import PADS, _to_tensor, train_indices
-from .generate import DatasetSpec, make_clip
 
 
 class FractalStream(IterableDataset):
     """Synthetic clips rendered inside DataLoader workers (no disk): an endless stream of the items of VideoClips.
 
     Items are ``(clip uint8 (1, frames, R, R), label)``, the clips of
-    ``spec`` (any family; rendered by :func:`fractalvid.generate.make_clip`,
+    ``spec`` (any family; rendered by :func:`fractalvid.clips.generate.make_clip`,
     so identical to those a generated dataset would hold before compression)
     sampled as :class:`VideoClips` does for training; labels are
     ``spec.label_split(index)[0]`` (-1 for unsupervised specs). Only clips of

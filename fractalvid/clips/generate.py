@@ -13,7 +13,7 @@ the unit of storage, of resuming and of sharding (chunk i belongs to shard
 ``i % n + 1`` of n).
 
 Families. ``spec.family`` names an entry of :data:`FAMILIES`; "fractal" is
-the paper's method, the others (fractalvid/families.py) the synthetic
+the paper's method, the others (fractalvid/clips/families.py) the synthetic
 families it compares with. A family is a :class:`Family`:
 
 - ``config``: its settings class, a frozen dataclass validated on
@@ -51,14 +51,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import __version__
+from ..config import Settings
+from ..progress import progress_bar
+from ..storage.store import (PRESETS, chunk_done, chunk_paths, encode_clip, prepare_folder, read_rows, write_chunk,
+                             write_json, write_rows)
+from ..version import __version__
 from . import actions, families
-from .config import Settings
 from .ifs import ClipParams, FractalConfig, perturb, sample_clip, shift_maps
-from .progress import progress_bar
 from .render import render_clip
-from .store import (chunk_done, chunk_paths, encode_clip, prepare_folder, read_rows, write_chunk, write_json,
-                    write_rows)
 
 CLIP_STREAM, CLASS_STREAM, PROBE_STREAM, SHIFT_STREAM = 0, 1, 2, 3
 RUN_KEYS = ("out", "workers")  # params.yaml keys that say where and how, not what
@@ -66,7 +66,6 @@ RUN_KEYS = ("out", "workers")  # params.yaml keys that say where and how, not wh
 # the wall-time log of older versions: times now go to the caller's metrics, so that a folder's bytes (and
 # DVC's hash of it) depend on its settings alone
 PRODUCTS = ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json")
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 @dataclass(frozen=True)
@@ -229,7 +228,7 @@ def class_params(spec: DatasetSpec, label: int) -> tuple[ClipParams, list[str]]:
 
 def _shifted_class(spec: DatasetSpec, label: int) -> tuple[ClipParams, list[str]]:
     """A 1p-frac class (``fractal.one_fractal``): the class-0 fractal of the same seed, its maps shifted
-    (:func:`~fractalvid.ifs.shift_maps`) on a stream of their own, redrawn until the clip renders well."""
+    (:func:`~fractalvid.clips.ifs.shift_maps`) on a stream of their own, redrawn until the clip renders well."""
     cfg = spec.fractal
     base, rejected = class_params(spec.replace(fractal=cfg.replace(one_fractal=0.0)), 0)
     for attempt in range(cfg.max_attempts):
@@ -304,7 +303,7 @@ FAMILIES: dict[str, Family] = {
                      check=families.perlin_check),
     "dead_leaves": Family(families.DeadLeavesConfig, families.dead_leaves_class, families.dead_leaves_clip),
     "octopus": Family(families.OctopusConfig, families.octopus_class, families.octopus_clip),
-    # the built-in downstream benchmark (a stand-in for real action videos, see fractalvid/actions.py);
+    # the built-in downstream benchmark (a stand-in for real action videos, see fractalvid/clips/actions.py);
     # its clips have no class parameters and never need a redraw
     "actions": Family(actions.ActionConfig, lambda spec, label, rng: None, _actions_clip,
                       label_split=_actions_split, check=_actions_check),

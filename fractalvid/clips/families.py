@@ -5,7 +5,7 @@ Every family makes grey uint8 clips (T, res, res) with T uniform in
 length and size. Each has a frozen settings dataclass (paper-like defaults,
 validated on construction, ``to_dict``/``from_dict`` for settings.json and
 params.yaml) and the three functions of the family protocol of
-fractalvid/generate.py: ``*_class(spec, label, rng)`` draws the parameter set
+fractalvid/clips/generate.py: ``*_class(spec, label, rng)`` draws the parameter set
 of class ``label``, ``*_clip(spec, index, rng, class_params)`` draws and
 renders one clip (an instance of the class, or with ``class_params=None`` a
 free draw for unsupervised sets) and returns (frames, manifest info).
@@ -24,9 +24,9 @@ Classes:
   added to or multiplying its per-frame tracks, and small constant offsets of
   its other numbers. Clip length is then a property of the class.
 
-Motion of dead leaves and octopus limbs follows fractalvid.ifs's motion
+Motion of dead leaves and octopus limbs follows fractalvid.clips.ifs's motion
 curves: each shape (limb) moves between two key frames along lambda(t) from
-:func:`fractalvid.ifs.sample_motion_curves`, with the same mixing rule and
+:func:`fractalvid.clips.ifs.sample_motion_curves`, with the same mixing rule and
 weights (the settings carry the fields that function reads).
 """
 from __future__ import annotations
@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check as _check
-from .config import Settings
+from ..checks import check as _check
+from ..config import Settings
 from .ifs import sample_motion_curves
 from .kernels import paint_shapes, perlin_octave, stamp_discs
 
@@ -82,7 +82,7 @@ class _Settings(Settings):
                "an integer in [min_frames, 1000]")
 
     def _check_motion(self) -> None:
-        """The fields fractalvid.ifs.sample_motion_curves reads."""
+        """The fields fractalvid.clips.ifs.sample_motion_curves reads."""
         for name in ("p_all_linear", "p_shared_curve"):
             v = getattr(self, name)
             _check(_is_num(v) and 0 <= v <= 1, name, v, "a probability in [0, 1]")
@@ -99,7 +99,7 @@ def smooth_tracks(rng: np.random.Generator, n_frames: int, n_tracks: int, knots:
                   lo: float, hi: float) -> np.ndarray:
     """``n_tracks`` smooth random curves over ``n_frames`` frames, shape (T, n_tracks).
 
-    Each is the C1 quadratic spline of fractalvid.ifs.quadratic_spline through
+    Each is the C1 quadratic spline of fractalvid.clips.ifs.quadratic_spline through
     n evenly spaced knots, n uniform in knots[0]..knots[1], with values
     U(lo, hi): the curves that perturb fractal class instances, evaluated for
     all tracks at once.
@@ -260,7 +260,7 @@ class DeadLeavesConfig(_Settings):
     radius: tuple[float, float] = (12.0, 32.0)   # px at 256 px
     max_shift: float = 0.4                       # fraction of res, per axis
     max_turn: float = math.pi
-    # motion curves (read by fractalvid.ifs.sample_motion_curves)
+    # motion curves (read by fractalvid.clips.ifs.sample_motion_curves)
     linear_motion: bool = False
     p_all_linear: float = 0.2
     p_shared_curve: float = 0.4
@@ -382,7 +382,7 @@ class OctopusConfig(_Settings):
     max_bend: float = math.pi
     max_shift: float = 0.15
     max_turn: float = math.pi / 2
-    # motion curves (read by fractalvid.ifs.sample_motion_curves)
+    # motion curves (read by fractalvid.clips.ifs.sample_motion_curves)
     linear_motion: bool = False
     p_all_linear: float = 0.2
     p_shared_curve: float = 0.4

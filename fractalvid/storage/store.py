@@ -14,7 +14,7 @@ A grey clip (generated datasets) is stored as an H.264 mp4 whose frame is the
 luma plane of full-range yuv420p with flat chroma, so nothing is lost to a
 colour conversion and the quality is set by the constant rate factor alone
 (``crf=0`` is lossless). A colour clip (real videos prepared by
-:mod:`fractalvid.real`) is full-range yuv420p too: RGB is converted with the
+:mod:`fractalvid.storage.real`) is full-range yuv420p too: RGB is converted with the
 BT.601 matrix in numpy (chroma averaged over 2 x 2 pixels), and decoding
 inverts it (chroma interpolated bilinearly), so the conversion is explicit and
 does not depend on how a decoder reads colour tags. The encoder runs
@@ -39,7 +39,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .config import differing
+from ..config import differing
 
 MANIFEST_FIELDS = ("index", "split", "label", "seed", "attempt", "rejected", "frames", "variation", "n_maps",
                    "chunk", "offset", "nbytes")
@@ -60,6 +60,9 @@ _RGB_TO_YUV = np.array([[0.299, 0.587, 0.114],
 _YUV_TO_RGB = np.array([[1.0, 0.0, 1.402],
                         [1.0, -0.344136, -0.714136],
                         [1.0, 1.772, 0.0]], np.float32)
+
+# x264's presets, fastest first: the speed-for-size trade of every clip the store encodes
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 # ----------------------------------------------------------------- one clip
