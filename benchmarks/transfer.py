@@ -60,15 +60,16 @@ import numpy as np
 import torch
 import yaml
 
-from fractalvid.config import differing
-from fractalvid.storage.real import prepare_dataset
+from fractalvid.atomic import write_text
 from fractalvid.clips.generate import DatasetSpec, generate
-from fractalvid.numerics import machine
-from fractalvid.evaluation.stats import pretraining_draw
+from fractalvid.config import differing
 from fractalvid.evaluation.protocol import train_folds
 from fractalvid.evaluation.report import comparison
+from fractalvid.evaluation.stats import pretraining_draw
 from fractalvid.learning.runs import read_history
 from fractalvid.learning.train import TrainConfig, config_from_params, finetune_config, train
+from fractalvid.numerics import machine
+from fractalvid.storage.real import prepare_dataset
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -98,9 +99,7 @@ def rel(path: Path) -> str:
 
 def write_json_atomic(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=1) + "\n")
 
 
 def merge(base: dict, changes: dict) -> dict:

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .atomic import replacing
 from .clips.generate import FAMILIES, DatasetSpec, make_clip
 from .clips.ifs import FractalConfig
 from .learning.augment import (AugmentConfig, Background, CameraPan, CameraShake, CameraZoom, Clone, Displacement,
@@ -98,14 +99,12 @@ def _write(rows: list[np.ndarray], stem: Path, title: str, fps: int = 12) -> Non
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     stem.parent.mkdir(parents=True, exist_ok=True)
-    tmp = stem.with_name(stem.name + ".tmp.png")
-    fig.savefig(tmp, dpi=90, format="png")
-    os.replace(tmp, stem.with_suffix(".png"))
+    with replacing(stem.with_suffix(".png")) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
     strip = np.concatenate([np.pad(r[:t], ((0, 0), (0, 0), (0, 2)), constant_values=96) for r in rows], axis=2)
     frames = [Image.fromarray(f) for f in strip]
-    tmp = stem.with_name(stem.name + ".tmp.gif")
-    frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
-    os.replace(tmp, stem.with_suffix(".gif"))
+    with replacing(stem.with_suffix(".gif"), suffix=".gif") as tmp:   # PIL picks the format by the extension
+        frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
 
 
 def gallery(out: str | os.PathLike, clips: int = 4, res: int = 128, seed: int = 0,

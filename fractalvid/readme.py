@@ -18,6 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from .atomic import write_text
+
 BEGIN = "<!-- results: written by `make readme` from the metrics files named below; do not edit by hand -->"
 END = "<!-- /results -->"
 RERUNS_BEGIN = "<!-- reruns: written by `make readme` from dvc.yaml; do not edit by hand -->"
@@ -175,9 +177,7 @@ def main(argv=None) -> int:
             return 1
         return 0
     if now != wanted:
-        tmp = args.root / "README.md.tmp"
-        tmp.write_text(wanted)
-        tmp.replace(args.root / "README.md")
+        write_text(args.root / "README.md", wanted)
     return 0
 
 

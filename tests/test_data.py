@@ -18,8 +18,8 @@ from conftest import pattern, write_video
 from fractalvid import DatasetSpec, generate, make_clip, open_dataset
 from fractalvid.learning.data import VideoClips, eval_indices, train_indices
 from fractalvid.learning.presets import eval_transform, eval_views, luminance, resize_center_crop
-from fractalvid.storage.real import VideoRecord, hash_split, list_videos, prepare, prepare_dataset, read_video
 from fractalvid.learning.stream import FractalStream
+from fractalvid.storage.real import VideoRecord, hash_split, list_videos, prepare, prepare_dataset, read_video
 from fractalvid.storage.store import MANIFEST_FIELDS, decode_clip, encode_clip
 
 BASKETBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "basketball5"  # beside the checkout

@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from fractalvid.cli import main
-from fractalvid.gallery import EFFECTS, augment_views, family_clips, gallery
 from fractalvid.clips.generate import FAMILIES
+from fractalvid.gallery import EFFECTS, augment_views, family_clips, gallery
 
 
 def test_gallery_writes_a_sheet_and_an_animation_per_family_and_effect(tmp_path):

@@ -44,8 +44,8 @@ def golden_run(work: Path, threads: int) -> dict:
     import torch
 
     from fractalvid import DatasetSpec, FractalConfig, generate
-    from fractalvid.numerics import machine
     from fractalvid.learning.train import TrainConfig, train
+    from fractalvid.numerics import machine
 
     # 20 clips of 4 classes; half of them render to other bytes when the kernels may reassociate sums
     spec = DatasetSpec(classes=4, per_class=5, val_per_class=1, seed=0, fractal=FractalConfig(res=64, steps=1000))

@@ -9,10 +9,13 @@ MAX_LINES = 500
 LONG = {
     "fractalvid/clips/kernels.py": "the numba kernels, compiled and cached together; each one short, with its constraints",
     "fractalvid/clips/actions.py": "one procedural benchmark read top to bottom: bodies, motions, camera, rendering",
-    "fractalvid/clips/families.py": "the three comparison families side by side, each a config and a renderer",
     "fractalvid/learning/augment.py": "the real-video emulation: each effect a small class beside those it composes with",
     "fractalvid/learning/train.py": "one training run (Run) read top to bottom, as torchvision's reference train.py",
 }
+# the top-level modules every part may use; the rest of the top level is the shell (cli, project, readme, tour,
+# gallery), which may import any part and which no part imports
+FOUNDATION = {"fractalvid.checks", "fractalvid.config", "fractalvid.progress", "fractalvid.numerics",
+              "fractalvid.version", "fractalvid.atomic"}
 # which part may import which: the shell (top-level modules) may import any part
 PARTS = ("clips", "storage", "learning", "evaluation")
 ALLOWED = {"clips": {"storage"}, "storage": set(), "learning": {"clips", "storage"},
@@ -36,9 +39,7 @@ def test_the_parts_import_each_other_in_one_direction():
             theirs = part(other)
             if mine and theirs and theirs != mine and theirs not in ALLOWED[mine]:
                 wrong.append(f"{module} -> {other}")
-            if mine and theirs is None and other.count(".") == 1 and other not in (
-                    "fractalvid.checks", "fractalvid.config", "fractalvid.progress", "fractalvid.numerics",
-                    "fractalvid.version"):
+            if mine and theirs is None and other.count(".") == 1 and other not in FOUNDATION:
                 wrong.append(f"{module} -> {other} (a part imports the shell)")
     assert not wrong, wrong
 
@@ -65,3 +66,30 @@ def test_imports_inside_functions_say_why():
                         if "#" not in here and not above.startswith("#"):
                             silent.append(f"{path.relative_to(ROOT)}:{inner.lineno}: {here.strip()}")
     assert not silent, silent
+
+
+def test_one_numeric_check_and_one_atomic_write():
+    """checks.py holds the package's checks (check, check_int, is_int, is_number) and atomic.py its
+    write-under-a-temporary-name-then-rename: no module writes its own."""
+    own = []
+    for path in modules().values():
+        name = path.relative_to(ROOT).as_posix()
+        text = path.read_text()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef) and node.name.lstrip("_") in ("check", "is_num", "is_int",
+                                                                                 "is_number") \
+                    and name != "fractalvid/checks.py":
+                own.append(f"{name}: def {node.name}")
+        if name != "fractalvid/atomic.py" and ('.tmp"' in text or "'.tmp'" in text):
+            own.append(f"{name}: writes a .tmp file of its own (fractalvid.atomic.replacing)")
+    assert not own, own
+
+
+def test_the_numeric_checks_accept_numbers_of_any_kind_and_nothing_else():
+    import numpy as np
+
+    from fractalvid.checks import is_int, is_number
+
+    assert all(is_number(v) for v in (0, 2.5, np.float32(1.0), np.int64(3), float("inf")))
+    assert not any(is_number(v) for v in (True, float("nan"), "1", None, [1]))
+    assert all(is_int(v) for v in (0, -3, np.int16(7))) and not any(is_int(v) for v in (False, 1.0, "2"))

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from fractalvid import DatasetSpec, generate
+from fractalvid.evaluation.stats import margin_over_draws, mean_ci95, paired_margin, pretraining_draw, t975
 from fractalvid.learning.data import MemoryClips, VideoClips
 from fractalvid.learning.models import build_model
 from fractalvid.learning.splits import clip_groups, fold_of, split_indices
-from fractalvid.evaluation.stats import margin_over_draws, mean_ci95, paired_margin, pretraining_draw, t975
-from fractalvid.storage.store import open_dataset
 from fractalvid.learning.train import build_data, recipe
+from fractalvid.storage.store import open_dataset
 
 
 def test_folds_test_every_clip_once_stratified():

@@ -27,11 +27,11 @@ import torch.nn.functional as F
 
 from conftest import TINY
 from fractalvid import DatasetSpec, FractalConfig, generate
-from fractalvid.storage.real import VideoRecord, prepare
 from fractalvid.learning.models import build_model, trunk_stages
 from fractalvid.learning.selfsup import BYOL, MoCo, SimCLR, byol_loss, nt_xent
 from fractalvid.learning.train import (HISTORY_FIELDS, Run, TrainConfig, build_data, cosine_with_warmup,
                                        evaluate_checkpoint, finetune_config, load_checkpoint, recipe, train)
+from fractalvid.storage.real import VideoRecord, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("clips_per_s", "epoch_s", "train_minutes")        # the only numbers allowed to differ between equal runs

@@ -62,7 +62,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..checks import check as _check
+from ..checks import check as _check, is_int, is_number
 from ..config import Settings
 
 ACTIONS = ("bend", "jack", "jump", "pjump", "run", "side", "skip", "walk", "wave1", "wave2")
@@ -106,35 +106,29 @@ class ActionConfig(Settings):
         return tuple(a for a in range(self.actors) if a not in self.test_actors)
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def validate_config(c: ActionConfig) -> None:
     """Raise ValueError naming the first bad setting and what would be accepted."""
-    _check(_is_int(c.res) and 32 <= c.res <= 1024, "res", c.res, "an integer in [32, 1024]")
-    _check(_is_int(c.frames) and 2 <= c.frames <= 1000, "frames", c.frames, "an integer in [2, 1000]")
-    _check(_is_num(c.fps) and 1 <= c.fps <= 240, "fps", c.fps, "a number in [1, 240]")
-    _check(_is_int(c.actors) and 2 <= c.actors <= 1000, "actors", c.actors, "an integer in [2, 1000]")
+    _check(is_int(c.res) and 32 <= c.res <= 1024, "res", c.res, "an integer in [32, 1024]")
+    _check(is_int(c.frames) and 2 <= c.frames <= 1000, "frames", c.frames, "an integer in [2, 1000]")
+    _check(is_number(c.fps) and 1 <= c.fps <= 240, "fps", c.fps, "a number in [1, 240]")
+    _check(is_int(c.actors) and 2 <= c.actors <= 1000, "actors", c.actors, "an integer in [2, 1000]")
     _check(isinstance(c.test_actors, tuple) and len(c.test_actors) >= 1
-           and all(_is_int(a) and 0 <= a < c.actors for a in c.test_actors)
+           and all(is_int(a) and 0 <= a < c.actors for a in c.test_actors)
            and len(set(c.test_actors)) == len(c.test_actors) and len(c.test_actors) < c.actors,
            "test_actors", c.test_actors,
            f"distinct actor ids in [0, actors={c.actors}), at least one, leaving at least one training actor")
-    _check(_is_num(c.min_height) and 0.1 <= c.min_height <= c.max_height, "min_height", c.min_height,
+    _check(is_number(c.min_height) and 0.1 <= c.min_height <= c.max_height, "min_height", c.min_height,
            "a fraction in [0.1, max_height]")
-    _check(_is_num(c.max_height) and c.max_height <= 0.7, "max_height", c.max_height,
+    _check(is_number(c.max_height) and c.max_height <= 0.7, "max_height", c.max_height,
            "a fraction in [min_height, 0.7]")
-    _check(_is_num(c.max_span) and 0.1 <= c.max_span <= 1.0, "max_span", c.max_span, "a fraction in [0.1, 1]")
-    _check(_is_num(c.jitter) and 0 <= c.jitter <= 4, "jitter", c.jitter, "a number of pixels in [0, 4]")
-    _check(_is_num(c.noise) and 0 <= c.noise <= 50, "noise", c.noise, "a grey-level std in [0, 50]")
+    _check(is_number(c.max_span) and 0.1 <= c.max_span <= 1.0, "max_span", c.max_span, "a fraction in [0.1, 1]")
+    _check(is_number(c.jitter) and 0 <= c.jitter <= 4, "jitter", c.jitter, "a number of pixels in [0, 4]")
+    _check(is_number(c.noise) and 0 <= c.noise <= 50, "noise", c.noise, "a grey-level std in [0, 50]")
     for name in ("p_blur", "p_clutter"):
         v = getattr(c, name)
-        _check(_is_num(v) and 0 <= v <= 1, name, v, "a probability in [0, 1]")
+        _check(is_number(v) and 0 <= v <= 1, name, v, "a probability in [0, 1]")
 
 
 def action_index(action: int | str) -> int:
@@ -142,7 +136,7 @@ def action_index(action: int | str) -> int:
     if isinstance(action, str):
         _check(action in ACTIONS, "action", action, f"one of {ACTIONS} or an index in [0, {len(ACTIONS)})")
         return ACTIONS.index(action)
-    _check(_is_int(action) and 0 <= action < len(ACTIONS), "action", action,
+    _check(is_int(action) and 0 <= action < len(ACTIONS), "action", action,
            f"one of {ACTIONS} or an index in [0, {len(ACTIONS)})")
     return int(action)
 
@@ -188,7 +182,7 @@ class Body:
 
 def actor_body(seed: int, actor_id: int, cfg: ActionConfig = ActionConfig()) -> Body:
     """The fixed body of actor ``actor_id``: a pure function of (seed, actor id)."""
-    _check(_is_int(actor_id) and 0 <= actor_id < cfg.actors, "actor_id", actor_id,
+    _check(is_int(actor_id) and 0 <= actor_id < cfg.actors, "actor_id", actor_id,
            f"an integer in [0, actors={cfg.actors})")
     rng = np.random.default_rng([seed, ACTOR_STREAM, actor_id])
     u = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
@@ -650,8 +644,8 @@ def clip_layout(index: int, per_class: int, cfg: ActionConfig = ActionConfig()) 
     clip of a class is played by actor j % cfg.actors, and its split is
     "test" when that actor is a test actor, "train" otherwise.
     """
-    _check(_is_int(per_class) and per_class >= 1, "per_class", per_class, "an integer >= 1")
-    _check(_is_int(index) and 0 <= index < per_class * len(ACTIONS), "index", index,
+    _check(is_int(per_class) and per_class >= 1, "per_class", per_class, "an integer >= 1")
+    _check(is_int(index) and 0 <= index < per_class * len(ACTIONS), "index", index,
            f"an integer in [0, {per_class * len(ACTIONS)}) ({len(ACTIONS)} classes x per_class={per_class})")
     label, j = divmod(int(index), per_class)
     actor = j % cfg.actors
@@ -666,7 +660,7 @@ def clip_for_index(seed: int, index: int, per_class: int, cfg: ActionConfig = Ac
     :func:`actor_body` (seed, actor), so any clip can be regenerated alone.
     info holds JSON-ready facts about the clip (actor, tempo, yaw, size, ...).
     """
-    _check(_is_int(seed) and 0 <= seed < 2**63, "seed", seed, "an integer in [0, 2**63)")
+    _check(is_int(seed) and 0 <= seed < 2**63, "seed", seed, "an integer in [0, 2**63)")
     label, actor, split = clip_layout(index, per_class, cfg)
     body = actor_body(seed, actor, cfg)
     frames, _, info = _render(np.random.default_rng([seed, CLIP_STREAM, int(index)]), label, body, cfg, False)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import check as _check
+from ..checks import check as _check, is_int, is_number
 from ..config import Settings
 from .ifs import sample_motion_curves
 from .kernels import paint_shapes, perlin_octave, stamp_discs
@@ -47,18 +47,12 @@ from .kernels import paint_shapes, perlin_octave, stamp_discs
 _GRID_STREAM = 0x9E7
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
 def _check_range(c, name: str, lo_min: float, inclusive_zero: bool = False) -> None:
     """A (lo, hi) pair with lo_min <= lo <= hi (lo > 0 unless inclusive_zero)."""
     v = getattr(c, name)
-    ok = (isinstance(v, tuple) and len(v) == 2 and all(_is_num(x) for x in v) and v[0] <= v[1]
+    ok = (isinstance(v, tuple) and len(v) == 2 and all(is_number(x) for x in v) and v[0] <= v[1]
           and (v[0] >= lo_min if inclusive_zero else v[0] > lo_min))
     _check(ok, name, v, f"two numbers lo <= hi with lo {'>=' if inclusive_zero else '>'} {lo_min}")
 
@@ -74,24 +68,24 @@ class _Settings(Settings):
         for f in dataclasses.fields(self):
             if isinstance(getattr(self, f.name), list):
                 object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
-        _check(_is_int(self.res) and 16 <= self.res <= 4096 and self.res % 2 == 0, "res", self.res,
+        _check(is_int(self.res) and 16 <= self.res <= 4096 and self.res % 2 == 0, "res", self.res,
                "an even integer in [16, 4096]")
-        _check(_is_int(self.min_frames) and 2 <= self.min_frames <= self.max_frames, "min_frames",
+        _check(is_int(self.min_frames) and 2 <= self.min_frames <= self.max_frames, "min_frames",
                self.min_frames, "an integer in [2, max_frames]")
-        _check(_is_int(self.max_frames) and self.max_frames <= 1000, "max_frames", self.max_frames,
+        _check(is_int(self.max_frames) and self.max_frames <= 1000, "max_frames", self.max_frames,
                "an integer in [min_frames, 1000]")
 
     def _check_motion(self) -> None:
         """The fields fractalvid.clips.ifs.sample_motion_curves reads."""
         for name in ("p_all_linear", "p_shared_curve"):
             v = getattr(self, name)
-            _check(_is_num(v) and 0 <= v <= 1, name, v, "a probability in [0, 1]")
+            _check(is_number(v) and 0 <= v <= 1, name, v, "a probability in [0, 1]")
         w = self.curve_weights
-        _check(isinstance(w, tuple) and len(w) == 3 and all(_is_num(x) and x >= 0 for x in w) and sum(w) > 0,
+        _check(isinstance(w, tuple) and len(w) == 3 and all(is_number(x) and x >= 0 for x in w) and sum(w) > 0,
                "curve_weights", w, "three non-negative weights (sharp, curve, periodic) with a positive sum")
         _check(isinstance(self.linear_motion, bool), "linear_motion", self.linear_motion, "true or false")
         k = self.perturb_knots
-        _check(isinstance(k, tuple) and len(k) == 2 and all(_is_int(v) for v in k) and 2 <= k[0] <= k[1],
+        _check(isinstance(k, tuple) and len(k) == 2 and all(is_int(v) for v in k) and 2 <= k[0] <= k[1],
                "perturb_knots", k, "two integers 2 <= lo <= hi")
 
 
@@ -161,17 +155,17 @@ class PerlinConfig(_Settings):
 
     def __post_init__(self):
         self._check_geometry()
-        _check(_is_int(self.octaves) and 1 <= self.octaves <= 12, "octaves", self.octaves, "an integer in [1, 12]")
-        _check(_is_num(self.persistence) and 0 < self.persistence <= 1, "persistence", self.persistence,
+        _check(is_int(self.octaves) and 1 <= self.octaves <= 12, "octaves", self.octaves, "an integer in [1, 12]")
+        _check(is_number(self.persistence) and 0 < self.persistence <= 1, "persistence", self.persistence,
                "a number in (0, 1]")
-        _check(_is_num(self.lacunarity) and self.lacunarity >= 1, "lacunarity", self.lacunarity, "a number >= 1")
-        _check(_is_num(self.min_freq) and self.min_freq > 0, "min_freq", self.min_freq, "a positive number")
+        _check(is_number(self.lacunarity) and self.lacunarity >= 1, "lacunarity", self.lacunarity, "a number >= 1")
+        _check(is_number(self.min_freq) and self.min_freq > 0, "min_freq", self.min_freq, "a positive number")
         top = min(self.res, 255)  # a cell at least a pixel wide; the lattice repeats every 256 cells
-        _check(_is_num(self.max_freq) and self.min_freq <= self.max_freq
+        _check(is_number(self.max_freq) and self.min_freq <= self.max_freq
                and self.max_freq * self.lacunarity ** (self.octaves - 1) <= top, "max_freq", self.max_freq,
                f"a number in [min_freq={self.min_freq}, {top} / lacunarity**(octaves-1)"
                f" = {top / self.lacunarity ** (self.octaves - 1):.4g}] (finest cells at least a pixel wide)")
-        _check(_is_int(self.freq_levels) and self.freq_levels >= 1 and (self.freq_levels == 1) == (
+        _check(is_int(self.freq_levels) and self.freq_levels >= 1 and (self.freq_levels == 1) == (
             self.min_freq == self.max_freq), "freq_levels", self.freq_levels,
             "an integer >= 2 when min_freq < max_freq, 1 when they are equal")
         _check_range(self, "time_freq", 0.0, inclusive_zero=True)
@@ -274,18 +268,18 @@ class DeadLeavesConfig(_Settings):
 
     def __post_init__(self):
         self._check_geometry()
-        _check(_is_int(self.min_shapes) and 1 <= self.min_shapes <= self.max_shapes, "min_shapes",
+        _check(is_int(self.min_shapes) and 1 <= self.min_shapes <= self.max_shapes, "min_shapes",
                self.min_shapes, "an integer in [1, max_shapes]")
-        _check(_is_int(self.max_shapes) and self.max_shapes <= 10000, "max_shapes", self.max_shapes,
+        _check(is_int(self.max_shapes) and self.max_shapes <= 10000, "max_shapes", self.max_shapes,
                "an integer in [min_shapes, 10000]")
-        _check(_is_int(self.min_sides) and 1 <= self.min_sides <= self.max_sides, "min_sides", self.min_sides,
+        _check(is_int(self.min_sides) and 1 <= self.min_sides <= self.max_sides, "min_sides", self.min_sides,
                "an integer in [1, max_sides] (below 3: a disc)")
-        _check(_is_int(self.max_sides) and self.max_sides <= 16, "max_sides", self.max_sides,
+        _check(is_int(self.max_sides) and self.max_sides <= 16, "max_sides", self.max_sides,
                "an integer in [min_sides, 16]")
         _check_range(self, "radius", 0.0)
         for name in ("max_shift", "max_turn", "perturb_shift", "perturb_turn", "perturb_shade"):
             v = getattr(self, name)
-            _check(_is_num(v) and v >= 0, name, v, "a non-negative number")
+            _check(is_number(v) and v >= 0, name, v, "a non-negative number")
         _check_range(self, "perturb_size", 0.0)
         self._check_motion()
 
@@ -398,18 +392,18 @@ class OctopusConfig(_Settings):
 
     def __post_init__(self):
         self._check_geometry()
-        _check(_is_int(self.min_limbs) and 1 <= self.min_limbs <= self.max_limbs, "min_limbs", self.min_limbs,
+        _check(is_int(self.min_limbs) and 1 <= self.min_limbs <= self.max_limbs, "min_limbs", self.min_limbs,
                "an integer in [1, max_limbs]")
-        _check(_is_int(self.max_limbs) and self.max_limbs <= 64, "max_limbs", self.max_limbs,
+        _check(is_int(self.max_limbs) and self.max_limbs <= 64, "max_limbs", self.max_limbs,
                "an integer in [min_limbs, 64]")
         for name in ("limb_length", "limb_width", "body_radius", "perturb_scale", "perturb_length"):
             _check_range(self, name, 0.0)
-        _check(_is_num(self.tip_width) and 0 < self.tip_width <= 1, "tip_width", self.tip_width,
+        _check(is_number(self.tip_width) and 0 < self.tip_width <= 1, "tip_width", self.tip_width,
                "a number in (0, 1]")
         for name in ("max_bend", "max_shift", "max_turn", "perturb_offset", "perturb_angle", "perturb_shift",
                      "perturb_shade"):
             v = getattr(self, name)
-            _check(_is_num(v) and v >= 0, name, v, "a non-negative number")
+            _check(is_number(v) and v >= 0, name, v, "a non-negative number")
         self._check_motion()
 
 

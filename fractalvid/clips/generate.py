@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing as mp
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -51,10 +50,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..atomic import replacing, write_json
+from ..checks import check
 from ..config import Settings
 from ..progress import progress_bar
-from ..storage.store import (PRESETS, chunk_done, chunk_paths, encode_clip, prepare_folder, read_rows, write_chunk,
-                             write_json, write_rows)
+from ..storage.store import (PRESETS, chunk_done, chunk_paths, encode_clip, prepare_folder, read_rows, write_chunks,
+                             write_rows)
 from ..version import __version__
 from . import actions, families
 from .ifs import ClipParams, FractalConfig, perturb, sample_clip, shift_maps
@@ -95,10 +96,6 @@ class DatasetSpec(Settings):
         self.validate()
 
     def validate(self) -> None:
-        def check(ok, name, value, accepted):
-            if not ok:
-                raise ValueError(f"{name}={value!r} is not accepted: expected {accepted}")
-
         check(self.family in FAMILIES, "family", self.family, f"one of {tuple(FAMILIES)}")
         check((self.classes is None) != (self.samples is None), "classes/samples", (self.classes, self.samples),
               "exactly one of --classes (supervised) or --samples (unsupervised)")
@@ -356,9 +353,10 @@ def _init_worker(spec: DatasetSpec) -> None:
     _worker_spec, _worker_cache = spec, {}
 
 
-def _encoded_clip(index: int) -> tuple[dict, bytes]:
+def _encoded_clip(index: int) -> tuple[int, dict, bytes, None]:
+    """A pool worker's job: clip ``index``, encoded (:func:`fractalvid.storage.store.write_chunks`)."""
     frames, row = make_clip(_worker_spec, index, _worker_cache)
-    return row, encode_clip(frames, _worker_spec.crf, _worker_spec.preset)
+    return index, row, encode_clip(frames, _worker_spec.crf, _worker_spec.preset), None
 
 
 def _prepare_output(out: Path, spec: DatasetSpec, overwrite: bool) -> None:
@@ -381,34 +379,11 @@ def generate(out: str | os.PathLike, spec: DatasetSpec, workers: int | None = No
     todo = [c for c in range(k - 1, spec.n_chunks, n) if not chunk_done(out, c)]
     indices = [i for c in todo for i in range(c * spec.chunk_size, min((c + 1) * spec.chunk_size, spec.n_clips))]
     if indices:
-        _run_chunks(out, spec, todo, indices, workers, progress)
+        bar = progress_bar(len(indices), f"generate {out.name}", "clip", enabled=progress)
+        write_chunks(out, indices, _encoded_clip, chunk_size=spec.chunk_size, total=spec.n_clips,
+                     init=_init_worker, initargs=(spec,), workers=workers, bar=bar)
+        bar.close()
     return finalize(out)
-
-
-def _run_chunks(out, spec, todo, indices, workers, progress):
-    bar = progress_bar(len(indices), f"generate {out.name}", "clip", enabled=progress)
-    pending: list[tuple[dict, bytes]] = []
-    chunk_iter = iter(todo)
-    chunk = next(chunk_iter)
-
-    def collect(results):
-        nonlocal chunk
-        for row, data in results:
-            pending.append((row, data))
-            bar.update(1)
-            if len(pending) == min(spec.chunk_size, spec.n_clips - chunk * spec.chunk_size):
-                write_chunk(out, chunk, pending)
-                pending.clear()
-                chunk = next(chunk_iter, None)
-
-    if workers == 1:
-        _init_worker(spec)
-        collect(map(_encoded_clip, indices))
-    else:
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:
-            collect(pool.imap(_encoded_clip, indices, chunksize=2))
-    bar.close()
 
 
 def finalize(out: str | os.PathLike) -> dict | None:
@@ -419,8 +394,8 @@ def finalize(out: str | os.PathLike) -> dict | None:
     if missing:
         return None
     rows = [r for c in range(spec.n_chunks) for r in read_rows(chunk_paths(out, c)[1])]
-    write_rows(out / "manifest.tmp", rows)
-    os.replace(out / "manifest.tmp", out / "manifest.csv")
+    with replacing(out / "manifest.csv") as tmp:
+        write_rows(tmp, rows)
     (out / "runs.jsonl").unlink(missing_ok=True)  # an older version's wall-time log (see PRODUCTS)
     rejected: dict[str, int] = {}
     for r in rows:
@@ -465,8 +440,7 @@ def merge(out: str | os.PathLike, parts: list[str | os.PathLike]) -> dict | None
             if chunk_done(out, chunk):
                 continue
             bin_dst, csv_dst = chunk_paths(out, chunk)
-            shutil.copyfile(csv_path.with_suffix(".bin"), str(bin_dst) + ".tmp")
-            os.replace(str(bin_dst) + ".tmp", bin_dst)
-            shutil.copyfile(csv_path, str(csv_dst) + ".tmp")
-            os.replace(str(csv_dst) + ".tmp", csv_dst)
+            for src, dst in ((csv_path.with_suffix(".bin"), bin_dst), (csv_path, csv_dst)):   # the .csv last
+                with replacing(dst) as tmp:
+                    shutil.copyfile(src, tmp)
     return finalize(out)

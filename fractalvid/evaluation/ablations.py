@@ -10,11 +10,10 @@ rows into the record, which notebook 04 draws.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
-from ..storage.store import write_json
+from ..atomic import write_json, write_text
 
 
 def _file_at(rev: str, path: str, cwd: str | Path) -> dict | None:
@@ -158,15 +157,13 @@ def record_ablations(out: str | Path = "reports/ablations", exps: list[dict] | N
     path = out.with_suffix(".json")
     rows = merge_ablations(json.loads(path.read_text()) if path.exists() else [], new)
     write_json(path, rows)
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text("# Ablations (DVC experiments)\n\nWritten by `fractalvid ablations` from `dvc exp show`. Each "
+    write_text(out.with_suffix(".md"), "# Ablations (DVC experiments)\n\nWritten by `fractalvid ablations` from `dvc exp show`. Each "
                    "experiment reruns the pipeline with the settings shown changed against the commit it branched "
                    "from (the `default @` rows); margins are fractal minus scratch top-1 in points, the mean over "
                    "paired seeds with its 95 % Student-t interval, then scratch -> fractal top-1, the seeds where "
                    "fractal wins and the test clips (every clip tested once). Minutes are wall time on the "
                    "machine that ran them (2 cores here): generation, then the pre-training's training steps.\n\n"
-                   + format_ablations(rows) + "\n")
-    os.replace(tmp, out.with_suffix(".md"))
+               + format_ablations(rows) + "\n")
     return rows
 
 

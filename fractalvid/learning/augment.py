@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check as _check
+from ..checks import check as _check, is_number
 from ..config import Settings
 
 F64 = torch.float64
@@ -139,43 +139,43 @@ class AugmentConfig(Settings):
             if f.type in ("bool", bool):
                 _check(isinstance(v, bool), f.name, v, "True or False")
             elif f.name.startswith("p_"):
-                _check(_is_num(v) and 0 <= v <= 1, f.name, v, "a probability in [0, 1]")
-        _check(_is_num(self.curriculum_epochs) and 0 <= self.curriculum_epochs < math.inf, "curriculum_epochs",
+                _check(is_number(v) and 0 <= v <= 1, f.name, v, "a probability in [0, 1]")
+        _check(is_number(self.curriculum_epochs) and 0 <= self.curriculum_epochs < math.inf, "curriculum_epochs",
                self.curriculum_epochs, "a finite number >= 0 (0 switches the curriculum off)")
         _range(self, "background_crop_scale", 0, 1, lo_open=True)
         _range(self, "background_crop_ratio", 0, math.inf, lo_open=True)
-        _check(_is_num(self.dynamic_run) and 0 <= self.dynamic_run <= 1, "dynamic_run", self.dynamic_run,
+        _check(is_number(self.dynamic_run) and 0 <= self.dynamic_run <= 1, "dynamic_run", self.dynamic_run,
                "a fraction of T in [0, 1]")
         _range(self, "blend_alpha", 0, 1)
         _range(self, "blend_gamma", 0, 10, lo_open=True)
-        _check(_is_num(self.blend_power) and 0 < self.blend_power <= 10, "blend_power", self.blend_power,
+        _check(is_number(self.blend_power) and 0 < self.blend_power <= 10, "blend_power", self.blend_power,
                "a number in (0, 10]")
         for name in ("min_scale", "min_scale_start"):
-            _check(_is_num(getattr(self, name)) and 0 < getattr(self, name) <= 1, name, getattr(self, name),
+            _check(is_number(getattr(self, name)) and 0 < getattr(self, name) <= 1, name, getattr(self, name),
                    "a scale in (0, 1]")
         _range(self, "clone_scale", 0, 1, lo_open=True)
-        _check(_is_num(self.clone_rotation) and 0 <= self.clone_rotation <= 180, "clone_rotation",
+        _check(is_number(self.clone_rotation) and 0 <= self.clone_rotation <= 180, "clone_rotation",
                self.clone_rotation, "degrees in [0, 180]")
-        _check(_is_num(self.clone_time_shift) and 0 <= self.clone_time_shift <= 1, "clone_time_shift",
+        _check(is_number(self.clone_time_shift) and 0 <= self.clone_time_shift <= 1, "clone_time_shift",
                self.clone_time_shift, "a fraction of T in [0, 1]")
         for name in ("speed", "speed_start", "zoom_speed", "zoom_speed_start"):
             _range(self, name, 0, 10)
         for name in ("span", "span_start"):
             _range(self, name, 0, 1)
-        _check(_is_num(self.distortion) and 0 <= self.distortion < 1, "distortion", self.distortion,
+        _check(is_number(self.distortion) and 0 <= self.distortion < 1, "distortion", self.distortion,
                "a number in [0, 1) (how far corners move inward, as a fraction of half the side)")
-        _check(_is_num(self.perspective_zoom) and 1 <= self.perspective_zoom <= 10, "perspective_zoom",
+        _check(is_number(self.perspective_zoom) and 1 <= self.perspective_zoom <= 10, "perspective_zoom",
                self.perspective_zoom, "a magnification in [1, 10]")
         for name in ("shake_amplitude", "shake_amplitude_start"):
             _range(self, name, 0, 100)
         _range(self, "shake_sines", 1, 16, integer=True)
         _range(self, "shake_frequency", 0, 100)
-        _check(_is_num(self.shake_noise) and 0 <= self.shake_noise <= 100, "shake_noise", self.shake_noise,
+        _check(is_number(self.shake_noise) and 0 <= self.shake_noise <= 100, "shake_noise", self.shake_noise,
                "a number in [0, 100]")
 
     def progress(self, epoch: float) -> float:
         """Curriculum progress in [0, 1] at ``epoch`` (a float: step / steps_per_epoch)."""
-        _check(_is_num(epoch) and epoch >= 0, "epoch", epoch, "a number >= 0 (float('inf') = after the curriculum)")
+        _check(is_number(epoch) and epoch >= 0, "epoch", epoch, "a number >= 0 (float('inf') = after the curriculum)")
         if not self.curriculum or self.curriculum_epochs == 0:
             return 1.0
         return min(float(epoch) / self.curriculum_epochs, 1.0)
@@ -187,15 +187,12 @@ class AugmentConfig(Settings):
         return a0 + p * (a1 - a0), b0 + p * (b1 - b0)
 
 
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
-
 
 def _range(cfg, name, lo, hi, lo_open=False, integer=False):
     v = getattr(cfg, name)
     kind = "integers" if integer else "numbers"
     accepted = f"two {kind} (low, high) with {lo} {'<' if lo_open else '<='} low <= high <= {hi}"
-    ok = (isinstance(v, tuple) and len(v) == 2 and all(_is_num(a) for a in v)
+    ok = (isinstance(v, tuple) and len(v) == 2 and all(is_number(a) for a in v)
           and (not integer or all(isinstance(a, int) for a in v)))
     ok = ok and (v[0] > lo if lo_open else v[0] >= lo) and v[0] <= v[1] <= hi
     _check(ok, name, v, accepted)
@@ -582,7 +579,7 @@ def tint(x: torch.Tensor, generator: torch.Generator, fg: tuple = (0.0, 1.0), bg
     clips are. Colour input (C = 3) is returned as it is."""
     _check_batch(x, generator)
     for name, (lo, hi) in (("fg", fg), ("bg", bg)):
-        _check(_is_num(lo) and _is_num(hi) and 0 <= lo <= hi <= 1, name, (lo, hi), "two numbers 0 <= lo <= hi <= 1")
+        _check(is_number(lo) and is_number(hi) and 0 <= lo <= hi <= 1, name, (lo, hi), "two numbers 0 <= lo <= hi <= 1")
     u = _rand(generator, 2, x.shape[0], 3)
     colours = torch.stack([_scale(u[0], *fg), _scale(u[1], *bg)]).to(x.device, x.dtype).view(2, -1, 3, 1, 1, 1)
     if x.shape[1] != 1:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check as _check
+from ..checks import check as _check, is_number
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)   # ITU-R BT.601: Y = 0.299 R + 0.587 G + 0.114 B
@@ -28,9 +28,6 @@ def load_size(size: int) -> int:
     """The short side clips are loaded at for crops of ``size`` px."""
     return round(size * RESIZE_RATIO)
 
-
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
 
 
 def resize_short_side(x: torch.Tensor, short_side: int) -> torch.Tensor:
@@ -128,15 +125,15 @@ class StandardAugment(nn.Module):
         _check(isinstance(size, int) and not isinstance(size, bool) and 8 <= size <= 4096, "size", size,
                "an integer in [8, 4096]")
         crop_scale, ratio = tuple(crop_scale), tuple(ratio)
-        _check(len(crop_scale) == 2 and all(_is_num(v) for v in crop_scale) and 0 < crop_scale[0] <= crop_scale[1] <= 1,
+        _check(len(crop_scale) == 2 and all(is_number(v) for v in crop_scale) and 0 < crop_scale[0] <= crop_scale[1] <= 1,
                "crop_scale", crop_scale, "two area fractions (low, high) with 0 < low <= high <= 1")
-        _check(len(ratio) == 2 and all(_is_num(v) for v in ratio) and 0 < ratio[0] <= ratio[1],
+        _check(len(ratio) == 2 and all(is_number(v) for v in ratio) and 0 < ratio[0] <= ratio[1],
                "ratio", ratio, "two aspect ratios (low, high) with 0 < low <= high")
         for name, v in (("flip", flip), ("randaugment", randaugment), ("normalise", normalise)):
             _check(isinstance(v, bool), name, v, "True or False")
         _check(isinstance(magnitude, int) and 0 <= magnitude <= 30, "magnitude", magnitude, "an integer in [0, 30]")
         _check(isinstance(num_ops, int) and 0 <= num_ops <= 14, "num_ops", num_ops, "an integer in [0, 14]")
-        _check(_is_num(blur_p) and 0 <= blur_p <= 1, "blur_p", blur_p, "a probability in [0, 1]")
+        _check(is_number(blur_p) and 0 <= blur_p <= 1, "blur_p", blur_p, "a probability in [0, 1]")
         self.train_mode, self.size, self.normalise = train, size, normalise
         self.settings = dict(train=train, size=size, crop_scale=crop_scale, ratio=ratio, flip=flip,
                              randaugment=randaugment, magnitude=magnitude, num_ops=num_ops, blur_p=blur_p,

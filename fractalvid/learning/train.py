@@ -55,12 +55,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from ..atomic import replacing, write_json
 from ..checks import check as _check
 from ..clips.generate import DatasetSpec
 from ..config import Settings, differing
 from ..numerics import machine, set_threads
 from ..progress import terminal
-from ..storage.store import open_dataset, write_json
+from ..storage.store import open_dataset
 from .augment import AugmentConfig, RealVideoAugment, tint
 from .data import MemoryClips, VideoClips
 from .models import ARCHS, build_model, keep_stages, load_trunk, load_tsm_kinetics, trunk_stages
@@ -567,11 +568,11 @@ class Run:
         if self.rank != 0:
             return
         self.out.mkdir(parents=True, exist_ok=True)
-        last, tmp = self.out / "last.pt", self.out / "last.pt.tmp"
-        torch.save(self.state(), tmp)
-        if last.exists():
-            os.replace(last, self.out / "previous.pt")
-        os.replace(tmp, last)
+        last = self.out / "last.pt"
+        with replacing(last) as tmp:
+            torch.save(self.state(), tmp)
+            if last.exists():   # the one before stays until the new one is whole
+                os.replace(last, self.out / "previous.pt")
 
     def resume(self) -> str | None:
         """Load the newest readable checkpoint of this folder (a finished run's model.pt last); say what
@@ -771,22 +772,18 @@ class Run:
 
     def write_reports(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        tmp = self.out / "history.csv.tmp"
-        with open(tmp, "w", newline="") as f:
+        with replacing(self.out / "history.csv") as tmp, open(tmp, "w", newline="") as f:
             fields = HISTORY_FIELDS + (SELECT_FIELDS if self.cfg.select_split is not None else ())
             w = csv.DictWriter(f, fields, extrasaction="ignore")
             w.writeheader()
             w.writerows(self.history)
-        os.replace(tmp, self.out / "history.csv")
         write_json(self.out / "metrics.json", self.metrics())
         if getattr(self, "confusion", None) is not None:
-            tmp = self.out / "confusion.csv.tmp"
-            with open(tmp, "w", newline="") as f:
+            with replacing(self.out / "confusion.csv") as tmp, open(tmp, "w", newline="") as f:
                 w = csv.writer(f)
                 w.writerow(["truth"] + list(self.classes))
                 for name, row in zip(self.classes, self.confusion.tolist()):
                     w.writerow([name] + row)
-            os.replace(tmp, self.out / "confusion.csv")
 
 
 def _comparable(config: dict) -> dict:
@@ -801,9 +798,8 @@ def _comparable(config: dict) -> dict:
 
 
 def _save_atomic(obj, path: Path) -> None:
-    tmp = Path(str(path) + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def train(cfg: TrainConfig, out: str | os.PathLike, progress: bool = True, keep_checkpoint: bool = False) -> dict:

@@ -32,6 +32,7 @@ import copy
 import csv
 import io
 import json
+import multiprocessing as mp
 import os
 import shutil
 from pathlib import Path
@@ -39,6 +40,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from ..atomic import remove_leftovers, replacing, write_json
 from ..config import differing
 
 MANIFEST_FIELDS = ("index", "split", "label", "seed", "attempt", "rejected", "frames", "variation", "n_maps",
@@ -195,17 +197,15 @@ def write_chunk(root: Path, chunk: int, clips: list[tuple[dict, bytes]], fields=
     bin_path, csv_path = chunk_paths(root, chunk)
     bin_path.parent.mkdir(parents=True, exist_ok=True)
     rows, offset = [], 0
-    tmp_bin, tmp_csv = bin_path.with_suffix(".bin.tmp"), csv_path.with_suffix(".csv.tmp")
-    with open(tmp_bin, "wb") as f:
+    with replacing(bin_path) as tmp_bin, open(tmp_bin, "wb") as f:
         for row, data in clips:
             f.write(data)
             rows.append({**row, "chunk": chunk, "offset": offset, "nbytes": len(data)})
             offset += len(data)
         f.flush()
         os.fsync(f.fileno())
-    write_rows(tmp_csv, rows, fields)
-    os.replace(tmp_bin, bin_path)
-    os.replace(tmp_csv, csv_path)
+    with replacing(csv_path) as tmp_csv:   # last: a chunk is done when its .csv exists
+        write_rows(tmp_csv, rows, fields)
 
 
 def write_rows(path: Path, rows: list[dict], fields=MANIFEST_FIELDS) -> None:
@@ -225,13 +225,6 @@ def read_rows(path: Path) -> list[dict]:
         for k, cast in casts:
             row[k] = cast(row[k])
     return rows
-
-
-def write_json(path: Path, obj) -> None:
-    """Write JSON under a temporary name, then rename."""
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def prepare_folder(out: Path, settings: dict, overwrite: bool, products: tuple[str, ...], hint: str) -> None:
@@ -257,10 +250,48 @@ def prepare_folder(out: Path, settings: dict, overwrite: bool, products: tuple[s
         raise FileExistsError(f"{out} exists, is not empty and is not a fractalvid dataset; {hint} or choose "
                               "another folder")
     (out / "chunks").mkdir(parents=True, exist_ok=True)
-    for stale in (out / "chunks").glob("*.tmp"):
-        stale.unlink()
+    remove_leftovers(out / "chunks")
     if not path.exists():
         write_json(path, settings)
+
+
+def write_chunks(out: Path, jobs: list, work, *, chunk_size: int, total: int, init, initargs: tuple = (),
+                 workers: int = 1, bar=None, fields=MANIFEST_FIELDS, before_chunk=None) -> None:
+    """The pool-and-chunk writer of every dataset (generated clips and prepared real videos).
+
+    Runs ``work(job)`` for each of ``jobs`` in a pool of ``workers`` processes (forked where the platform
+    can, each set up once by ``init(*initargs)``; in this process with 1 worker), keeps the results in the
+    jobs' order, and writes chunk ``c`` (items ``c * chunk_size`` up to ``total``) as soon as its last item
+    is back, so a killed run keeps every finished chunk. ``work`` returns ``(index, row, data, reason)``:
+    ``row`` None for an item that gave no clip, with its ``reason``; ``before_chunk(chunk, [(index, reason),
+    ...])`` is called before each chunk is written (prepare keeps the skipped videos in a report).
+    The jobs must be whole chunks, in order.
+    """
+    pending, skipped = [], []
+
+    def collect(results):
+        for index, row, data, reason in results:
+            if row is None:
+                skipped.append((index, reason))
+            else:
+                pending.append((row, data))
+            if bar is not None:
+                bar.update(1)
+            chunk = index // chunk_size
+            if index == min((chunk + 1) * chunk_size, total) - 1:   # the chunk's last item
+                if before_chunk is not None:
+                    before_chunk(chunk, list(skipped))
+                write_chunk(out, chunk, pending, fields)
+                pending.clear()
+                skipped.clear()
+
+    if workers == 1 or len(jobs) <= 1:
+        init(*initargs)
+        collect(map(work, jobs))
+    else:
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ctx.Pool(min(workers, len(jobs)), initializer=init, initargs=initargs) as pool:
+            collect(pool.imap(work, jobs, chunksize=2))
 
 
 # ------------------------------------------------------------------ reading

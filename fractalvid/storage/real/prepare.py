@@ -6,15 +6,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import multiprocessing as mp
 import os
 from pathlib import Path
 
+from ...atomic import replacing, write_json
 from ...checks import check_int as _check_int
 from ...progress import progress_bar
 from ...version import __version__
 from ..store import (PREPARED_FIELDS, PRESETS, chunk_done, chunk_paths, encode_clip, prepare_folder, read_rows,
-                     write_chunk, write_json, write_rows)
+                     write_chunks, write_rows)
 from .decode import VideoError, read_video
 from .layout import VideoRecord
 from .listing import list_videos
@@ -142,29 +142,14 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
         opts = {"short_side": short_side, "max_frames": max_frames, "crf": crf, "preset": preset,
                 "class_names": class_names, "square": square}
         bar = progress_bar(len(jobs), f"prepare {out.name}", "video", enabled=progress)
-        pending, problems = [], []
 
-        def collect(results):
-            for index, row, data, reason in results:
-                if row is None:
-                    problems.append({"path": str(records[index].path), "reason": reason})
-                else:
-                    pending.append((row, data))
-                bar.update(1)
-                chunk = index // chunk_size
-                if index == min((chunk + 1) * chunk_size, len(records)) - 1:  # the chunk's last video
-                    write_json(_problems_path(out, chunk), problems)  # before the .csv that marks it done
-                    write_chunk(out, chunk, pending, _prepared_fields(settings))
-                    pending.clear()
-                    problems.clear()
+        def report_skipped(chunk, skipped):   # before the chunk's .csv, which marks it done
+            write_json(_problems_path(out, chunk), [{"path": str(records[i].path), "reason": reason}
+                                                    for i, reason in skipped])
 
-        if workers == 1:
-            _init_prep(opts)
-            collect(map(_prepare_one, jobs))
-        else:
-            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-            with ctx.Pool(min(workers, len(jobs)), initializer=_init_prep, initargs=(opts,)) as pool:
-                collect(pool.imap(_prepare_one, jobs, chunksize=2))
+        write_chunks(out, jobs, _prepare_one, chunk_size=chunk_size, total=len(records), init=_init_prep,
+                     initargs=(opts,), workers=workers, bar=bar, fields=_prepared_fields(settings),
+                     before_chunk=report_skipped)
         bar.close()
     return _finish_prepared(out, settings, n_chunks)
 
@@ -174,15 +159,14 @@ def _finish_prepared(out: Path, settings: dict, n_chunks: int) -> dict:
     rows = [r for c in range(n_chunks) for r in read_rows(chunk_paths(out, c)[1])]
     skipped = [p for c in range(n_chunks) for p in json.loads(_problems_path(out, c).read_text())]
     noted = [{"path": r["path"], "reason": r["note"]} for r in rows if r["note"]]
-    write_rows(out / "manifest.tmp", rows, _prepared_fields(settings))
-    os.replace(out / "manifest.tmp", out / "manifest.csv")
+    with replacing(out / "manifest.csv") as tmp:
+        write_rows(tmp, rows, _prepared_fields(settings))
     write_json(out / "prepare_report.json", {"skipped": skipped, "kept_with_notes": noted})
-    with open(out / "prepare_report.tmp", "w", newline="") as f:
+    with replacing(out / "prepare_report.csv") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["path", "status", "reason"])
         writer.writerows([p["path"], "skipped", p["reason"]] for p in skipped)
         writer.writerows([p["path"], "kept", p["reason"]] for p in noted)
-    os.replace(out / "prepare_report.tmp", out / "prepare_report.csv")
     names = settings["class_names"]
     nbytes = sum(r["nbytes"] for r in rows)
     card = {
