@@ -202,6 +202,8 @@ def format_ablations(rows: list[dict]) -> str:
 def plot_ablations(ax, rows: list[dict], dataset: str) -> None:
     """Each experiment's margin on ``dataset``: the mean with its 95 % CI and every seed's margin as a dot."""
     rows = [r for r in rows if dataset in r["datasets"]]
+    # the default (what the experiments change) on top, then the experiments from the largest margin down
+    rows = sorted(rows, key=lambda r: (bool(r["changed"]), -r["datasets"][dataset]["margin_top1"]["mean"]))
     for y, r in enumerate(rows):
         e = r["datasets"][dataset]
         m = e["margin_top1"]
@@ -211,7 +213,7 @@ def plot_ablations(ax, rows: list[dict], dataset: str) -> None:
         ax.scatter([100 * v for v in m["per_seed"]], [y + 0.2] * len(m["per_seed"]), s=10, color="C0", alpha=0.6,
                    label="one seed" if y == 0 else None)
     ax.axvline(0, color="k", lw=0.8, ls=":")
-    ax.set_yticks(range(len(rows)), [r["name"] for r in rows])
+    ax.set_yticks(range(len(rows)), [r["name"] if r["changed"] else "default (what they change)" for r in rows])
     ax.invert_yaxis()
     clips = sorted({r["datasets"][dataset]["test_clips"] for r in rows})
     chance = sorted({r["datasets"][dataset]["chance"] for r in rows})

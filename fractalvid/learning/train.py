@@ -737,7 +737,8 @@ class Run:
             self.save()
             if self.rank == 0:
                 self.write_reports()
-                if self.progress:
+                if self.progress and (terminal() or self.epoch in _quarters(self.cfg.epochs)):
+                    # every epoch at a terminal; in a log or an executed notebook the first, each quarter, the last
                     print(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
         if selecting:
             self.restore_best()
@@ -784,6 +785,11 @@ class Run:
                 w.writerow(["truth"] + list(self.classes))
                 for name, row in zip(self.classes, self.confusion.tolist()):
                     w.writerow([name] + row)
+
+
+def _quarters(epochs: int) -> set[int]:
+    """The epochs a log shows: the first, the end of each quarter, the last."""
+    return {1, epochs} | {max(1, round(epochs * q / 4)) for q in (1, 2, 3)}
 
 
 def _comparable(config: dict) -> dict:
