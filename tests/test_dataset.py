@@ -124,6 +124,31 @@ def test_other_settings_are_refused_unless_overwrite(tiny_spec, tmp_path):
     assert json.loads((tmp_path / "ds" / "settings.json").read_text())["seed"] == 6
 
 
+def test_a_setting_missing_from_an_older_folder_counts_at_its_default(tiny_spec, tmp_path):
+    """A folder made before a setting existed lacks its key: it was made at the default, so it is resumed
+    (and, being finished, left as it is), not refused as made with other settings."""
+    card = generate(tmp_path / "d", tiny_spec, workers=1, progress=False)
+    settings = json.loads((tmp_path / "d" / "settings.json").read_text())
+    del settings["fractal"]["p_nonlinear"], settings["crf"]   # as a version before these settings wrote them
+    defaults = DatasetSpec(classes=1, per_class=2, val_per_class=0)
+    assert (tiny_spec.fractal.p_nonlinear, tiny_spec.crf) == (defaults.fractal.p_nonlinear, defaults.crf)
+    (tmp_path / "d" / "settings.json").write_text(json.dumps(settings))
+    assert generate(tmp_path / "d", tiny_spec, workers=1, progress=False) == card
+    settings["fractal"]["p_nonlinear"] = 0.3   # a value other than the default is still another dataset
+    (tmp_path / "d" / "settings.json").write_text(json.dumps(settings))
+    with pytest.raises(FileExistsError, match="other settings"):
+        generate(tmp_path / "d", tiny_spec, workers=1, progress=False)
+
+
+def test_a_finished_set_is_not_rewritten_on_resume(tiny_spec, tmp_path):
+    generate(tmp_path / "d", tiny_spec, workers=1, progress=False)
+    files = [tmp_path / "d" / n for n in ("manifest.csv", "card.json", "settings.json")]
+    before = [(f.read_bytes(), f.stat().st_mtime_ns) for f in files]
+    time.sleep(0.01)
+    generate(tmp_path / "d", tiny_spec, workers=1, progress=False)
+    assert [(f.read_bytes(), f.stat().st_mtime_ns) for f in files] == before
+
+
 def test_resume_after_a_killed_run_gives_identical_bytes(tmp_path):
     def command(out):
         return ["generate", str(out), "--samples", "16", "--chunk-size", "2", "--seed", "3", "--workers", "1",

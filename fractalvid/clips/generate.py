@@ -360,7 +360,8 @@ def _encoded_clip(index: int) -> tuple[int, dict, bytes, None]:
 
 
 def _prepare_output(out: Path, spec: DatasetSpec, overwrite: bool) -> None:
-    prepare_folder(out, spec.to_dict(), overwrite, PRODUCTS, hint="pass --overwrite")
+    prepare_folder(out, spec.to_dict(), overwrite, PRODUCTS, hint="pass --overwrite",
+                   complete=lambda old: DatasetSpec.from_dict(old).to_dict())
 
 
 def generate(out: str | os.PathLike, spec: DatasetSpec, workers: int | None = None, shard: str = "1/1",
@@ -387,8 +388,11 @@ def generate(out: str | os.PathLike, spec: DatasetSpec, workers: int | None = No
 
 
 def finalize(out: str | os.PathLike) -> dict | None:
-    """Write manifest.csv and card.json once every chunk exists; returns the card, or None."""
+    """Write manifest.csv and card.json once every chunk exists; returns the card, or None. A finished set
+    (both written) is left as it is: its card is returned and nothing is rewritten."""
     out = Path(out)
+    if (out / "card.json").exists() and (out / "manifest.csv").exists():
+        return json.loads((out / "card.json").read_text())
     spec = DatasetSpec.from_dict(json.loads((out / "settings.json").read_text()))
     missing = [c for c in range(spec.n_chunks) if not chunk_done(out, c)]
     if missing:

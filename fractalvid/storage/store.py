@@ -227,8 +227,13 @@ def read_rows(path: Path) -> list[dict]:
     return rows
 
 
-def prepare_folder(out: Path, settings: dict, overwrite: bool, products: tuple[str, ...], hint: str) -> None:
+def prepare_folder(out: Path, settings: dict, overwrite: bool, products: tuple[str, ...], hint: str,
+                   complete=None) -> None:
     """Ready ``out`` to make, or resume, the dataset that ``settings`` describes.
+
+    ``complete(old)`` fills the settings a folder was made with by the defaults of the keys they lack (a
+    setting added after the folder was made counts at its default, which is what made it), so such a folder
+    is resumed, not refused.
 
     A folder whose settings.json holds other settings is refused, or with ``overwrite`` emptied of
     ``products`` (what a run there writes); a non-empty folder without settings.json is refused unless
@@ -238,6 +243,8 @@ def prepare_folder(out: Path, settings: dict, overwrite: bool, products: tuple[s
     path = out / "settings.json"
     if path.exists():
         old = json.loads(path.read_text())
+        if complete is not None:
+            old = json.loads(json.dumps(complete(old)))
         new = json.loads(json.dumps(settings))   # as it would read back from JSON
         if old != new:
             if not overwrite:

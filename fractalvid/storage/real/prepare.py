@@ -155,7 +155,10 @@ def prepare(records: list[VideoRecord], out: str | os.PathLike, short_side: int 
 
 
 def _finish_prepared(out: Path, settings: dict, n_chunks: int) -> dict:
-    """Write manifest.csv, the report and card.json from the finished chunks."""
+    """Write manifest.csv, the report and card.json from the finished chunks; a finished set (card.json is
+    written last) is left as it is and its card returned."""
+    if (out / "card.json").exists() and (out / "manifest.csv").exists():
+        return json.loads((out / "card.json").read_text())
     rows = [r for c in range(n_chunks) for r in read_rows(chunk_paths(out, c)[1])]
     skipped = [p for c in range(n_chunks) for p in json.loads(_problems_path(out, c).read_text())]
     noted = [{"path": r["path"], "reason": r["note"]} for r in rows if r["note"]]
