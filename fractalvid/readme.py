@@ -104,7 +104,12 @@ def rerun_rows(root: Path) -> list[tuple[str, list[str], list[str]]]:
         below = {g: set() for g in groups}           # group -> groups downstream of it (its dependents)
         for st, g in group_of.items():
             below[g] |= {group_of[a] for a in nx.ancestors(graph, st) if a in group_of}
-    order = list(groups)                             # dvc.yaml lists its stages in the order they run
+    # an order DVC can run them in: each after those it depends on, else as dvc.yaml lists them
+    order, left = [], list(groups)
+    while left:
+        ready = next(g for g in left if not any(g in below[h] for h in left if h != g))
+        order.append(ready)
+        left.remove(ready)
     keys = sorted({k for info in groups.values() for k in info["params"] + info["lists"]}, key=lambda k: (
         min(order.index(g) for g, info in groups.items() if k in info["params"] + info["lists"]), k))
     effect = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import check
-from .clips.ifs import FractalConfig, interpolate, sample_key_frames, sample_sigma_factors
+from .clips.ifs import FractalConfig, abs_det, compose, interpolate, sample_key_frames, sample_sigma_factors
 from .clips.kernels import chaos_game
 from .clips.render import frame_view, map_tables, splat_and_tone_map
 
@@ -79,3 +79,53 @@ def render_stages(coef: np.ndarray, cfg: FractalConfig, rng: np.random.Generator
     bordered = np.pad(framed_counts, cfg.splat // 2)[None]  # the tone map takes counts with the splat's border
     return {"fixed window, linear": linear(counts_in(fixed)), "framed, linear": linear(framed_counts),
             "framed, splat and log tone map": splat_and_tone_map(bordered, cfg.splat, False)[0][0]}
+
+
+def decomposition_steps(theta: float, phi: float, sigma=(0.8, 0.35), flip1=(1.0, 1.0),
+                        flip2=(1.0, 1.0)) -> dict[str, np.ndarray]:
+    """The matrices of one map ``W = R(theta) D1 diag(s1, s2) R(phi) D2``, built up step by step: each
+    entry is the product so far (2, 2), so that the unit square's image after each step can be drawn:
+    rotate by ``phi`` (with the sign flips D2), scale by (s1, s2) along the axes, rotate by ``theta`` (D1)."""
+    check(len(sigma) == 2 and 0 <= sigma[1] <= sigma[0] <= 1, "sigma", sigma, "(s1, s2) with 0 <= s2 <= s1 <= 1")
+    one = dict(theta=np.array([theta]), phi=np.array([phi]), sigma=np.array([sigma], float),
+               flip1=np.array([flip1], float), flip2=np.array([flip2], float))
+    first = compose(**{**one, "theta": np.zeros(1), "sigma": np.ones((1, 2)), "flip1": np.ones((1, 2))})[0]
+    scaled = compose(**{**one, "theta": np.zeros(1), "flip1": np.ones((1, 2))})[0]
+    return {f"rotate by phi = {np.degrees(phi):.0f} deg": first,
+            f"scale by s = ({sigma[0]:g}, {sigma[1]:g})": scaled,
+            f"rotate by theta = {np.degrees(theta):.0f} deg: W": compose(**one)[0]}
+
+
+def collapsing_draw(seed: int, n_maps: int, tries: int = 200, p_const_bias: float = 0.2):
+    """Of ``tries`` key-frame draws (seeds ``seed``, ``seed + 1``, ...), the one whose naive interpolation
+    shrinks the most mid-clip: ``(keys, ratio)``, ``ratio`` the least, over 19 frames, of sum |det W| under
+    naive interpolation over the same under decomposed interpolation (1: no collapse). A draw to show what
+    the decomposition prevents: entry-by-entry blending passes near singular matrices."""
+    check(isinstance(tries, int) and tries >= 1, "tries", tries, "an integer >= 1")
+    lam = np.linspace(0, 1, 19)[:, None].repeat(n_maps, 1)
+    best = None
+    for s in range(seed, seed + tries):
+        keys = sample_key_frames(np.random.default_rng(s), n_maps, p_const_bias)
+        ratio = float((abs_det(interpolate(keys, lam, "naive")).sum(1)
+                       / abs_det(interpolate(keys, lam, "decomposed")).sum(1)).min())
+        if best is None or ratio < best[1]:
+            best = (keys, ratio)
+    return best
+
+
+SIERPINSKI_CORNERS = np.array([[-1.0, -1.0], [1.0, -1.0], [0.0, 1.0]])   # the triangle of the tour's three maps
+
+
+def distance_to_triangle(point, corners: np.ndarray = SIERPINSKI_CORNERS) -> float:
+    """The distance from ``point`` to the filled triangle ``corners`` (3, 2): 0 inside, else to its nearest edge."""
+    p, c = np.asarray(point, float), np.asarray(corners, float)
+    check(c.shape == (3, 2), "corners shape", c.shape, "(3, 2)")
+    cross = [np.cross(c[(i + 1) % 3] - c[i], p - c[i]) for i in range(3)]
+    if all(x >= 0 for x in cross) or all(x <= 0 for x in cross):
+        return 0.0
+    edges = []
+    for i in range(3):
+        a, b = c[i], c[(i + 1) % 3]
+        t = np.clip(np.dot(p - a, b - a) / np.dot(b - a, b - a), 0, 1)
+        edges.append(np.linalg.norm(p - (a + t * (b - a))))
+    return float(min(edges))

@@ -46,11 +46,12 @@ def test_the_readme_is_short_and_speaks_for_itself():
 
 def test_the_rerun_table_is_dvcs_graph():
     rows = {name: (added, rerun) for name, added, rerun in readme.rerun_rows(ROOT)}
-    # a fine-tuning seed adds its two runs and reruns the figures alone: no other run, no pre-training
-    assert rows["`finetune.seeds`"] == (["scratch@SET-SEED", "finetune@SET-INIT-SEED"], ["figures"])
+    # a fine-tuning seed adds its two runs and reruns what reads the results (figures, the tour's last chapter)
+    assert rows["`finetune.seeds`"] == (["scratch@SET-SEED", "finetune@SET-INIT-SEED"], ["figures", "tour"])
     # a pre-training draw is a stage of its own: adding one reruns the fractal runs, not the other draws
-    assert rows["`pretrain.seeds`"] == (["pretrain@SEED"], ["finetune@SET-INIT-SEED", "figures"])
-    assert rows["`pretrain` (every key but `seeds`)"][1] == ["pretrain@SEED", "finetune@SET-INIT-SEED", "figures"]
+    assert rows["`pretrain.seeds`"] == (["pretrain@SEED"], ["finetune@SET-INIT-SEED", "figures", "tour"])
+    assert rows["`pretrain` (every key but `seeds`)"][1] == ["pretrain@SEED", "finetune@SET-INIT-SEED", "figures",
+                                                           "tour"]
     assert rows["`generate`"][1][:2] == ["generate", "pretrain@SEED"] and "scratch@SET-SEED" not in rows["`generate`"][1]
     assert rows["`tour`"] == ([], ["tour"])
 

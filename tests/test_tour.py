@@ -57,3 +57,35 @@ def test_render_stages_show_framing_and_tone_map():
     assert lit[0] < lit[1] < lit[2]  # framing fills the frame; the log scale shows the faint points
     with pytest.raises(ValueError, match=r"coef shape=\(2, 3, 6\) is not accepted"):
         render_stages(np.zeros((2, 3, 6)), cfg, np.random.default_rng(0))
+
+
+def test_the_decomposition_steps_build_the_map_the_generator_composes():
+    from fractalvid.clips.ifs import compose
+    from fractalvid.tour import decomposition_steps
+
+    steps = list(decomposition_steps(theta=0.6, phi=0.9, sigma=(0.8, 0.35)).values())
+    assert np.allclose(np.linalg.svd(steps[0], compute_uv=False), 1)            # a rotation: no scaling yet
+    assert np.allclose(np.linalg.svd(steps[1], compute_uv=False), (0.8, 0.35))  # scaled along two axes
+    assert np.allclose(steps[2], compose(np.array([0.6]), np.array([0.9]), np.array([[0.8, 0.35]]),
+                                         np.ones((1, 2)), np.ones((1, 2)))[0])
+    assert not np.allclose(steps[2], steps[1])                                  # and turned again
+
+
+def test_the_collapsing_draw_is_one_where_naive_blending_shrinks_the_maps():
+    from fractalvid.clips.ifs import abs_det, interpolate
+    from fractalvid.tour import collapsing_draw
+
+    keys, ratio = collapsing_draw(seed=0, n_maps=4, tries=50)
+    lam = np.linspace(0, 1, 19)[:, None].repeat(4, 1)
+    naive, decomposed = (abs_det(interpolate(keys, lam, m)).sum(1) for m in ("naive", "decomposed"))
+    assert ratio == pytest.approx((naive / decomposed).min()) and ratio < 0.3   # a visible collapse mid-clip
+    assert naive[0] == pytest.approx(decomposed[0]) and naive[-1] == pytest.approx(decomposed[-1])   # same keys
+    assert collapsing_draw(seed=0, n_maps=4, tries=1)[1] >= ratio                # the best of the tries
+
+
+def test_distance_to_the_triangle():
+    from fractalvid.tour import distance_to_triangle
+
+    assert distance_to_triangle((0.0, 0.0)) == 0 and distance_to_triangle((0.0, -1.0)) == 0   # inside, on an edge
+    assert distance_to_triangle((0.0, -3.0)) == pytest.approx(2.0)                           # below the base
+    assert distance_to_triangle((3.0, -1.0)) == pytest.approx(2.0)                           # beside a corner
