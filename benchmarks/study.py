@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import record
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -25,22 +27,16 @@ FIGURES = ROOT / "reports" / "figures" / "study"
 
 
 def load() -> list[dict]:
+    """The record's rows (benchmarks/record.py), with the fields this table reads."""
     rows = []
-    for path in sorted((HERE / "results").glob("transfer*.json")):
-        r = json.loads(path.read_text())
-        if "options" not in r or not r.get("summary"):   # results of the earlier benchmark layout
-            continue
+    for r in record.read():
         o = r["options"]
-        rows.append({"file": path.name, "complete": r.get("complete", False), "scored_on": r["scored_on"],
-                     "family": o.get("family", "fractal"), "control": o.get("control"),
-                     "pretrain_epochs": r["pretrain"]["epochs"], "pretrain_minutes": r["pretrain_minutes"],
-                     "pretrain_clip_passes": r.get("pretrain_clip_passes"),
-                     "pretext_top1": r["pretrain"]["train_top1"], "label_fraction": o.get("label_fraction") or 1.0,
-                     "holdout": o.get("holdout"), "pretrained": one_network(o.get("pretrained")), "early_stop": o.get("early_stop"),
-                     "stream": o.get("stream"),
-                     "finetune_epochs": r.get("finetune_config", {}).get("epochs"), "runs": r.get("runs", []),
-                     "changes": (o.get("changes") or []) + (["basketball5 square"] if o.get("basketball_square") else []),
-                     "summary": r["summary"]})
+        rows.append({**r, "file": r["id"] + ".json", "family": o.get("family") or "fractal", "control": o.get("control"),
+                     "pretrain_epochs": r["pretrain"]["epochs"], "pretrain_minutes": r["pretrain"]["minutes"],
+                     "pretrain_clip_passes": r["pretrain"]["clip_passes"], "pretext_top1": r["pretrain"]["pretext_top1"],
+                     "label_fraction": o.get("label_fraction") or 1.0, "holdout": o.get("holdout"),
+                     "pretrained": one_network(o.get("pretrained")), "early_stop": o.get("early_stop"),
+                     "stream": o.get("stream"), "summary": r["datasets"]})
     named = {Path(r["file"]).stem: r for r in rows}
     for r in rows:
         r["pretrain_changes"] = pretraining_changes(r, named)
@@ -59,21 +55,21 @@ def one_network(pretrained):
     return ", ".join(names) or None
 
 
-def pretraining_changes(r: dict, named: dict[str, dict]) -> list[str] | None:
+def pretraining_changes(r: dict, named: dict[str, dict]) -> dict | None:
     """The ``--set`` changes that made a row's pre-trained network: its own generate.* and pretrain.* ones when it
     pre-trained; none for the pipeline's ``models/pretrain`` (params.yaml's); for ``--pretrained
     benchmarks/work/NAME/pretrain``, those of the run NAME that made it (``named``: rows by results-file stem),
     or None where that run is not here or did not pre-train itself."""
     where = r.get("pretrained")
     if not where:
-        return [c for c in r["changes"] if c.startswith(PRETRAIN_KEYS)]
+        return {k: v for k, v in r["changes"].items() if k.startswith(PRETRAIN_KEYS)}
     parts = Path(where).parts
     if parts[0] == "models":
-        return []
+        return {}
     source = named.get(parts[2]) if len(parts) == 4 and parts[:2] == ("benchmarks", "work") else None
     if source is None or source.get("pretrained"):
         return None
-    return [c for c in source["changes"] if c.startswith(PRETRAIN_KEYS)]
+    return {k: v for k, v in source["changes"].items() if k.startswith(PRETRAIN_KEYS)}
 
 
 def cell(summary: dict, dataset: str) -> str:
@@ -102,10 +98,10 @@ def plot_margins(ax, points: list[tuple[float, dict]], fmt: str, color: str, lab
 
 def pretraining_of(r: dict) -> str:
     """A row's pre-training in words: its --set changes outside the fine-tuning recipe, or the network it reused."""
-    changes = [c for c in r["changes"] if not c.startswith("finetune.")]
+    changes = {k: v for k, v in r["changes"].items() if not k.startswith("finetune.")}
     if r["pretrained"] == "models/pretrain" or (not changes and not r["pretrained"]):
         return "the pipeline's network"
-    return ", ".join(f"`{c}`" for c in changes) or f"`{r['pretrained']}`"
+    return ", ".join(f"`{k}={record.spelled(v)}`" for k, v in changes.items()) or f"`{r['pretrained']}`"
 
 
 def mean_best_epoch(r: dict, dataset: str, init: str) -> float | None:
@@ -123,7 +119,7 @@ def label_series(r: dict) -> str | None:
         return None
     if r["early_stop"]:
         return f"trained to convergence (early stopping), {pretraining_of(r)}"
-    if r["changes"] == [] and r["pretrained"] in (None, "models/pretrain"):
+    if r["changes"] == {} and r["pretrained"] in (None, "models/pretrain"):
         return f"{r['finetune_epochs']} epochs, the pipeline's network"
     return None
 
@@ -179,15 +175,23 @@ def label_curve(rows: list[dict], path: Path) -> list[str]:
 # how a row of the curve trained, from its --set changes besides the set's size (generate.classes, per_class)
 # and the pre-training seed: params.yaml's step (batch 32; channels-last is the same arithmetic in another
 # memory layout), or the faster step of benchmarks/train.py --recipe (batch 64 in channels-last layout)
-STILL = "generate.fractal.image=true"   # image mode: each frame its own still fractal, nothing moves
+STILL = ("generate.fractal.image", True)   # image mode: each frame its own still fractal, nothing moves
 # tinted clips, a bright fractal over a dark background, each clip its own colours (augment.tint)
-TINT = frozenset({"pretrain.tint=true", "pretrain.tint_fg=[0.6, 1.0]", "pretrain.tint_bg=[0.0, 0.3]"})
-STRIDE1 = "pretrain.stride=1"   # the 8 pre-training frames read 1 apart, not 2: half the motion between them
-STEPS = {frozenset(): "batch 32", frozenset({"pretrain.channels_last=true"}): "batch 32",
-         frozenset({STRIDE1}): "stride 1", frozenset({STRIDE1, "pretrain.channels_last=true"}): "stride 1",
-         frozenset({"pretrain.batch_size=64", "pretrain.channels_last=true"}): "batch 64, channels-last",
-         frozenset({STILL}): "still", frozenset({STILL, "pretrain.channels_last=true"}): "still",
-         TINT: "tinted", TINT | {"pretrain.channels_last=true"}: "tinted"}
+TINT = frozenset({("pretrain.tint", True), ("pretrain.tint_fg", (0.6, 1.0)), ("pretrain.tint_bg", (0.0, 0.3))})
+STRIDE1 = ("pretrain.stride", 1)   # the 8 pre-training frames read 1 apart, not 2: half the motion between them
+CHANNELS_LAST = ("pretrain.channels_last", True)
+STEPS = {frozenset(): "batch 32", frozenset({CHANNELS_LAST}): "batch 32",
+         frozenset({STRIDE1}): "stride 1", frozenset({STRIDE1, CHANNELS_LAST}): "stride 1",
+         frozenset({("pretrain.batch_size", 64), CHANNELS_LAST}): "batch 64, channels-last",
+         frozenset({STILL}): "still", frozenset({STILL, CHANNELS_LAST}): "still",
+         TINT: "tinted", TINT | {CHANNELS_LAST}: "tinted"}
+
+
+def fields(changes: dict) -> frozenset:
+    """A row's changes as a set of (key, value) fields, lists as tuples, to look up in :data:`STEPS`."""
+    return frozenset((k, tuple(v) if isinstance(v, list) else v) for k, v in changes.items())
+
+
 # the curve's series: params.yaml's 100 classes with more clips each (a line), the same recipe from another
 # pre-training seed (how far one draw moves the margin), the faster step, more classes (the paper's 500), still
 # fractals, tinted ones, clips rendered on the fly, and pre-training frames read 1 apart
@@ -205,9 +209,9 @@ OWN_SERIES = {"still": ", still fractals (image mode)", "tinted": ", tinted brig
 CURVE_KEYS = ("generate.classes", "generate.per_class", "pretrain.seed")   # what a point of the curve may set
 
 
-def setting(r: dict, key: str) -> str | None:
-    """The value a row's ``--set key=value`` gave ``key``, or None."""
-    return next((c.split("=", 1)[1] for c in r["changes"] if c.startswith(key + "=")), None)
+def setting(r: dict, key: str):
+    """The value a row's changes gave ``key``, or None."""
+    return r["changes"].get(key)
 
 
 def curve_point(r: dict) -> tuple[int, int, str] | None:
@@ -216,13 +220,14 @@ def curve_point(r: dict) -> tuple[int, int, str] | None:
     fractals move, and whose fine-tuning changed nothing; None for any other, and for a network pre-trained
     elsewhere whose settings are not known (:func:`pretraining_changes`)."""
     if (r["scored_on"] != "test" or r["family"] != "fractal" or r["control"] or r["label_fraction"] != 1.0
-            or r.get("early_stop") or any(not c.startswith(PRETRAIN_KEYS) for c in r["changes"])):
+            or r.get("early_stop") or any(not k.startswith(PRETRAIN_KEYS) for k in r["changes"])
+            or r["options"].get("basketball_square")):
         return None
     pre = r.get("pretrain_changes", pretraining_changes(r, {}))
     if pre is None:
         return None
     classes, per_class, seed = (setting({"changes": pre}, k) for k in CURVE_KEYS)
-    step = STEPS.get(frozenset(c for c in pre if c.split("=", 1)[0] not in CURVE_KEYS))
+    step = STEPS.get(fields({k: v for k, v in pre.items() if k not in CURVE_KEYS}))
     if r["pretrain_epochs"] != 20 or step is None or (seed is not None and step not in ("batch 32", "stride 1")):
         return None
     classes, per_class = int(classes or 100), int(per_class or 22)
@@ -232,7 +237,7 @@ def curve_point(r: dict) -> tuple[int, int, str] | None:
         return classes, per_class, step
     if classes != 100:
         return classes, per_class, "more classes"
-    return classes, per_class, ("another draw" if seed not in (None, "0") else step)
+    return classes, per_class, ("another draw" if seed not in (None, 0) else step)
 
 
 def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[str]:
@@ -245,7 +250,7 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
     (nothing if fewer than two budgets)."""
     order = [key for key, _, _ in SERIES]
     pts = sorted(((point, r) for r in rows if (point := curve_point(r))),
-                 key=lambda p: (order.index(p[0][2]), p[0][0], p[0][1], int(setting(p[1], "pretrain.seed") or 0)))
+                 key=lambda p: (order.index(p[0][2]), p[0][0], p[0][1], setting(p[1], "pretrain.seed") or 0))
     if len(pts) < 2:
         return []
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
@@ -255,11 +260,11 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
         pre = r.get("pretrain_changes", pretraining_changes(r, {}))
         seed = setting({"changes": pre}, "pretrain.seed")
         how = step if step.startswith("batch") else "batch 32"
-        how += f", seed {seed}" if seed not in (None, "0") else ""
+        how += f", seed {seed}" if seed not in (None, 0) else ""
         how += OWN_SERIES.get(step, "")
         if step == "stream":
             how += f", rendered on the fly ({r['stream']:,} per epoch)"
-        if step != "batch 64, channels-last" and "pretrain.channels_last=true" in pre:
+        if step != "batch 64, channels-last" and pre.get("pretrain.channels_last"):
             how += ", channels-last"   # the same arithmetic, faster: its minutes are not the others'
         table.append(f"| {classes} x {per_class} | {how} | {r['pretrain_minutes']:.1f} | "
                      f"{r['pretrain_clip_passes'] or 0:,} | "
@@ -295,16 +300,43 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
     return table
 
 
+SETS = ("actions", "basketball5", "weizmann6")
+
+
+def findings(rows: list[dict]) -> list[str]:
+    """What the record says, per downstream set, from the rows scored on the test parts: how many settings
+    were measured, how many gave a margin whose interval lies above 0, and the largest margin."""
+    out = []
+    for dataset in SETS:
+        scored = [r for r in rows if r["scored_on"] == "test" and "margin_top1" in r["summary"].get(dataset, {})]
+        if not scored:
+            continue
+        above = [r for r in scored if r["summary"][dataset]["margin_top1"]["ci95"][0] > 0]
+        best = max(scored, key=lambda r: r["summary"][dataset]["margin_top1"]["mean"])
+        e = best["summary"][dataset]
+        out.append(f"- **{dataset}** ({e['test_clips']} test clips, chance {100 * e['chance']:.0f} %): "
+                   f"{len(scored)} setting{'s' if len(scored) > 1 else ''} read on the test parts, {len(above)} "
+                   f"with the interval above 0; the largest margin (the best of {len(scored)}: an optimistic "
+                   f"figure) {cell(best['summary'], dataset)}, from {pretraining_of(best)} (`{best['id']}`).")
+    return out
+
+
 def main() -> None:
     rows = load()
-    lines = ["# The transfer study", "",
-             "Written by `python benchmarks/study.py` from `benchmarks/results/transfer*.json` (each made by "
+    lines = ["# The transfer study", "", "## Findings", "",
+             f"Generated from the experiment record (`benchmarks/results/record.jsonl`, {len(rows)} runs; "
+             "`benchmarks/record.py` selects its rows by field). Margins: fractal minus scratch top-1 in points, "
+             "95 % interval.", "", *findings(rows), "",
+             "How the default recipe was chosen is in [selection.md](../benchmarks/results/selection.md); the "
+             "weizmann6 grids, each declared before its runs, in "
+             "[weizmann6/README.md](../benchmarks/results/weizmann6/README.md).", "", "## Every run", "",
+             "Written by `python benchmarks/study.py` from the record (each run made by "
              "`benchmarks/transfer.py` with the options shown). Margins are fractal minus scratch top-1 in "
              "points, mean over paired seeds with the 95 % Student-t interval, then scratch -> fractal mean "
              "top-1, the seeds and the test clips (every clip of the set tested once). Rows scored on "
              "'holdout' chose the recipe on held-out training actors/clips; only 'test' rows are results.", "",
-             "| results file | scored on | pre-training | pretext train top-1 | labelled | actions margin "
-             "| basketball5 margin |", "|---|---|---|---|---|---|---|"]
+             "| run | scored on | pre-training | pretext train top-1 | labelled | actions margin "
+             "| basketball5 margin | weizmann6 margin |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         pre = (("the pipeline's network, " if r["pretrained"] == "models/pretrain" else
                 f"the network of `{r['pretrained']}`, ") if r["pretrained"] else "") + \
@@ -312,11 +344,13 @@ def main() -> None:
               (f" rendered on the fly ({r['stream']:,} clips per epoch)" if r["stream"] else "") + \
               f", {r['pretrain_epochs']} " \
               f"epochs, {r['pretrain_clip_passes'] or 0:,} clip-passes, {r['pretrain_minutes']:.1f} min" + \
-              "".join(f", `{c}`" for c in r["changes"])
+              "".join(f", `{k}={record.spelled(v)}`" for k, v in r["changes"].items()) + \
+              (", basketball5 square" if r["options"].get("basketball_square") else "")
         labelled = f"{100 * r['label_fraction']:.0f} %" + (f", early stop {r['early_stop']}" if r["early_stop"] else "")
         lines.append(f"| {r['file']}{'' if r['complete'] else ' (partial)'} | {r['scored_on']} | {pre} | "
                      f"{100 * r['pretext_top1']:.0f} % | {labelled} | "
-                     f"{cell(r['summary'], 'actions')} | {cell(r['summary'], 'basketball5')} |")
+                     f"{cell(r['summary'], 'actions')} | {cell(r['summary'], 'basketball5')} | "
+                     f"{cell(r['summary'], 'weizmann6')} |")
     labels = label_curve(rows, FIGURES / "margin_vs_labels.png")
     if labels:
         lines += ["", "## Margin versus labelled data", "",
@@ -353,9 +387,6 @@ def main() -> None:
         lines += ["", "The paper's ablations, run as DVC experiments of the pipeline itself (one setting changed, "
                       "5 paired seeds, the built-in benchmark), are recorded in [ablations.md](ablations.md) and "
                       "drawn in `04_figures`."]
-    selection = HERE / "results" / "selection.md"   # the hand-written log of how the default was chosen
-    if selection.exists():
-        lines += ["", selection.read_text().rstrip()]
     OUT.write_text("\n".join(lines) + "\n")
     print(OUT.relative_to(ROOT))
 

@@ -60,6 +60,8 @@ import numpy as np
 import torch
 import yaml
 
+import record
+
 from fractalvid.atomic import write_text
 from fractalvid.clips.generate import DatasetSpec, generate
 from fractalvid.config import differing
@@ -297,6 +299,8 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
     result["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     result["complete"] = True
     write_json_atomic(results_path, result)
+    if not args.quick:   # the study's record: one row per run, with the commit it ran at
+        record.append(record.row(result, results_path.resolve(), result["machine"]["commit"]))
     if result["scored_on"] == "test" and not args.quick:
         log_test_read(result, results_path)
     return result

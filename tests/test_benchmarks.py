@@ -138,10 +138,24 @@ def benchmark_module(name: str):
     """benchmarks/NAME.py imported as a module (the benchmarks are scripts, not a package)."""
     import importlib.util
 
+    if str(ROOT / "benchmarks") not in sys.path:   # they import each other (record) as scripts do
+        sys.path.insert(0, str(ROOT / "benchmarks"))
     spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def as_changes(items) -> dict:
+    """A row's changes as the record holds them, from ``--set`` strings or (key, value) fields."""
+    out = {}
+    for item in items:
+        if isinstance(item, str):
+            out.update(benchmark_module("record").parse_changes([item]))
+        else:
+            key, value = item
+            out[key] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_path, monkeypatch):
@@ -152,7 +166,7 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
         e = {"test_clips": 270, "chance": 0.1, "scratch_top1": {"mean": 0.2}, "fractal_top1": {"mean": 0.2 + margin},
              "margin_top1": {"mean": margin, "ci95": [margin - 0.02, margin + 0.02], "per_seed": [margin] * 5}}
         return {"scored_on": scored_on, "family": "fractal", "control": None, "label_fraction": 1.0,
-                "pretrain_epochs": epochs, "changes": changes, "pretrain_minutes": minutes,
+                "pretrain_epochs": epochs, "changes": as_changes(changes), "options": {}, "pretrain_minutes": minutes,
                 "pretrain_clip_passes": 1000, "pretext_top1": 0.8, "summary": {"actions": e}}
 
     fast = ["pretrain.batch_size=64", "pretrain.channels_last=true"]
@@ -188,11 +202,11 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
     assert len(study.compute_curve([rows[1], pipeline], ablations, tmp_path / "two.png")) == 4
     # ... unless the run that made it is here: it takes that run's pre-training settings, so still fractals made by
     # a holdout run are a point of their own series, and fine-tuning changes still make a row no point
-    made = {**rows[1], "file": "transfer_holdout0.25_image-true.json", "scored_on": "holdout", "changes": [study.STILL]}
-    reused = {**rows[0], "changes": [], "pretrained": "benchmarks/work/transfer_holdout0.25_image-true/pretrain"}
+    made = {**rows[1], "file": "transfer_holdout0.25_image-true.json", "scored_on": "holdout", "changes": as_changes([study.STILL])}
+    reused = {**rows[0], "changes": {}, "pretrained": "benchmarks/work/transfer_holdout0.25_image-true/pretrain"}
     reused["pretrain_changes"] = study.pretraining_changes(reused, {"transfer_holdout0.25_image-true": made})
-    assert reused["pretrain_changes"] == [study.STILL] and study.curve_point(reused) == (100, 22, "still")
-    assert study.curve_point({**reused, "changes": ["finetune.recipe.frames=1"]}) is None
+    assert reused["pretrain_changes"] == as_changes([study.STILL]) and study.curve_point(reused) == (100, 22, "still")
+    assert study.curve_point({**reused, "changes": as_changes(["finetune.recipe.frames=1"])}) is None
     assert study.pretraining_changes({**reused, "pretrained": "benchmarks/work/gone/pretrain"}, {}) is None
     still = row([study.STILL, "generate.per_class=132", "pretrain.channels_last=true"], 9.0, 0.05)
     table = study.compute_curve([rows[1], reused, still], ablations, tmp_path / "still.png")
@@ -202,14 +216,14 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
     tinted = row(["generate.classes=500", "generate.per_class=50", *sorted(study.TINT), "pretrain.channels_last=true"],
                  18.0, 0.24)
     assert study.curve_point(tinted) == (500, 50, "tinted")      # a series of its own, not "more classes"
-    assert study.curve_point(row([*study.TINT - {"pretrain.tint_bg=[0.0, 0.3]"}], 1.0, 0.0)) is None   # other colours
+    assert study.curve_point(row([*study.TINT - {("pretrain.tint_bg", (0.0, 0.3))}], 1.0, 0.0)) is None   # other colours
     table = study.compute_curve([rows[1], tinted], ablations, tmp_path / "tinted.png")
     assert table[-1].split(" | ")[:3] == ["| 500 x 50", "batch 32, tinted bright over dark, channels-last", "18.0"]
     # clips rendered on the fly: the set is the pool drawn from, a series of its own, not "more clips per class"
     stream = {**row(["generate.per_class=400"], 12.0, 0.1), "stream": 2000}
     assert study.curve_point(stream) == (100, 400, "stream") and study.curve_point({**stream, "stream": None}) == (
         100, 400, "batch 32")
-    assert study.curve_point({**stream, "changes": ["generate.per_class=400", study.STILL]}) is None
+    assert study.curve_point({**stream, "changes": as_changes(["generate.per_class=400", study.STILL])}) is None
     table = study.compute_curve([rows[1], stream], ablations, tmp_path / "stream.png")
     assert table[-1].split(" | ")[:3] == ["| 100 x 400", "batch 32, rendered on the fly (2,000 per epoch)", "12.0"]
     # pre-training frames read 1 apart: a series of its own at any set size, and only with nothing else changed
@@ -217,7 +231,7 @@ def test_study_draws_the_compute_curve_from_the_clips_per_class_rows_only(tmp_pa
     assert study.curve_point(slow) == (500, 50, "stride 1") and study.curve_point(row([study.STRIDE1], 1.5, 0.1)) == (
         100, 22, "stride 1")
     assert study.curve_point(row([study.STRIDE1, "pretrain.stride=3"], 1.5, 0.1)) is None
-    drawn = row([*slow["changes"], "pretrain.seed=1"], 17.2, 0.03)   # another draw stays in its own series
+    drawn = row([*slow["changes"].items(), "pretrain.seed=1"], 17.2, 0.03)   # another draw stays in its own series
     table = study.compute_curve([rows[1], slow, drawn], ablations, tmp_path / "stride.png")
     assert [line.split(" | ")[:3] for line in table[-2:]] == [
         ["| 500 x 50", "batch 32, frames 1 apart, channels-last", "17.0"],
@@ -234,7 +248,8 @@ def test_study_draws_the_label_curve_per_series_with_the_kept_epochs(tmp_path, m
         runs = [{"dataset": "basketball5", "init": init, "seed": s, "fold_best_epoch": [best, best + 2, best + 4]}
                 for init, best in (("scratch", 30), ("fractal", 10)) for s in range(2)] if early_stop else []
         return {"scored_on": scored_on, "family": "fractal", "control": None, "label_fraction": fraction,
-                "pretrain_epochs": 20, "changes": list(changes), "pretrained": pretrained, "early_stop": early_stop,
+                "pretrain_epochs": 20, "changes": as_changes(changes), "options": {}, "pretrained": pretrained,
+                "early_stop": early_stop,
                 "finetune_epochs": epochs, "runs": runs, "summary": {"basketball5": e}}
 
     big = ["generate.classes=500", "generate.per_class=50"]

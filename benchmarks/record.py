@@ -1,0 +1,160 @@
+"""The study's experiment record: every transfer benchmark run, one row of ``benchmarks/results/record.jsonl``.
+
+    python benchmarks/record.py --convert                 # (re)build the record's converted rows from the files
+    python benchmarks/record.py pretrain.stride=1 sets=weizmann6   # the rows whose fields have these values
+
+A row says what a run was and what it measured, in fields (never a key spelled into a file name):
+
+- ``id``: the results file it came from, relative to ``benchmarks/results`` without ``.json``;
+- ``commit``: the commit the run was made at (for a converted row, marked by ``converted_from``, the file it
+  was converted from: the commit its file recorded, else the commit that added the file);
+- ``changes``: what it changed against ``params.yaml``, as a mapping of dotted keys to values
+  (``{"pretrain.stride": 1}``), and ``options``: the benchmark's own (family, control, label_fraction,
+  holdout, early_stop, stream, pretrained, pretrain_from, scratch_from, seeds, sets, basketball_square);
+- ``scored_on`` (test, or holdout: choosing a recipe), ``complete``;
+- ``pretrain``: epochs, minutes, clip_passes, draws, pretext_top1;
+- ``datasets``: per downstream set its test clips, chance, each initialisation's top-1 and the paired margin
+  (mean, ci95, per_seed, seeds, draws, per_draw, over), and ``runs``: every fine-tuning run's numbers.
+
+``benchmarks/transfer.py`` appends its row when a run completes; ``benchmarks/study.py`` selects rows by
+field (:func:`select`) and writes ``reports/study.md`` from them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+RECORD = RESULTS / "record.jsonl"
+# the results files of benchmarks/transfer.py: the top level's, and the weizmann6 grids' per-draw files
+SOURCES = ("transfer*.json", "weizmann6/grid-*.json")   # grid-N.json (a declaration) and summaries have no options
+OPTION_KEYS = ("family", "control", "label_fraction", "holdout", "early_stop", "stream", "pretrained",
+               "pretrain_from", "scratch_from", "seeds", "sets", "basketball_square")
+
+
+def parse_changes(changes: list[str]) -> dict:
+    """``["pretrain.stride=1", "pretrain.tint_fg=[0.6, 1.0]"]`` (``--set`` values) as ``{"pretrain.stride": 1,
+    "pretrain.tint_fg": [0.6, 1.0]}``: each value read as params.yaml would read it."""
+    out = {}
+    for change in changes or []:
+        key, _, value = change.partition("=")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def spelled(value) -> str:
+    """A value as params.yaml spells it (true, [0.6, 1.0], naive)."""
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def row(result: dict, path: Path, commit: str | None, converted_from: str | None = None) -> dict:
+    """A results file of ``benchmarks/transfer.py`` as a row of the record."""
+    options = result.get("options", {})
+    pretrain = result.get("pretrain", {})
+    path = Path(path).resolve()
+    name = path.relative_to(RESULTS) if path.is_relative_to(RESULTS) else Path(path.name)
+    out = {"id": name.with_suffix("").as_posix(), "commit": commit,
+           "benchmark": "transfer", "complete": bool(result.get("complete")),
+           "scored_on": result.get("scored_on"), "changes": parse_changes(options.get("changes")),
+           "options": {k: options.get(k) for k in OPTION_KEYS},
+           "pretrain": {"epochs": pretrain.get("epochs"), "minutes": result.get("pretrain_minutes"),
+                        "clip_passes": result.get("pretrain_clip_passes"), "draws": result.get("pretrain_draws") or 1,
+                        "pretext_top1": pretrain.get("train_top1")},
+           "finetune_epochs": result.get("finetune_config", {}).get("epochs"),
+           "datasets": result.get("summary", {}), "runs": result.get("runs", [])}
+    if out["options"]["label_fraction"] is None:
+        out["options"]["label_fraction"] = 1.0
+    if converted_from:
+        out["converted_from"] = converted_from
+    return out
+
+
+def read(path: Path = RECORD) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def write(rows: list[dict], path: Path = RECORD) -> None:
+    sys.path.insert(0, str(ROOT))
+    from fractalvid.atomic import write_text
+
+    write_text(path, "".join(json.dumps(r) + "\n" for r in rows))   # changes keep the order they were given in
+
+
+def append(new: dict, path: Path = RECORD) -> None:
+    """Add a row, replacing the row of the same id (a resumed or rerun benchmark)."""
+    write([r for r in read(path) if r["id"] != new["id"]] + [new], path)
+
+
+def added_in(path: Path) -> str | None:
+    """The commit that added ``path`` to git (None if it is not committed)."""
+    out = subprocess.run(["git", "log", "--diff-filter=A", "--format=%H", "--", str(path)], cwd=ROOT,
+                         capture_output=True, text=True).stdout.split()
+    return out[-1] if out else None
+
+
+def convert(path: Path = RECORD) -> list[dict]:
+    """Rows for every results file of the transfer layout, each marked ``converted_from``; rows the runs
+    appended themselves (without ``converted_from``) are kept as they are."""
+    own = [r for r in read(path) if "converted_from" not in r]
+    ids = {r["id"] for r in own}
+    rows = []
+    for pattern in SOURCES:
+        for file in sorted(RESULTS.glob(pattern)):
+            result = json.loads(file.read_text())
+            if "options" not in result or not result.get("summary"):   # the earlier benchmark layout
+                continue
+            commit = result.get("machine", {}).get("commit") or added_in(file)   # the run's own, where it kept it
+            r = row(result, file, commit, converted_from=file.relative_to(ROOT).as_posix())
+            if r["id"] not in ids:
+                rows.append(r)
+    write(rows + own, path)
+    return rows + own
+
+
+def value(r: dict, key: str):
+    """A row's value of ``key``: a change (``pretrain.stride``), an option (``family``, ``sets``), or a field
+    (``scored_on``, ``pretrain.epochs`` when no change of that name exists)."""
+    if key in r["changes"]:
+        return r["changes"][key]
+    if key in r["options"]:
+        return r["options"][key]
+    node = r
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def select(rows: list[dict], **wanted) -> list[dict]:
+    """The rows whose :func:`value` of each key equals the one wanted (a list value: contains it);
+    ``select(rows, scored_on="test", **{"pretrain.stride": 1})``."""
+    def match(r, key, want):
+        have = value(r, key)
+        return want in have if isinstance(have, list) and not isinstance(want, list) else have == want
+    return [r for r in rows if all(match(r, k, v) for k, v in wanted.items())]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--convert", action="store_true", help="rebuild the converted rows from the results files")
+    p.add_argument("where", nargs="*", metavar="KEY=VALUE", help="list the rows with these values")
+    a = p.parse_args(argv)
+    rows = convert() if a.convert else read()
+    chosen = select(rows, **parse_changes(a.where))
+    for r in chosen:
+        margins = {d: round(100 * e["margin_top1"]["mean"], 1) for d, e in r["datasets"].items() if "margin_top1" in e}
+        print(f"{r['id']}  {r['scored_on']}  {r['commit'] and r['commit'][:8]}  {r['changes']}  {margins}")
+    print(f"{len(chosen)} of {len(rows)} rows", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

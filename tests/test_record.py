@@ -1,0 +1,52 @@
+"""The study's experiment record (benchmarks/record.py): rows with structured changes, selected by field."""
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("record", ROOT / "benchmarks" / "record.py")
+record = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(record)
+
+
+def a_result(changes, scored_on="test", margin=0.05):
+    return {"complete": True, "scored_on": scored_on, "options": {"changes": changes, "family": "fractal", "sets": ["weizmann6"]},
+            "pretrain": {"epochs": 20, "train_top1": 0.8}, "pretrain_minutes": 1.6, "pretrain_clip_passes": 39680,
+            "summary": {"weizmann6": {"test_clips": 54, "chance": 1 / 6,
+                                      "margin_top1": {"mean": margin, "ci95": [0, 0.1], "per_seed": [margin]}}},
+            "machine": {"commit": "c" * 40}}
+
+
+def test_changes_are_fields_with_values_as_params_yaml_reads_them():
+    assert record.parse_changes(["pretrain.stride=1", "pretrain.tint_fg=[0.6, 1.0]", "pretrain.tint=true",
+                                 "finetune.recipe.reinit=[conv1, bn1]"]) == {
+        "pretrain.stride": 1, "pretrain.tint_fg": [0.6, 1.0], "pretrain.tint": True,
+        "finetune.recipe.reinit": ["conv1", "bn1"]}
+
+
+def test_rows_are_selected_by_field_and_a_rerun_replaces_its_row(tmp_path):
+    path = tmp_path / "record.jsonl"
+    stride = record.row(a_result(["pretrain.stride=1"]), record.RESULTS / "weizmann6" / "a.json", "c" * 40)
+    tint = record.row(a_result(["pretrain.tint=true"], scored_on="holdout"), record.RESULTS / "b.json", "d" * 40)
+    record.append(stride, path)
+    record.append(tint, path)
+    rows = record.read(path)
+    assert [r["id"] for r in rows] == ["weizmann6/a", "b"] and rows[0]["commit"] == "c" * 40
+    assert record.select(rows, **{"pretrain.stride": 1}) == [rows[0]]
+    assert record.select(rows, scored_on="holdout", sets="weizmann6") == [rows[1]]   # a field, a list option
+    assert record.select(rows, **{"pretrain.epochs": 20}) == rows                      # a field of the run
+    record.append(record.row(a_result(["pretrain.stride=1"], margin=0.1), record.RESULTS / "weizmann6" / "a.json",
+                             "e" * 40), path)
+    rows = record.read(path)
+    assert len(rows) == 2 and rows[-1]["datasets"]["weizmann6"]["margin_top1"]["mean"] == 0.1
+
+
+def test_every_committed_results_file_is_a_row_of_the_record():
+    rows = {r["id"]: r for r in record.read()}
+    for pattern in record.SOURCES:
+        for file in record.RESULTS.glob(pattern):
+            result = json.loads(file.read_text())
+            if "options" in result and result.get("summary"):
+                r = rows[file.relative_to(record.RESULTS).with_suffix("").as_posix()]
+                assert r["datasets"] == result["summary"] and r["commit"], file.name
+                assert r.get("converted_from", "").endswith(file.name) or "converted_from" not in r
