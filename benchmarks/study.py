@@ -157,9 +157,12 @@ def label_curve(rows: list[dict], path: Path) -> list[str]:
             plot_margins(ax, [(x * shift, e) for x, e in points], "o-", f"C{k}", label)
             e = points[0][1]
             ax.set_title(f"{dataset}: {e['test_clips']} test clips, chance {100 * e['chance']:.0f} %", fontsize=9)
+    shares = sorted({r["label_fraction"] for pts in series.values() for r in pts})
     for ax in axes:
         ax.axhline(0, color="k", lw=0.8)
         ax.set_xscale("log")
+        ax.set_xticks(shares, [f"{100 * x:g} %" for x in shares])   # every share measured, not a decade's two ticks
+        ax.minorticks_off()
         ax.set_xlabel("labelled share of each training fold")
     axes[0].set_ylabel("fractal - scratch top-1 (points)")
     legend = {}   # one legend for both panels, under them (a series may have points on one set only)
