@@ -49,7 +49,9 @@ quick: $(BIN)/.installed
 
 # the paper's settings (params-paper.yaml) as a DVC experiment named "paper", in a temporary copy of the
 # project: params.yaml and the workspace stay as they are (for a GPU machine with the real sets in data/real)
+# The plan first: it stops here, before any generation, when the real sets, the GPU or the disk are missing
 paper: $(BIN)/.installed
+	$(BIN)/python -m fractalvid plan params-paper.yaml
 	$(BIN)/python -m fractalvid exp-run params-paper.yaml --name paper
 
 test: $(BIN)/.installed

@@ -1,5 +1,5 @@
 """Command line: ``fractalvid generate | show | merge | gallery | data prepare | pretrain | finetune | evaluate |
-exp-run``.
+plan | exp-run``.
 
 Also ``python -m fractalvid``. Training commands take the settings the
 notebooks take: a params.yaml section (``--params params.yaml``), then any
@@ -177,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
                                    "pretext top-1, minutes, margin with its CI per set) into the committed "
                                    "table that notebook 04 draws; rows of experiments no longer listed are kept.")
     p.add_argument("--out", default="reports/ablations", help="path stem of the .json and .md (default %(default)s)")
+    p = sub.add_parser("plan", help="what a params file will make and cost, and what this machine lacks for it",
+                       description="Print the run's estimates (clips, disk, generation core-hours, clip-passes, "
+                                   "GPU-hours, each with its source), then every missing prerequisite with how to "
+                                   "get it; exit 1 if one is missing (make paper runs it first).")
+    p.add_argument("params", help="the params file, e.g. params-paper.yaml")
     p = sub.add_parser("exp-run", help="run the pipeline as a DVC experiment with another params profile",
                        description="Run dvc.yaml as a DVC experiment (dvc exp run --temp) with every value of "
                                    "PROFILE (e.g. params-paper.yaml), leaving the workspace and params.yaml alone.")
@@ -243,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
 
             rows = record_ablations(Path(a.out))
             print(f"{a.out}.json and {a.out}.md: {len(rows)} rows")
+        elif a.command == "plan":
+            from .plan import report   # per command
+
+            text, missing = report(a.params)
+            print(text)
+            return 1 if missing else 0
         elif a.command == "exp-run":
             from .project import experiment_command   # per command
 
