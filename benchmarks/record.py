@@ -2,6 +2,8 @@
 
     python benchmarks/record.py --convert                 # (re)build the record's converted rows from the files
     python benchmarks/record.py pretrain.stride=1 sets=weizmann6   # the rows whose fields have these values
+    python benchmarks/record.py --summarise weizmann6/grid-4_summary.json generate.per_class=176 sets=weizmann6
+                                                    # a grid setting's draws summarised over the draw means
 
 A row says what a run was and what it measured, in fields (never a key spelled into a file name):
 
@@ -28,6 +30,8 @@ import sys
 from pathlib import Path
 
 import yaml
+
+from fractalvid.atomic import write_text
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -81,9 +85,6 @@ def read(path: Path = RECORD) -> list[dict]:
 
 
 def write(rows: list[dict], path: Path = RECORD) -> None:
-    sys.path.insert(0, str(ROOT))
-    from fractalvid.atomic import write_text
-
     write_text(path, "".join(json.dumps(r) + "\n" for r in rows))   # changes keep the order they were given in
 
 
@@ -142,12 +143,44 @@ def select(rows: list[dict], **wanted) -> list[dict]:
     return [r for r in rows if all(match(r, k, v) for k, v in wanted.items())]
 
 
+def summarise_draws(rows: list[dict], grid: str, setting: dict, dataset: str = "weizmann6") -> dict:
+    """One grid setting's runs, one per pre-training draw (``rows`` in draw order), as its summary: each
+    initialisation's top-1 over every seed and the margin over the draw means
+    (:func:`fractalvid.evaluation.stats.margin_over_draws`), with each draw's pre-training."""
+    from fractalvid.evaluation.stats import margin_over_draws, mean_ci95
+
+    scratch, fractal, draws, pretraining = {}, {}, {}, []
+    for draw, r in enumerate(rows):
+        e = r["datasets"][dataset]
+        for s, a, b in zip(e["margin_top1"]["seeds"], e["scratch_top1"]["per_seed"], e["fractal_top1"]["per_seed"]):
+            scratch[s], fractal[s], draws[s] = a, b, draw
+        pretraining.append({"draw": draw, "minutes": r["pretrain"]["minutes"],
+                            "clip_passes": r["pretrain"]["clip_passes"], "train_top1": r["pretrain"]["pretext_top1"]})
+    return {"grid": grid, "setting": setting, "scored_on": rows[0]["scored_on"], "held_out_clips": e["test_clips"],
+            "pretraining": pretraining, "scratch_top1": mean_ci95(list(scratch.values())),
+            "fractal_top1": mean_ci95(list(fractal.values())), "margin_top1": margin_over_draws(scratch, fractal, draws),
+            "files": [Path(r["id"]).name + ".json" for r in rows]}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--convert", action="store_true", help="rebuild the converted rows from the results files")
+    p.add_argument("--summarise", metavar="OUT", type=Path, default=None,
+                   help="write the summary of the rows chosen (a grid setting's draws, in draw order) to OUT")
     p.add_argument("where", nargs="*", metavar="KEY=VALUE", help="list the rows with these values")
     a = p.parse_args(argv)
     rows = convert() if a.convert else read()
+    if a.summarise:   # e.g. --summarise weizmann6/grid-4_summary.json id=... : the setting is what they share
+        chosen = sorted(select(rows, **parse_changes(a.where)), key=lambda r: r["changes"].get("pretrain.seed", 0))
+        shared = {k: v for k, v in chosen[0]["changes"].items() if k != "pretrain.seed"
+                  and all(r["changes"].get(k) == v for r in chosen)}
+        out = a.summarise if a.summarise.is_absolute() else RESULTS / a.summarise
+        summary = summarise_draws(chosen, out.name.split("_")[0], shared)
+        write_text(out, json.dumps(summary, indent=1) + "\n")
+        m = summary["margin_top1"]
+        print(f"{out.relative_to(ROOT)}: margin {100 * m['mean']:+.1f} [{100 * m['ci95'][0]:+.1f}, "
+              f"{100 * m['ci95'][1]:+.1f}] over {len(chosen)} draws")
+        return 0
     chosen = select(rows, **parse_changes(a.where))
     for r in chosen:
         margins = {d: round(100 * e["margin_top1"]["mean"], 1) for d, e in r["datasets"].items() if "margin_top1" in e}

@@ -155,5 +155,5 @@ def write_dvc_deps(dvc_yaml: Path = ROOT / "dvc.yaml") -> bool:
     return changed
 
 
-if __name__ == "__main__":   # python tests/importgraph.py: write dvc.yaml's code deps (make deps)
+if __name__ == "__main__":   # python tests/importgraph.py: write dvc.yaml's code deps
     print("dvc.yaml rewritten" if write_dvc_deps() else "dvc.yaml's code deps are already derived")

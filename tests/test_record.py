@@ -1,6 +1,8 @@
 """The study's experiment record (benchmarks/record.py): rows with structured changes, selected by field."""
 import importlib.util
 import json
+
+import numpy as np
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,3 +52,17 @@ def test_every_committed_results_file_is_a_row_of_the_record():
                 r = rows[file.relative_to(record.RESULTS).with_suffix("").as_posix()]
                 assert r["datasets"] == result["summary"] and r["commit"], file.name
                 assert r.get("converted_from", "").endswith(file.name) or "converted_from" not in r
+
+
+def test_a_grid_settings_draws_are_summarised_over_the_draw_means():
+    def draw_row(seed, scratch, fractal):
+        r = record.row(a_result([f"pretrain.seed={seed}", "pretrain.stride=1"]), record.RESULTS / f"d{seed}.json", "c")
+        r["datasets"]["weizmann6"].update(scratch_top1={"per_seed": scratch}, fractal_top1={"per_seed": fractal})
+        r["datasets"]["weizmann6"]["margin_top1"]["seeds"] = [seed, seed + 2]
+        return r
+
+    rows = [draw_row(0, [0.3, 0.4], [0.4, 0.4]), draw_row(1, [0.3, 0.3], [0.3, 0.5])]
+    summary = record.summarise_draws(rows, "grid-9", {"pretrain.stride": 1})
+    m = summary["margin_top1"]
+    assert m["over"] == "pre-training draws" and np.allclose(m["per_draw"], [0.05, 0.1]) and np.isclose(m["mean"], 0.075)
+    assert summary["files"] == ["d0.json", "d1.json"] and summary["pretraining"][1]["clip_passes"] == 39680
