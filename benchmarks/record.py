@@ -4,6 +4,8 @@
     python benchmarks/record.py pretrain.stride=1 sets=weizmann6   # the rows whose fields have these values
     python benchmarks/record.py --summarise weizmann6/grid-4_summary.json generate.per_class=176 sets=weizmann6
                                                     # a grid setting's draws summarised over the draw means
+    python benchmarks/record.py --transfer transfer_from-pretrain0-pretrain1-pretrain2
+                                                    # benchmarks/results/transfer.json: the recipe's row
 
 A row says what a run was and what it measured, in fields (never a key spelled into a file name):
 
@@ -19,7 +21,9 @@ A row says what a run was and what it measured, in fields (never a key spelled i
   (mean, ci95, per_seed, seeds, draws, per_draw, over), and ``runs``: every fine-tuning run's numbers.
 
 ``benchmarks/transfer.py`` appends its row when a run completes; ``benchmarks/study.py`` selects rows by
-field (:func:`select`) and writes ``reports/study.md`` from them.
+field (:func:`select`) and writes ``reports/study.md`` from them. ``benchmarks/results/transfer.json``, the
+row the README quotes for real clips (the default recipe on the test actors), is not a run's file but that
+row of the record in the transfer benchmark's layout (:func:`transfer_view`), written by ``--transfer ID``.
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 RECORD = RESULTS / "record.jsonl"
+TRANSFER = RESULTS / "transfer.json"   # generated from the record (transfer_view), not a source of rows
 # the results files of benchmarks/transfer.py: the top level's, and the weizmann6 grids' per-draw files
 SOURCES = ("transfer*.json", "weizmann6/grid-*.json")   # grid-N.json (a declaration) and summaries have no options
 OPTION_KEYS = ("family", "control", "label_fraction", "holdout", "early_stop", "stream", "pretrained",
@@ -94,10 +99,46 @@ def append(new: dict, path: Path = RECORD) -> None:
 
 
 def added_in(path: Path) -> str | None:
-    """The commit that added ``path`` to git (None if it is not committed)."""
-    out = subprocess.run(["git", "log", "--diff-filter=A", "--format=%H", "--", str(path)], cwd=ROOT,
+    """The commit that added ``path`` to git, following renames (None if it is not committed)."""
+    out = subprocess.run(["git", "log", "--follow", "--diff-filter=A", "--format=%H", "--", str(path)], cwd=ROOT,
                          capture_output=True, text=True).stdout.split()
     return out[-1] if out else None
+
+
+def logged_commit(path: Path) -> str | None:
+    """The commit ``test_reads.jsonl`` gives for the run that wrote ``path`` (a file moved since its line was
+    logged is named in the line's ``moved_to``), in full; None if no line names it."""
+    name = Path(path).resolve().relative_to(ROOT).as_posix()
+    log = RESULTS / "test_reads.jsonl"
+    for line in (log.read_text().splitlines() if log.exists() else []):
+        read = json.loads(line)
+        if name in (read.get("results"), read.get("moved_to")) and read.get("commit"):
+            return subprocess.run(["git", "rev-parse", read["commit"]], cwd=ROOT, capture_output=True,
+                                  text=True).stdout.strip() or read["commit"]
+    return None
+
+
+def transfer_view(r: dict) -> dict:
+    """A row in the layout of a ``benchmarks/transfer.py`` results file (``summary`` per downstream set,
+    ``pretrain_minutes``, ``pretrain_draws``, ``runs``), saying which row of the record it shows."""
+    return {"generated_from": {"record": RECORD.relative_to(ROOT).as_posix(), "id": r["id"]},
+            "benchmark": r["benchmark"], "commit": r["commit"], "complete": r["complete"],
+            "scored_on": r["scored_on"], "changes": r["changes"], "options": r["options"],
+            "pretrain_minutes": r["pretrain"]["minutes"], "pretrain_draws": r["pretrain"]["draws"],
+            "pretrain_clip_passes": r["pretrain"]["clip_passes"], "pretext_top1": r["pretrain"]["pretext_top1"],
+            "finetune_epochs": r["finetune_epochs"], "summary": r["datasets"], "runs": r["runs"]}
+
+
+def write_transfer(row_id: str, rows: list[dict] | None = None, path: Path = TRANSFER) -> dict:
+    """Write the row ``row_id`` of the record as ``path`` (KeyError naming the ids there are)."""
+    rows = read() if rows is None else rows
+    found = [r for r in rows if r["id"] == row_id]
+    if not found:
+        raise KeyError(f"id={row_id!r} is not a row of {RECORD.relative_to(ROOT)}: expected one of "
+                       f"{sorted(r['id'] for r in rows)}")
+    view = transfer_view(found[0])
+    write_text(path, json.dumps(view, indent=1) + "\n")
+    return view
 
 
 def convert(path: Path = RECORD) -> list[dict]:
@@ -107,11 +148,12 @@ def convert(path: Path = RECORD) -> list[dict]:
     ids = {r["id"] for r in own}
     rows = []
     for pattern in SOURCES:
-        for file in sorted(RESULTS.glob(pattern)):
+        for file in sorted(f for f in RESULTS.glob(pattern) if f != TRANSFER):
             result = json.loads(file.read_text())
             if "options" not in result or not result.get("summary"):   # the earlier benchmark layout
                 continue
-            commit = result.get("machine", {}).get("commit") or added_in(file)   # the run's own, where it kept it
+            commit = (result.get("machine", {}).get("commit") or logged_commit(file)   # the run's own, where kept
+                      or added_in(file))
             r = row(result, file, commit, converted_from=file.relative_to(ROOT).as_posix())
             if r["id"] not in ids:
                 rows.append(r)
@@ -167,9 +209,15 @@ def main(argv=None) -> int:
     p.add_argument("--convert", action="store_true", help="rebuild the converted rows from the results files")
     p.add_argument("--summarise", metavar="OUT", type=Path, default=None,
                    help="write the summary of the rows chosen (a grid setting's draws, in draw order) to OUT")
+    p.add_argument("--transfer", metavar="ID", default=None,
+                   help=f"write the row ID as {TRANSFER.relative_to(ROOT)} (the README's rows on real clips)")
     p.add_argument("where", nargs="*", metavar="KEY=VALUE", help="list the rows with these values")
     a = p.parse_args(argv)
     rows = convert() if a.convert else read()
+    if a.transfer:
+        write_transfer(a.transfer, rows)
+        print(f"{TRANSFER.relative_to(ROOT)}: the row {a.transfer} of {RECORD.relative_to(ROOT)}")
+        return 0
     if a.summarise:   # e.g. --summarise weizmann6/grid-4_summary.json id=... : the setting is what they share
         chosen = sorted(select(rows, **parse_changes(a.where)), key=lambda r: r["changes"].get("pretrain.seed", 0))
         shared = {k: v for k, v in chosen[0]["changes"].items() if k != "pretrain.seed"

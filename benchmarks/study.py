@@ -130,7 +130,7 @@ def label_curve(rows: list[dict], path: Path) -> list[str]:
     its points as markdown lines (nothing if no series has two points)."""
     series: dict[str, list[dict]] = {}
     for r in rows:
-        if (name := label_series(r)) is not None:
+        if on_curve_sets(r) and (name := label_series(r)) is not None:
             series.setdefault(name, []).append(r)
     series = {k: sorted(v, key=lambda r: r["label_fraction"]) for k, v in series.items() if len(v) >= 2}
     if not series:
@@ -243,6 +243,11 @@ def curve_point(r: dict) -> tuple[int, int, str] | None:
     return classes, per_class, ("another draw" if seed not in (None, 0) else step)
 
 
+def on_curve_sets(r: dict) -> bool:
+    """Whether a row has a margin on a set the curves draw (actions, basketball5)."""
+    return any("margin_top1" in r["summary"].get(d, {}) for d in ("actions", "basketball5"))
+
+
 def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[str]:
     """The margin-versus-compute curve: the margin (points, 95 % CI, per-seed dots) against the pre-training
     minutes, 0 being scratch, on each set. The ways to spend the minutes: more clips per class at 20 epochs
@@ -252,11 +257,10 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
     pipeline's DVC experiments, built-in benchmark only). Returns the table of the points as markdown lines
     (nothing if fewer than two budgets)."""
     order = [key for key, _, _ in SERIES]
-    pts = sorted(((point, r) for r in rows if (point := curve_point(r))),
+    pts = sorted(((point, r) for r in rows if (point := curve_point(r)) and on_curve_sets(r)),
                  key=lambda p: (order.index(p[0][2]), p[0][0], p[0][1], setting(p[1], "pretrain.seed") or 0))
     if len(pts) < 2:
         return []
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     table = ["| classes x clips per class | pre-training | pre-training min | clip-passes | "
              "pretext train top-1 | actions margin | basketball5 margin |", "|---|---|---|---|---|---|---|"]
     for (classes, per_class, step), r in pts:
@@ -273,30 +277,36 @@ def compute_curve(rows: list[dict], ablations: list[dict], path: Path) -> list[s
                      f"{r['pretrain_clip_passes'] or 0:,} | "
                      f"{100 * r['pretext_top1']:.0f} % | {cell(r['summary'], 'actions')} | "
                      f"{cell(r['summary'], 'basketball5')} |")
+    # one row per pre-training, grouped by the way it spends the minutes and ordered by them: the names sit
+    # on the axis, so no legend covers a point, and runs of equal minutes do not hide each other
+    lines = [(k, label, f"{classes} x {per_class}", r["pretrain_minutes"], r["summary"])
+             for k, (key, label, _) in enumerate(SERIES) for (classes, per_class, step), r in pts if step == key]
+    epochs = [a for a in ablations if a["changed"].keys() <= {"pretrain.epochs", "pretrain.warmup_epochs"}]
+    lines += [(len(SERIES), "more epochs over 2,200 clips (DVC experiments)",
+               f"{a['changed'].get('pretrain.epochs', 20)} epochs", a["pretrain_minutes"], a["datasets"])
+              for a in sorted(epochs, key=lambda a: a["pretrain_minutes"])]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.26 * len(lines) + 1.4), sharey=True)
+    ys = range(len(lines))[::-1]
     for ax, dataset in zip(axes, ("actions", "basketball5")):
-        series = [(label, fmt, [(r["pretrain_minutes"], r["summary"].get(dataset, {}))
-                                for (_, _, step), r in pts if step == key]) for key, label, fmt in SERIES]
-        if dataset == "actions":
-            epochs = [a for a in ablations if a["changed"].keys() <= {"pretrain.epochs", "pretrain.warmup_epochs"}]
-            series.append(("more epochs over 2,200 clips (DVC experiments)", "s--",
-                           [(a["pretrain_minutes"], a["datasets"].get(dataset, {})) for a in epochs]))
-        clips, chance = None, None
-        for k, (label, fmt, points) in enumerate(series):
-            points = sorted((x, e) for x, e in points if "margin_top1" in e)
-            if not points:
+        clips = chance = None
+        for y, (k, _, _, _, summary) in zip(ys, lines):
+            e = summary.get(dataset, {})
+            if "margin_top1" not in e:
                 continue
-            # a line starts at scratch (0 minutes, 0 points); lone points do not
-            plot_margins(ax, points, fmt, f"C{k}", label, from_zero="-" in fmt)
-            clips, chance = points[0][1]["test_clips"], points[0][1]["chance"]
-        ax.axhline(0, color="k", lw=0.8)
-        ax.axvline(15, color="grey", ls=":", lw=1, label="15 minutes: the pre-training budget aimed at")
+            m = e["margin_top1"]
+            ax.errorbar([100 * m["mean"]], [y], xerr=[[100 * (m["mean"] - m["ci95"][0])],
+                                                      [100 * (m["ci95"][1] - m["mean"])]],
+                        fmt="o", capsize=3, color=f"C{k}")
+            ax.scatter([100 * v for v in m["per_seed"]], [y] * len(m["per_seed"]), s=9, color=f"C{k}", alpha=0.4)
+            clips, chance = e["test_clips"], e["chance"]
+        ax.axvline(0, color="k", lw=0.8)
+        ax.grid(axis="x", alpha=0.3)
         ax.set_title(f"{dataset}: {clips} test clips, chance {100 * chance:.0f} %" if clips else dataset, fontsize=9)
-        ax.set_xlabel("pre-training minutes on 2 cores (0: scratch)")
-    axes[0].set_ylabel("fractal - scratch top-1 (points)")
-    legend = {}   # one legend for both panels, below them, so that it hides no point
-    for ax in axes:
-        legend.update({label: handle for handle, label in zip(*ax.get_legend_handles_labels()) if label not in legend})
-    fig.legend(legend.values(), legend.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7)
+        ax.set_xlabel("fractal - scratch top-1 (points): mean, 95 % CI, each seed")
+    axes[0].set_yticks(list(ys), [f"{label}: {size}, {minutes:.1f} min" for _, label, size, minutes, _ in lines],
+                       fontsize=7)
+    for tick, (k, *_) in zip(axes[0].get_yticklabels(), lines):
+        tick.set_color(f"C{k}")
     FIGURES.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

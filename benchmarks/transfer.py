@@ -447,7 +447,8 @@ def name_of(args) -> str:
         part = f"{key.rsplit('.', 1)[-1]}-{value}".replace("_", "-")
         if part not in parts:     # pretrain.arch=X and finetune.recipe.arch=X name the run once
             parts.append(part)
-    return "_".join(parts)
+    # results/transfer.json is the record's view of the recipe's row (record.py --transfer), never a run's file
+    return "_".join(parts) if len(parts) > 1 else "transfer_recipe"
 
 
 def dotted(changes: list[str]) -> dict:

@@ -67,7 +67,8 @@ def results_block(results: dict, transfer: dict | None) -> str:
                 seeds = len(e["margin_top1"]["per_seed"])
                 lines.append(_row(REAL[dataset], e, e["scratch_top1"]["mean"], e["fractal_top1"]["mean"],
                                   f"{t_draws} draws x {seeds // t_draws} seeds"))
-        sources.append(f"`{TRANSFER}` (`benchmarks/transfer.py`, the same networks and recipe)")
+        sources.append(f"`{TRANSFER}` (`benchmarks/transfer.py`, the same networks and recipe; a row of the "
+                       "experiment record, `benchmarks/results/record.jsonl`)")
     lines += ["", "Rows from " + " and ".join(sources) + ".", END]
     return "\n".join(lines)
 

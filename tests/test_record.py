@@ -3,6 +3,7 @@ import importlib.util
 import json
 
 import numpy as np
+import pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def test_rows_are_selected_by_field_and_a_rerun_replaces_its_row(tmp_path):
 def test_every_committed_results_file_is_a_row_of_the_record():
     rows = {r["id"]: r for r in record.read()}
     for pattern in record.SOURCES:
-        for file in record.RESULTS.glob(pattern):
+        for file in (f for f in record.RESULTS.glob(pattern) if f != record.TRANSFER):   # the view below
             result = json.loads(file.read_text())
             if "options" in result and result.get("summary"):
                 r = rows[file.relative_to(record.RESULTS).with_suffix("").as_posix()]
@@ -66,3 +67,16 @@ def test_a_grid_settings_draws_are_summarised_over_the_draw_means():
     m = summary["margin_top1"]
     assert m["over"] == "pre-training draws" and np.allclose(m["per_draw"], [0.05, 0.1]) and np.isclose(m["mean"], 0.075)
     assert summary["files"] == ["d0.json", "d1.json"] and summary["pretraining"][1]["clip_passes"] == 39680
+
+
+def test_transfer_json_is_a_row_of_the_record_written_again_to_the_byte(tmp_path):
+    committed = json.loads(record.TRANSFER.read_text())
+    row_id = committed["generated_from"]["id"]
+    again = tmp_path / "transfer.json"
+    view = record.write_transfer(row_id, path=again)
+    assert again.read_bytes() == record.TRANSFER.read_bytes()
+    source = json.loads((record.RESULTS / f"{row_id}.json").read_text())   # the run's own file
+    assert view["summary"] == source["summary"] and view["pretrain_draws"] == source["pretrain_draws"] == 3
+    assert view["scored_on"] == "test" and len(view["commit"]) == 40
+    with pytest.raises(KeyError, match="id='nope' is not a row"):
+        record.write_transfer("nope", path=again)
