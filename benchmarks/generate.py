@@ -75,11 +75,11 @@ def main():
     limit = limit_rate()
     per_core = renderer_rate(cfg, args.render_clips)
     wall, card, frames = timed_generate(
-        DatasetSpec(samples=args.clips, seed=1, chunk_size=max(1, args.clips // 4), fractal=cfg), args)
+        DatasetSpec(samples=args.clips, seed=1, chunk_size=max(1, args.clips // 4), options=cfg), args)
     # supervised at paper scale per class (200 clips), so class set-up weighs as it does at 100k clips
     per_class = max(args.clips // 2, 2)
     wall_sup, _, _ = timed_generate(DatasetSpec(classes=2, per_class=per_class, val_per_class=1, seed=1,
-                                                chunk_size=per_class, fractal=cfg), args)
+                                                chunk_size=per_class, options=cfg), args)
     other = {}
     for family in FAMILIES:
         if family == "actions":  # the downstream benchmark is labelled only: its 10 actions, clips spread evenly

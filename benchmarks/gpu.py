@@ -47,7 +47,7 @@ def main() -> None:
     common = dict(arch="tsm_r50", size=112, frames=8, batch_size=batch, workers=args.workers, val_split=None,
                   epochs=2, warmup_epochs=0, epoch_clips=batch * args.batches, amp=True)
     spec = DatasetSpec(classes=64, per_class=max(1, args.clips // 64), val_per_class=0, seed=0,
-                       fractal=FractalConfig(res=128))
+                       options=FractalConfig(res=128))
     result = {"benchmark": "gpu", "device": torch.cuda.get_device_name(0), "cpus": os.cpu_count(),
               "workers": args.workers, "arch": "tsm_r50", "size": 112, "frames": 8, "batch": batch, "amp": True}
     with tempfile.TemporaryDirectory() as tmp:

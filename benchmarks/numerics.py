@@ -49,7 +49,7 @@ def measure(data: Path, out: Path, epochs: int, render_clips: int, plain: bool =
     train(cfg, out, progress=False)
     model = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
     rates = [row["clips_per_s"] for row in model["history"][1:]]
-    spec = DatasetSpec(samples=render_clips, seed=3, fractal=FractalConfig(res=128))
+    spec = DatasetSpec(samples=render_clips, seed=3, options=FractalConfig(res=128))
     make_clip(spec, 0)   # compile (or load) the kernels first
     start = time.perf_counter()
     for i in range(render_clips):

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import record
+from fractalvid.evaluation.ablations import current_name
 
 import matplotlib
 
@@ -31,7 +32,8 @@ def load() -> list[dict]:
     rows = []
     for r in record.read():
         o = r["options"]
-        rows.append({**r, "file": r["id"] + ".json", "family": o.get("family") or "fractal", "control": o.get("control"),
+        changes = {current_name(k): v for k, v in r["changes"].items()}   # keys as params.yaml names them now
+        rows.append({**r, "changes": changes, "file": r["id"] + ".json", "family": o.get("family") or "fractal", "control": o.get("control"),
                      "pretrain_epochs": r["pretrain"]["epochs"], "pretrain_minutes": r["pretrain"]["minutes"],
                      "pretrain_clip_passes": r["pretrain"]["clip_passes"], "pretext_top1": r["pretrain"]["pretext_top1"],
                      "label_fraction": o.get("label_fraction") or 1.0, "holdout": o.get("holdout"),
@@ -178,7 +180,7 @@ def label_curve(rows: list[dict], path: Path) -> list[str]:
 # how a row of the curve trained, from its --set changes besides the set's size (generate.classes, per_class)
 # and the pre-training seed: params.yaml's step (batch 32; channels-last is the same arithmetic in another
 # memory layout), or the faster step of benchmarks/train.py --recipe (batch 64 in channels-last layout)
-STILL = ("generate.fractal.image", True)   # image mode: each frame its own still fractal, nothing moves
+STILL = ("generate.options.image", True)   # image mode: each frame its own still fractal, nothing moves
 # tinted clips, a bright fractal over a dark background, each clip its own colours (augment.tint)
 TINT = frozenset({("pretrain.tint", True), ("pretrain.tint_fg", (0.6, 1.0)), ("pretrain.tint_bg", (0.0, 0.3))})
 STRIDE1 = ("pretrain.stride", 1)   # the 8 pre-training frames read 1 apart, not 2: half the motion between them
@@ -390,7 +392,7 @@ def main() -> None:
                   "pre-training draw moves the margin); channels-last is the same arithmetic in a faster memory "
                   "layout (`pretrain.channels_last`); batch 64 takes the faster step of `benchmarks/train.py "
                   "--recipe` (its lr scaled with the batch, as every run's is). Still fractals (`--set "
-                  "generate.fractal.image=true`, the paper's image mode: each frame its own still fractal, no "
+                  "generate.options.image=true`, the paper's image mode: each frame its own still fractal, no "
                   "motion to learn) are a diagnostic of what basketball5 is told apart by, drawn as a series of "
                   "their own; a row fine-tuned from another run's network (`--pretrained "
                   "benchmarks/work/NAME/pretrain`) takes the pre-training settings of the run NAME that made it.",

@@ -41,7 +41,7 @@ chaos-game budget (walkers x steps x frames points) costs.
 
 --recipe PARAMS (e.g. params.yaml) measures instead the CPU default's pre-training step, as ``make repro``
 runs it, beside the bare network on the same threads: ``recipe_step_clips_per_s`` is ``Run.train_one_epoch``
-on a small set of the params' fractal clips (``generate.fractal``) held in memory (``in_memory``: no loader
+on a small set of the params' fractal clips (``generate.options``) held in memory (``in_memory``: no loader
 workers), so loading, cropping, augmentation, the temporal shift and the optimiser step are all in it;
 ``bare`` is the same network's forward, cross-entropy, backward, clipping and AdamW on a ready float batch.
 ``full_step_vs_bare`` = bare rate / full rate (the issue's target: at most 1.25). ``no_shift`` (the same
@@ -84,7 +84,7 @@ class Batch(Dataset):
 
 
 def stream_cfg(args, res: int, **changes):
-    spec = dict(classes=2, per_class=10**4, val_per_class=0, seed=0, fractal=dict(res=res))
+    spec = dict(classes=2, per_class=10**4, val_per_class=0, seed=0, options=dict(res=res))
     settings = dict(stream=spec, epoch_clips=args.batch * args.batches, arch="tsm_r18", frames=args.frames,
                     size=args.size, batch_size=args.batch, workers=args.workers)
     return recipe("supervised", **{**settings, **changes})
@@ -178,7 +178,7 @@ def recipe_step(params_path: Path, repeats: int, log) -> dict:
         tmp = Path(tmp)
         classes = 8
         spec = DatasetSpec(classes=classes, per_class=16, val_per_class=0, seed=0,
-                           fractal=FractalConfig(**(params["generate"].get("fractal") or {})))
+                           options=FractalConfig.from_dict(params["generate"].get("options") or {}))
         generate(tmp / "clips", spec, workers=os.cpu_count(), progress=False)
         cfg = config_from_params(params["pretrain"], data=str(tmp / "clips"), val_split=None)
         run = Run(cfg, tmp / "run", progress=False)
@@ -224,7 +224,7 @@ def recipe_step(params_path: Path, repeats: int, log) -> dict:
 def render_times(n: int) -> dict:
     out = {}
     for name, cfg in (("res128", FractalConfig(res=128)), ("res128_half_steps", FractalConfig(res=128, steps=3750))):
-        spec = DatasetSpec(samples=n + 1, seed=3, fractal=cfg)
+        spec = DatasetSpec(samples=n + 1, seed=3, options=cfg)
         make_clip(spec, n)  # compiles on first use
         start = time.perf_counter()
         for i in range(n):

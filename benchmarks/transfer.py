@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -63,7 +64,7 @@ import yaml
 import record
 
 from fractalvid.atomic import write_text
-from fractalvid.clips.generate import DatasetSpec, generate
+from fractalvid.clips.generate import FAMILIES as CLIP_FAMILIES, DatasetSpec, generate
 from fractalvid.config import differing
 from fractalvid.evaluation.protocol import train_folds
 from fractalvid.evaluation.report import comparison
@@ -82,7 +83,7 @@ FAMILIES = ("fractal", "perlin", "dead_leaves", "octopus")
 EARLY_STOP_HOLDOUT = 0.25   # --early-stop: the share of each fold's training clips that chooses the epoch
 CONTROLS = ("shuffled",)
 # --quick: every stage at a toy size, to check the script end to end in a few minutes
-QUICK = dict(generate=dict(classes=4, per_class=4, fractal=dict(res=32, steps=400, framing_res=32)),
+QUICK = dict(generate=dict(classes=4, per_class=4, options=dict(res=32, steps=400, framing_res=32)),
              actions=dict(per_class=9, options=dict(res=32)), pretrain=dict(epochs=2, warmup_epochs=1),
              recipe=dict(epochs=2, warmup_epochs=1, folds=3), seeds=[0, 1],
              # at 32 px Perlin's finest octave (max_freq x 2**3 cells) must stay a pixel wide
@@ -115,12 +116,13 @@ def merge(base: dict, changes: dict) -> dict:
 # -------------------------------------------------------------------- data
 
 def pretrain_spec(params: dict, family: str) -> DatasetSpec:
-    """params.yaml's pre-training set, or the same classes x clips of another family at the same frame size."""
+    """params.yaml's pre-training set, or the same classes x clips of another family: of ``generate.options``
+    it keeps the settings that family has (the frame size ``res``, and its own given with --set)."""
     section = {k: v for k, v in params["generate"].items() if k not in ("out", "workers")}
-    if family != "fractal":
-        res = (section.get("fractal") or {}).get("res", 128)
-        options = {**(section.get("options") or {}), "res": res}   # generate.options: the family's own settings
-        section = {**section, "family": family, "fractal": None, "options": options}
+    if family != section.get("family", "fractal"):
+        accepted = {f.name for f in dataclasses.fields(CLIP_FAMILIES[family].config)}
+        options = {k: v for k, v in (section.get("options") or {}).items() if k in accepted}
+        section = {**section, "family": family, "options": options}
     return DatasetSpec.from_dict(section)
 
 
@@ -546,7 +548,7 @@ def main() -> None:
     params = yaml.safe_load(args.params.read_text())
     params = merge(params, dotted(args.changes))
     if args.quick:
-        params = merge(params, {"generate": {**QUICK["generate"], "options": QUICK["options"].get(args.family)},
+        params = merge(params, {"generate": merge(QUICK["generate"], {"options": QUICK["options"].get(args.family, {})}),
                                 "downstream": {"actions": QUICK["actions"]},
                                 "pretrain": QUICK["pretrain"], "finetune": {"recipe": QUICK["recipe"]}})
     if args.pretrain_epochs is not None:

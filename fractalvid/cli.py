@@ -9,7 +9,6 @@ Under ``torchrun --nproc-per-node N`` they train on N processes.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shlex
@@ -47,12 +46,10 @@ def _generate_parser(sub):
     p.add_argument("--p-nonlinear", type=float, default=0.5, help="probability of a nonlinear clip (default 0.5)")
     p.add_argument("--chunk-size", type=int, default=1000, help="clips per chunk file (default 1000)")
     p.add_argument("--crf", type=int, default=20, help="H.264 quality, 0 = lossless (default 20)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other fractal setting, value as JSON, e.g. --set steps=5000 (repeatable)")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a setting of a non-fractal --family, value as JSON, e.g. --option octaves=3 or "
-                        "--option radius=[8,24] (repeatable; the fields of PerlinConfig, DeadLeavesConfig, "
-                        "OctopusConfig)")
+    p.add_argument("--set", "--option", dest="set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other setting of the family, value as JSON, e.g. --set steps=5000 (fractal), "
+                        "--set octaves=3 or --set radius=[8,24] (repeatable; the fields of FractalConfig, "
+                        "PerlinConfig, DeadLeavesConfig, OctopusConfig)")
     p.add_argument("--overwrite", action="store_true", help="replace an output made with other settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -79,20 +76,21 @@ def _spec_from_args(a):
     if a.classes is not None and a.samples is not None:
         raise ValueError(f"--samples {a.samples} with --classes {a.classes} is not accepted: expected one of them "
                          "(--classes with --per-class: a labelled set; --samples: an unlabelled set)")
-    extra = _key_values(a.set, "--set")
-    options = _key_values(a.option, "--option")
-    config = FAMILIES[a.family].config
+    # the fractal's own flags; any family's other settings come with --set, into the one `options`
     fractal = {"image": a.image, "motion": a.motion, "linear_motion": a.linear_motion,
                "variations": list(a.variations), "p_nonlinear": a.p_nonlinear}
-    if config is None:
-        fractal["res"] = a.res
-    elif "res" in {f.name for f in dataclasses.fields(config)}:
-        options = {"res": a.res, **options}  # --res is the frame size of every family
-    fractal.update(extra)
+    if a.family != "fractal":
+        given = {k: v for k, v in fractal.items() if FractalConfig().to_dict()[k] != v}
+        if given:
+            flags = ", ".join(f"--{k.replace('_', '-')}" for k in given)
+            raise ValueError(f"{flags} with --family {a.family} is not accepted: expected them for --family "
+                             f"fractal only ({a.family}'s settings come with --set KEY=VALUE)")
+        fractal = {}
+    options = {"res": a.res, **fractal, **_key_values(a.set, "--set")}   # --res: every family's frame size
     supervised = a.classes is not None
     return DatasetSpec(family=a.family, classes=a.classes, per_class=a.per_class, val_per_class=a.val_per_class,
                        samples=a.samples if not supervised else None, seed=a.seed, chunk_size=a.chunk_size,
-                       crf=a.crf, fractal=FractalConfig.from_dict(fractal), options=options or None)
+                       crf=a.crf, options=options)
 
 
 def _train_config(a):

@@ -23,7 +23,6 @@ from PIL import Image
 
 from .atomic import replacing
 from .clips.generate import FAMILIES, DatasetSpec, make_clip
-from .clips.ifs import FractalConfig
 from .learning.augment import (AugmentConfig, Background, CameraPan, CameraShake, CameraZoom, Clone, Displacement,
                                ForegroundPlacement, Perspective, RealVideoAugment)
 from .learning.presets import StandardAugment
@@ -49,9 +48,7 @@ TITLES = {"none": "none (the input, shrunk and centred)", "all": "all (the full 
 
 def family_clips(family: str, clips: int = 4, res: int = 128, seed: int = 0) -> list[np.ndarray]:
     """The first ``clips`` clips of a small unsupervised set of a family (actions: one per action)."""
-    if family == "fractal":
-        spec = DatasetSpec(samples=clips, seed=seed, fractal=FractalConfig(res=res))
-    elif family == "actions":
+    if family == "actions":
         spec = DatasetSpec(family=family, classes=10, per_class=1, val_per_class=0, seed=seed, options={"res": res})
     else:
         spec = DatasetSpec(family=family, samples=clips, seed=seed, options={"res": res})

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from .checks import check
+from .clips.generate import DatasetSpec
 
 GENERATE_BENCH = "benchmarks/results/generate.json"   # benchmarks/generate.py at the paper's clip settings
 GPU_BENCH = "benchmarks/results/gpu.json"             # benchmarks/gpu.py on a GPU, when one was lent
@@ -40,7 +41,7 @@ def estimate(params: dict, root: Path) -> dict:
     bench = _load(root, GENERATE_BENCH)
     out = {"clips": clips, "pretrain_clip_passes": pre["epochs"] * train_clips * len(pre.get("seeds") or [0]),
            "pretrain_draws": len(pre.get("seeds") or [0])}
-    res = g.get("fractal", {}).get("res")
+    res = DatasetSpec.from_params(g).res   # the frame size, wherever the family keeps it: options
     if bench and res == 256:   # the benchmark's clips are the paper's (256 px)
         per_clip_s = bench["s_per_clip_supervised" if supervised else "s_per_clip"]
         out["disk_gb"] = round(clips * bench["bytes_per_clip"] / 1e9, 1)

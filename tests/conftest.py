@@ -17,7 +17,7 @@ def tiny_cfg():
 
 @pytest.fixture
 def tiny_spec(tiny_cfg):
-    return DatasetSpec(classes=3, per_class=4, val_per_class=1, seed=5, chunk_size=5, fractal=tiny_cfg)
+    return DatasetSpec(classes=3, per_class=4, val_per_class=1, seed=5, chunk_size=5, options=tiny_cfg)
 
 
 @pytest.fixture

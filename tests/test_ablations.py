@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from fractalvid.evaluation import ablations  # noqa: E402
 
-PARAMS = {"generate": {"out": "data/fractal", "classes": 100, "per_class": 22, "fractal": {"motion": "decomposed"}},
+PARAMS = {"generate": {"out": "data/fractal", "classes": 100, "per_class": 22, "options": {"motion": "decomposed"}},
           "pretrain": {"out": "models/pretrain", "task": "supervised", "epochs": 20}}
 
 
@@ -46,7 +46,7 @@ FILES = {"a" * 40: metrics(0.19, [0.16, 0.21, 0.2, 0.19, 0.18]), "b" * 40: NAIVE
 def exp_show():
     """The shape DVC 3 prints: the workspace, then each commit with its experiments and their executors."""
     naive = json.loads(json.dumps(PARAMS))
-    naive["generate"]["fractal"]["motion"] = "naive"
+    naive["generate"]["options"]["motion"] = "naive"
     naive["generate"]["out"] = "elsewhere"                         # output paths are not a change
     moco = json.loads(json.dumps(PARAMS))
     moco["pretrain"]["task"] = "moco"
@@ -83,8 +83,8 @@ def test_experiments_are_read_with_the_commit_they_branch_from(dvc_exp_show):
     exps = ablations.experiments()
     assert [e["name"] for e in exps] == ["main", "naive-motion", "epochs-40", "moco"]
     assert [e["state"] for e in exps] == ["success", "success", "running", "queued"]
-    assert exps[0]["baseline"] is None and exps[1]["baseline"]["generate.fractal.motion"] == "decomposed"
-    assert exps[1]["params"]["generate.fractal.motion"] == "naive"
+    assert exps[0]["baseline"] is None and exps[1]["baseline"]["generate.options.motion"] == "decomposed"
+    assert exps[1]["params"]["generate.options.motion"] == "naive"
     assert exps[1]["metrics"]["results.actions.margin_top1.mean"] == 0.05
     assert exps[1]["metrics"]["results.actions.margin_top1.ci95"] == pytest.approx([0.03, 0.07])   # from git
     assert exps[1]["metrics"]["pretrain/1.train_top1"] == pytest.approx(0.51)   # each draw under its seed
@@ -94,14 +94,14 @@ def test_rows_say_what_changed_and_skip_unfinished_experiments(dvc_exp_show):
     rows = ablations.ablation_rows(ablations.experiments())
     assert [r["name"] for r in rows] == ["default @ aaaaaaa", "naive-motion"]   # running and queued left out
     default, naive = rows
-    assert default["changed"] == {} and naive["changed"] == {"generate.fractal.motion": "naive"}
+    assert default["changed"] == {} and naive["changed"] == {"generate.options.motion": "naive"}
     assert naive["pretext_train_top1"] == 0.5 and naive["pretrain_minutes"] == 1.6
     assert naive["generate_minutes"] == round(2200 * 0.0164 / 60, 2)
     m = naive["datasets"]["actions"]
     assert m["margin_top1"]["per_seed"] == [0.1, -0.02, 0.05, 0.06, 0.06] and m["test_clips"] == 270
     text = ablations.format_ablations(rows)
     assert "+5.0 [+3.0, +7.0]" in text and "4/5 seeds" in text and "270 clips" in text
-    assert '`generate.fractal.motion="naive"`' in text and "none (the default)" in text
+    assert '`generate.options.motion="naive"`' in text and "none (the default)" in text
     fig, ax = plt.subplots()
     ablations.plot_ablations(ax, rows, "actions")
     assert "270 test clips, chance 10 %" in ax.get_xlabel()

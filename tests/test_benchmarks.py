@@ -279,8 +279,8 @@ def test_transfer_quick_perlin_fits_its_frame_and_generate_options_reach_the_fam
 
     transfer = benchmark_module("transfer")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    quick = transfer.merge(params, {"generate": {**transfer.QUICK["generate"],
-                                                 "options": transfer.QUICK["options"]["perlin"]}})
+    quick = transfer.merge(params, {"generate": transfer.merge(transfer.QUICK["generate"],
+                                                               {"options": transfer.QUICK["options"]["perlin"]})})
     perlin = transfer.pretrain_spec(quick, "perlin")   # refused at 32 px with Perlin's default max_freq 8
     assert perlin.family == "perlin" and perlin.options.res == 32 and perlin.options.max_freq == 4.0
     with pytest.raises(ValueError, match="max_freq"):

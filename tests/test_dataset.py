@@ -54,7 +54,7 @@ def test_one_fractal_classes_are_small_shifts_of_one_fractal_and_each_class_is_o
     """1p-frac in video: class c is class 0's fractal (of the same seed, without one_fractal) with each map
     coefficient shifted by at most one_fractal, the same shift in every frame; a class's clips differ only in the
     chaos game's points, and the classes differ by more than that."""
-    spec = tiny_spec.replace(fractal=tiny_spec.fractal.replace(one_fractal=0.1))
+    spec = tiny_spec.replace(options=tiny_spec.options.replace(one_fractal=0.1))
     base, _ = class_params(tiny_spec, 0)
     shifts = [class_params(spec, label)[0].coef - base.coef for label in range(3)]
     for shift in shifts:
@@ -129,15 +129,31 @@ def test_a_setting_missing_from_an_older_folder_counts_at_its_default(tiny_spec,
     (and, being finished, left as it is), not refused as made with other settings."""
     card = generate(tmp_path / "d", tiny_spec, workers=1, progress=False)
     settings = json.loads((tmp_path / "d" / "settings.json").read_text())
-    del settings["fractal"]["p_nonlinear"], settings["crf"]   # as a version before these settings wrote them
+    del settings["options"]["p_nonlinear"], settings["crf"]   # as a version before these settings wrote them
     defaults = DatasetSpec(classes=1, per_class=2, val_per_class=0)
-    assert (tiny_spec.fractal.p_nonlinear, tiny_spec.crf) == (defaults.fractal.p_nonlinear, defaults.crf)
+    assert (tiny_spec.options.p_nonlinear, tiny_spec.crf) == (defaults.options.p_nonlinear, defaults.crf)
     (tmp_path / "d" / "settings.json").write_text(json.dumps(settings))
     assert generate(tmp_path / "d", tiny_spec, workers=1, progress=False) == card
-    settings["fractal"]["p_nonlinear"] = 0.3   # a value other than the default is still another dataset
+    settings["options"]["p_nonlinear"] = 0.3   # a value other than the default is still another dataset
     (tmp_path / "d" / "settings.json").write_text(json.dumps(settings))
     with pytest.raises(FileExistsError, match="other settings"):
         generate(tmp_path / "d", tiny_spec, workers=1, progress=False)
+
+
+def test_a_folder_from_before_fractals_were_an_ordinary_family_is_resumed_as_it_is(tiny_spec, tmp_path):
+    """Settings written when the fractal's own had a key of their own ("fractal", not "options") are the same
+    dataset: resumed, nothing rewritten; that key beside another family's options is refused, named."""
+    card = generate(tmp_path / "d", tiny_spec, workers=1, progress=False)
+    path = tmp_path / "d" / "settings.json"
+    settings = json.loads(path.read_text())
+    settings["fractal"] = settings.pop("options")
+    path.write_text(json.dumps(settings))
+    before = dataset_bytes(tmp_path / "d")
+    assert DatasetSpec.from_dict(settings) == tiny_spec
+    assert generate(tmp_path / "d", tiny_spec, workers=1, progress=False) == card
+    assert dataset_bytes(tmp_path / "d") == before
+    with pytest.raises(ValueError, match="fractal=.*family 'perlin'.*under `options`"):
+        DatasetSpec.from_dict({"family": "perlin", "samples": 2, "fractal": {"steps": 900}, "options": {"res": 32}})
 
 
 def test_a_finished_set_is_not_rewritten_on_resume(tiny_spec, tmp_path):

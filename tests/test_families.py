@@ -230,12 +230,12 @@ def test_settings_round_trip_and_params_yaml_sections(tmp_path):
     assert "fractal" not in saved and saved["options"]["max_limbs"] == 5 and saved["family"] == "octopus"
     assert DatasetSpec.from_dict(saved) == spec
     section = {"out": "data/x", "workers": None, "family": "octopus", "classes": 3, "per_class": 3,
-               "val_per_class": 1, "samples": None, "seed": 0, "chunk_size": 4, "fractal": {},
+               "val_per_class": 1, "samples": None, "seed": 0, "chunk_size": 4,
                "options": {"res": 64, "max_limbs": 5, "limb_length": [0.1, 0.2]}}
     assert DatasetSpec.from_params(section) == spec
     assert all(r["n_maps"] <= 5 for r in open_dataset(tmp_path / "o").rows)
     fractal = DatasetSpec(classes=2, per_class=2, val_per_class=0)
-    assert "options" not in fractal.to_dict()  # fractal settings read as before families existed
+    assert "fractal" not in fractal.to_dict() and fractal.to_dict()["options"]["res"] == fractal.res == 256
 
 
 def test_shards_merge_and_a_resumed_cli_run_match_the_single_run(tmp_path):
@@ -291,7 +291,7 @@ def test_a_registered_family_gets_its_split_hook_redraws_and_manifest(monkeypatc
     (dict(family="octopus", options={"tip_width": 0}), "tip_width=0"),
     (dict(family="octopus", options={"res": 63}), "res=63"),
     (dict(family="octopus", options=[1, 2]), "options=[1, 2]"),
-    (dict(family="fractal", options={"octaves": 3}), "options="),
+    (dict(family="fractal", options={"octaves": 3}), "'octaves'"),   # a Perlin setting is no fractal's
 ])
 def test_bad_family_or_options_are_named(kwargs, needle):
     with pytest.raises(ValueError, match="expected|accepted") as err:
@@ -300,13 +300,15 @@ def test_bad_family_or_options_are_named(kwargs, needle):
 
 
 def test_fractal_settings_are_refused_for_other_families(tmp_path, capsys):
-    with pytest.raises(ValueError, match="no fractal settings"):
+    with pytest.raises(ValueError, match="fractal=.*family 'perlin'"):
         DatasetSpec.from_dict({"family": "perlin", "samples": 2, "fractal": {"steps": 900}})
+    with pytest.raises(ValueError, match="unknown perlin setting|'steps'"):
+        DatasetSpec.from_dict({"family": "perlin", "samples": 2, "options": {"steps": 900}})
     with pytest.raises(ValueError, match="unknown dataset setting"):
         DatasetSpec.from_params({"family": "perlin", "samples": 2, "perlin": {}})
     out = tmp_path / "never"
     for extra, needle in [(["--family", "octopus", "--image"], "image"),
-                          (["--family", "perlin", "--option", "octaves"], "--option 'octaves'"),
+                          (["--family", "perlin", "--option", "octaves"], "'octaves' is not accepted"),
                           (["--family", "dead_leaves", "--option", "min_shapes=0"], "min_shapes=0"),
                           (["--family", "swirl"], "family='swirl'")]:
         assert cli(["generate", str(out), "--samples", "2", *extra]) == 2

@@ -36,7 +36,7 @@ def test_tour_executes(tmp_path):
 
 
 TINY_GENERATE = {"out": "data/fractal", "family": "fractal", "classes": 2, "per_class": 3, "val_per_class": 1,
-                 "samples": None, "seed": 0, "workers": 1, "chunk_size": 1000, "fractal": TINY, "options": None}
+                 "samples": None, "seed": 0, "workers": 1, "chunk_size": 1000, "options": TINY}
 TINY_ACTIONS = {"family": "actions", "classes": 3, "per_class": 9, "val_per_class": 0, "seed": 0,
                 "options": {"res": 32}}
 TINY_TRAIN = {"arch": "tsm_mnv2", "size": 32, "frames": 4, "epochs": 2, "warmup_epochs": 1, "batch_size": 4,

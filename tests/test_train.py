@@ -53,7 +53,7 @@ def one_thread():
 def fractal_data(tmp_path_factory, one_thread):
     """3 fractal classes x 4 clips (1 per class held out: 9 train, 3 val videos, an odd count)."""
     out = tmp_path_factory.mktemp("fractal") / "ds"
-    spec = DatasetSpec(classes=3, per_class=4, val_per_class=1, seed=5, chunk_size=6, fractal=FractalConfig(**TINY))
+    spec = DatasetSpec(classes=3, per_class=4, val_per_class=1, seed=5, chunk_size=6, options=FractalConfig(**TINY))
     generate(out, spec, workers=1, progress=False)
     return out
 
@@ -62,7 +62,7 @@ def fractal_data(tmp_path_factory, one_thread):
 def unlabelled_data(tmp_path_factory, one_thread):
     """8 unlabelled fractal clips (an unsupervised set: one split, "train")."""
     out = tmp_path_factory.mktemp("unlabelled") / "ds"
-    generate(out, DatasetSpec(samples=8, seed=2, fractal=FractalConfig(**TINY)), workers=1, progress=False)
+    generate(out, DatasetSpec(samples=8, seed=2, options=FractalConfig(**TINY)), workers=1, progress=False)
     return out
 
 
@@ -897,7 +897,7 @@ def test_simclr_batch_of_views_and_unknown_task():
 
 # ------------------------------------------------------------------ fractal streams
 
-STREAM = dict(classes=2, per_class=4, val_per_class=0, seed=1, fractal=TINY)
+STREAM = dict(classes=2, per_class=4, val_per_class=0, seed=1, options=TINY)
 
 
 def stream_cfg(**changes) -> TrainConfig:

@@ -18,8 +18,8 @@ families it compares with. A family is a :class:`Family`:
 
 - ``config``: its settings class, a frozen dataclass validated on
   construction with ``to_dict()`` and ``from_dict(d)`` (ValueError on an
-  unknown key); ``spec.options`` holds an instance. None for "fractal", whose
-  settings are ``spec.fractal``.
+  unknown key); ``spec.options`` holds an instance (for "fractal" a
+  :class:`~fractalvid.clips.ifs.FractalConfig`), frame size ``res`` included.
 - ``draw_class(spec, label, rng) -> class_params``: the parameter set of a
   class, any object; rng is seeded ``[seed, CLASS_STREAM, label, 0]``. Called
   once per class and process (classes are cached one at a time).
@@ -44,7 +44,7 @@ import dataclasses
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -73,10 +73,11 @@ PRODUCTS = ("chunks", "manifest.csv", "card.json", "runs.jsonl", "settings.json"
 class DatasetSpec(Settings):
     """What a dataset is; two datasets with equal specs are byte-identical.
 
-    ``options`` are the settings of a family other than "fractal" (its
-    ``Family.config``): None for the defaults, a dict, or the config itself;
-    it is stored as the config. Fractal datasets keep theirs in ``fractal``,
-    which must stay at its defaults for the other families.
+    ``options`` are the family's settings (its ``Family.config``: a
+    FractalConfig for "fractal"), the one home of the frame size ``res`` as of
+    every other setting: None for the defaults, a dict, or the config itself;
+    it is stored as the config. Settings written before fractals were an
+    ordinary family (a ``fractal`` key) are read as the fractal's options.
     """
     kind = "dataset"  # in messages: "unknown dataset setting(s) ..."
 
@@ -89,8 +90,7 @@ class DatasetSpec(Settings):
     chunk_size: int = 1000
     crf: int = 20                   # H.264 constant rate factor (0 = lossless)
     preset: str = "superfast"
-    fractal: FractalConfig = field(default_factory=FractalConfig)
-    options: Any = None             # the family's settings (not "fractal")
+    options: Any = None             # the family's settings (Family.config), e.g. FractalConfig
 
     def __post_init__(self):
         self.validate()
@@ -112,20 +112,11 @@ class DatasetSpec(Settings):
               "an integer >= 1")
         check(isinstance(self.crf, int) and 0 <= self.crf <= 51, "crf", self.crf, "an integer in [0, 51]")
         check(self.preset in PRESETS, "preset", self.preset, f"one of {PRESETS}")
-        check(isinstance(self.fractal, FractalConfig), "fractal", self.fractal, "a FractalConfig")
         fam = FAMILIES[self.family]
-        if fam.config is None:
-            check(self.options in (None, {}), "options", self.options,
-                  f"none for family {self.family!r}, whose settings are `fractal` (--set KEY=VALUE)")
-            object.__setattr__(self, "options", None)
-        else:
-            changed = {k: v for k, v in self.fractal.to_dict().items() if FractalConfig().to_dict()[k] != v}
-            check(not changed, "fractal", changed, f"no fractal settings for family {self.family!r}: "
-                  f"its settings are `options` ({fam.config.__name__})")
-            if self.options is None or isinstance(self.options, dict):
-                object.__setattr__(self, "options", fam.config.from_dict(self.options or {}))
-            check(isinstance(self.options, fam.config), "options", self.options,
-                  f"a dict of {fam.config.__name__} settings for family {self.family!r}")
+        if self.options is None or isinstance(self.options, dict):
+            object.__setattr__(self, "options", fam.config.from_dict(self.options or {}))
+        check(isinstance(self.options, fam.config), "options", self.options,
+              f"a dict of {fam.config.__name__} settings for family {self.family!r}")
         if fam.check is not None:
             fam.check(self)
 
@@ -145,23 +136,28 @@ class DatasetSpec(Settings):
         fam = FAMILIES[self.family]
         return fam.label_split(self, index) if fam.label_split is not None else default_label_split(self, index)
 
+    @property
+    def res(self) -> int:
+        """The frame size in pixels (every family's settings have it)."""
+        return self.options.res
+
     def to_dict(self) -> dict:
-        """Plain JSON-able settings; a family's own settings are stored under one key
-        ("fractal" or "options"), so fractal datasets read as before families existed."""
+        """Plain JSON-able settings, the family's own under "options"."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        if self.options is None:
-            d["fractal"] = self.fractal.to_dict()
-            del d["options"]
-        else:
-            d["options"] = self.options.to_dict()
-            del d["fractal"]
+        d["options"] = self.options.to_dict()
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "DatasetSpec":
-        d = cls.check_names(d)
-        d["fractal"] = FractalConfig.from_dict(d.get("fractal") or {})
-        return cls(**d)
+        if isinstance(d, dict) and "fractal" in d:
+            d = dict(d)   # written before fractals were an ordinary family: their settings, by another name
+            legacy = d.pop("fractal") or {}
+            if d.get("family", "fractal") == "fractal" and not d.get("options"):
+                d["options"] = legacy
+            elif legacy:
+                raise ValueError(f"fractal={legacy!r} is not accepted for family {d.get('family')!r}: expected its "
+                                 "settings under `options`")
+        return cls(**cls.check_names(d))
 
     @classmethod
     def from_params(cls, section: dict) -> "DatasetSpec":
@@ -202,7 +198,7 @@ def class_params(spec: DatasetSpec, label: int) -> tuple[ClipParams, list[str]]:
     class is kept only if its own clip and ``class_probes`` probe instances
     (drawn from a stream of their own) are all usable.
     """
-    cfg = spec.fractal
+    cfg = spec.options
     if cfg.one_fractal:
         return _shifted_class(spec, label)
     rejected = []
@@ -226,8 +222,8 @@ def class_params(spec: DatasetSpec, label: int) -> tuple[ClipParams, list[str]]:
 def _shifted_class(spec: DatasetSpec, label: int) -> tuple[ClipParams, list[str]]:
     """A 1p-frac class (``fractal.one_fractal``): the class-0 fractal of the same seed, its maps shifted
     (:func:`~fractalvid.clips.ifs.shift_maps`) on a stream of their own, redrawn until the clip renders well."""
-    cfg = spec.fractal
-    base, rejected = class_params(spec.replace(fractal=cfg.replace(one_fractal=0.0)), 0)
+    cfg = spec.options
+    base, rejected = class_params(spec.replace(options=cfg.replace(one_fractal=0.0)), 0)
     for attempt in range(cfg.max_attempts):
         rng = _rng(spec, SHIFT_STREAM, label, attempt)
         params = shift_maps(rng, base, cfg.one_fractal)
@@ -255,7 +251,7 @@ def _fractal_class(spec: DatasetSpec, label: int, rng: np.random.Generator):
 
 
 def _fractal_clip(spec: DatasetSpec, index: int, rng: np.random.Generator, cls) -> tuple[np.ndarray, dict]:
-    cfg = spec.fractal
+    cfg = spec.options
     base, class_rejected = cls if cls is not None else (None, [])
     params = _instance(rng, base, cfg) if base is not None else sample_clip(rng, cfg)
     rendered = render_clip(params, cfg, rng)
@@ -287,7 +283,7 @@ def _actions_clip(spec: DatasetSpec, index: int, rng: np.random.Generator, cls) 
 class Family:
     """One kind of clip; the protocol is in the module docstring."""
 
-    config: type | None
+    config: type
     draw_class: Callable[[DatasetSpec, int, np.random.Generator], Any]
     clip: Callable[[DatasetSpec, int, np.random.Generator, Any], tuple[np.ndarray, dict]]
     label_split: Callable[[DatasetSpec, int], tuple[int, str]] | None = None
@@ -295,7 +291,7 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {
-    "fractal": Family(None, _fractal_class, _fractal_clip),
+    "fractal": Family(FractalConfig, _fractal_class, _fractal_clip),
     "perlin": Family(families.PerlinConfig, families.perlin_class, families.perlin_clip,
                      check=families.perlin_check),
     "dead_leaves": Family(families.DeadLeavesConfig, families.dead_leaves_class, families.dead_leaves_clip),
@@ -321,8 +317,7 @@ def make_clip(spec: DatasetSpec, index: int, class_cache: dict | None = None) ->
             cache.clear()  # indices come class by class: one class at a time is enough
             cache[label] = fam.draw_class(spec, label, _rng(spec, CLASS_STREAM, label, 0))
         base = cache[label]
-    attempts = spec.fractal.max_attempts if fam.config is None else \
-        getattr(spec.options, "max_attempts", DEFAULT_MAX_ATTEMPTS)
+    attempts = getattr(spec.options, "max_attempts", DEFAULT_MAX_ATTEMPTS)
     rejected = []
     for attempt in range(attempts):
         frames, info = fam.clip(spec, index, _rng(spec, CLIP_STREAM, index, attempt), base)

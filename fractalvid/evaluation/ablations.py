@@ -94,6 +94,19 @@ def _pretrain(metrics: dict, key: str):
     return metrics.get(f"pretrain.{key}")
 
 
+# params keys by their name now, for experiments made before: fractals became an ordinary family, their
+# settings moved from generate.fractal to generate.options
+RENAMED = (("generate.fractal.", "generate.options."),)
+
+
+def current_name(key: str) -> str:
+    """A params key as params.yaml names it now (:data:`RENAMED`)."""
+    for old, new in RENAMED:
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
+
+
 def ablation_rows(exps: list[dict]) -> list[dict]:
     """One row per experiment that finished, for the committed ablation table (``fractalvid ablations``).
 
@@ -115,7 +128,7 @@ def ablation_rows(exps: list[dict]) -> list[dict]:
         if not datasets:
             continue   # no downstream results
         base = e["params"] if e["baseline"] is None else e["baseline"]
-        changed = {k: v for k, v in e["params"].items() if base.get(k) != v and not k.endswith(".out")}
+        changed = {current_name(k): v for k, v in e["params"].items() if base.get(k) != v and not k.endswith(".out")}
         minutes = _pretrain(m, "train_minutes")
         if minutes is None and "pretrain.epoch_s" in m:   # metrics written before train_minutes existed
             minutes = m["pretrain.epoch_s"] * m["pretrain.epochs"] / 60
@@ -137,8 +150,10 @@ def ablation_rows(exps: list[dict]) -> list[dict]:
 
 def merge_ablations(old: list[dict], new: list[dict]) -> list[dict]:
     """The committed table updated with a new export: rows of the same name replaced, the others kept (an
-    experiment removed with ``dvc exp remove`` stays on record), in the old order, then the new rows."""
+    experiment removed with ``dvc exp remove`` stays on record), in the old order, then the new rows; a
+    renamed key (:data:`RENAMED`) under its name now."""
     fresh = {r["name"]: r for r in new}
+    old = [{**r, "changed": {current_name(k): v for k, v in r["changed"].items()}} for r in old]
     kept = [fresh.pop(r["name"], r) for r in old]
     return kept + [r for r in new if r["name"] in fresh]
 
