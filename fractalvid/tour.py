@@ -3,15 +3,28 @@
 The generator runs the chaos game in a numba kernel over thousands of walkers; here the same steps are
 spelled out in plain numpy for one walker, and the renderer's stages (sigma factor, framing, tone map) are
 taken apart so that each can be seen before and after. Slow by design: for teaching and tests only.
+
+The tour's interactive pieces are plain functions from a few settings to a matplotlib figure
+(:func:`attractor_figure`, :func:`density_figure`, :func:`motion_figure`, :func:`interpolation_figure`);
+:func:`live` puts ipywidgets controls on one in JupyterLab, and shows its default as a still figure where
+no kernel runs (the executed report).
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable
+
+import ipywidgets
+import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
+from matplotlib.figure import Figure
 
 from .checks import check
-from .clips.ifs import FractalConfig, abs_det, compose, interpolate, sample_key_frames, sample_sigma_factors
+from .clips.ifs import (CURVE_FUNCTIONS, ClipParams, FractalConfig, abs_det, compose, interpolate, sample_key_frames,
+                        sample_sigma_factors)
 from .clips.kernels import chaos_game
-from .clips.render import frame_view, map_tables, splat_and_tone_map
+from .clips.render import frame_view, map_tables, render_clip, splat_and_tone_map
 
 
 def walk(coef: np.ndarray, steps: int, rng: np.random.Generator, start=(0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
@@ -116,11 +129,16 @@ def collapsing_draw(seed: int, n_maps: int, tries: int = 200, p_const_bias: floa
 SIERPINSKI_CORNERS = np.array([[-1.0, -1.0], [1.0, -1.0], [0.0, 1.0]])   # the triangle of the tour's three maps
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> float:
+    """The z of the 2D cross product: > 0 when ``b`` turns left of ``a``."""
+    return float(a[0] * b[1] - a[1] * b[0])
+
+
 def distance_to_triangle(point, corners: np.ndarray = SIERPINSKI_CORNERS) -> float:
     """The distance from ``point`` to the filled triangle ``corners`` (3, 2): 0 inside, else to its nearest edge."""
     p, c = np.asarray(point, float), np.asarray(corners, float)
     check(c.shape == (3, 2), "corners shape", c.shape, "(3, 2)")
-    cross = [np.cross(c[(i + 1) % 3] - c[i], p - c[i]) for i in range(3)]
+    cross = [_cross(c[(i + 1) % 3] - c[i], p - c[i]) for i in range(3)]
     if all(x >= 0 for x in cross) or all(x <= 0 for x in cross):
         return 0.0
     edges = []
@@ -129,3 +147,124 @@ def distance_to_triangle(point, corners: np.ndarray = SIERPINSKI_CORNERS) -> flo
         t = np.clip(np.dot(p - a, b - a) / np.dot(b - a, b - a), 0, 1)
         edges.append(np.linalg.norm(p - (a + t * (b - a))))
     return float(min(edges))
+
+
+# ------------------------------------------------------------------ what a student can change
+
+SIERPINSKI = np.array([[0.5, 0, -0.5, 0, 0.5, -0.5], [0.5, 0, 0.5, 0, 0.5, -0.5], [0.5, 0, 0.0, 0, 0.5, 0.5]])
+
+
+def attractor(alpha: float, n_maps: int, res: int = 128, steps: int = 3000, seed: int = 0):
+    """The rendered still attractor of ``n_maps`` random maps with sigma factor ``alpha``
+    (:func:`maps_with_alpha`, the maps drawn from ``seed + 1`` as in the tour's chapter 3)."""
+    maps = maps_with_alpha(rng=np.random.default_rng(seed + 1), n_maps=n_maps, alpha=alpha)
+    return render_clip(ClipParams(coef=maps, variation=np.zeros(1, int)), FractalConfig(res=res, steps=steps),
+                       np.random.default_rng(seed))
+
+
+def attractor_figure(alpha: float = 4.5, n_maps: int = 3, res: int = 128, steps: int = 3000, seed: int = 0) -> Figure:
+    """The attractor redrawn for a sigma factor and a number of maps, with its lit share and whether the
+    generator would draw that alpha (it draws in [(5 + K) / 2, (6 + K) / 2])."""
+    r = attractor(alpha, n_maps, res, steps, seed)
+    lo, hi = (5 + n_maps) / 2, (6 + n_maps) / 2
+    where = "in the generator's range" if lo <= alpha <= hi else ("below" if alpha < lo else "above") + \
+        f" the generator's [{lo:g}, {hi:g}]"
+    fig, ax = plt.subplots(figsize=(3.6, 3.9))
+    ax.imshow(r.frames[0], cmap="gray", vmin=0, vmax=255, origin="lower"); ax.axis("off")
+    ax.set_title(f"alpha {alpha:g}, {n_maps} maps: {r.coverage[0]:.0%} of pixels lit\n{where}", fontsize=9)
+    return fig
+
+
+def density(steps: int, res: int = 128, walkers: int = 128, seed: int = 0) -> np.ndarray:
+    """Points per pixel after ``steps`` chaos-game steps of ``walkers`` walkers on the Sierpinski maps,
+    counted by the generator's kernel, no step discarded: (res, res)."""
+    check(isinstance(steps, int) and steps >= 1, "steps", steps, "an integer >= 1")
+    coef = SIERPINSKI[None].astype(np.float32)
+    view = np.array([[-1.1, -1.1, res / 2.2, res / 2.2]], np.float32)
+    seeds = np.random.default_rng(seed).integers(1, 2**32, (1, walkers), dtype=np.uint32)
+    counts, _ = chaos_game(coef=coef, table=map_tables(coef), variation=np.zeros(1, np.int64), view=view,
+                           res=res, border=0, steps=steps, discard=0, seeds=seeds)
+    return counts[0]
+
+
+def density_figure(steps: int = 20, res: int = 128, walkers: int = 128, seed: int = 0) -> Figure:
+    """The density building up: points per pixel after ``steps`` steps, log-scaled, with the lit share."""
+    counts = density(steps, res, walkers, seed)
+    fig, ax = plt.subplots(figsize=(3.6, 3.9))
+    ax.imshow(np.log1p(counts), cmap="magma", origin="lower"); ax.axis("off")
+    ax.set_title(f"{steps} steps x {walkers} walkers: {steps * walkers:,} points\n"
+                 f"{(counts > 0).mean():.1%} of pixels lit, at most {int(counts.max())} on one", fontsize=9)
+    return fig
+
+
+def motion_clip(curve: str, n_frames: int = 18, n_maps: int = 3, res: int = 96, steps: int = 2000, seed: int = 0):
+    """A clip whose maps all move along one kind of motion curve (``ifs.CURVE_FUNCTIONS``), with decomposed
+    interpolation between two random key frames: ``(lam, frames)``, lam (n_frames, n_maps)."""
+    check(curve in CURVE_FUNCTIONS, "curve", curve, f"one of {tuple(CURVE_FUNCTIONS)}")
+    keys = sample_key_frames(np.random.default_rng(seed), n_maps, p_const_bias=0.2)
+    rng = np.random.default_rng(seed + 1)
+    lam = np.stack([CURVE_FUNCTIONS[curve](rng=rng, n_frames=n_frames) for _ in range(n_maps)], axis=1)
+    coef = interpolate(keys, lam=lam, motion="decomposed")
+    r = render_clip(ClipParams(coef=coef, variation=np.zeros(n_frames, int)), FractalConfig(res=res, steps=steps),
+                    np.random.default_rng(seed))
+    return lam, r.frames
+
+
+def motion_figure(curve: str = "sharp", frame: int = 0, n_frames: int = 18, seed: int = 0) -> Figure:
+    """A motion curve and its clip replayed: each map's lambda(t), the frame shown marked, and that frame."""
+    check(isinstance(frame, int) and 0 <= frame < n_frames, "frame", frame, f"an integer in [0, {n_frames})")
+    lam, frames = motion_clip(curve, n_frames=n_frames, seed=seed)
+    fig, (ax_curve, ax_frame) = plt.subplots(1, 2, figsize=(7.2, 3.2), gridspec_kw={"width_ratios": [1.4, 1]})
+    ax_curve.plot(lam, marker=".", lw=1)
+    ax_curve.axvline(frame, color="k", ls=":")
+    ax_curve.set_xlabel("frame"); ax_curve.set_ylabel("lambda (each map)")
+    ax_curve.set_title(f"'{curve}' motion of {lam.shape[1]} maps", fontsize=9)
+    ax_frame.imshow(frames[frame], cmap="gray", vmin=0, vmax=255, origin="lower"); ax_frame.axis("off")
+    ax_frame.set_title(f"frame {frame} of {n_frames}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def interpolation_figure(motion: str = "decomposed", n_maps: int = 4, res: int = 96, seed: int = 0) -> Figure:
+    """The tour's collapsing draw (:func:`collapsing_draw`) interpolated one way: five of its frames and its
+    sum of |det W| over the clip against the other way's."""
+    check(motion in ("decomposed", "naive"), "motion", motion, "'decomposed' or 'naive'")
+    keys, _ = collapsing_draw(seed=seed, n_maps=n_maps)
+    lam = np.linspace(0, 1, 19)[:, None].repeat(n_maps, 1)
+    coef = {m: interpolate(keys, lam=lam, motion=m) for m in ("decomposed", "naive")}
+    r = render_clip(ClipParams(coef=coef[motion], variation=np.zeros(len(lam), int)), FractalConfig(res=res),
+                    np.random.default_rng(1))
+    fig, axes = plt.subplots(1, 6, figsize=(11, 2.3), gridspec_kw={"width_ratios": [1.6, 1, 1, 1, 1, 1]})
+    for m, c in coef.items():
+        axes[0].plot(abs_det(c).sum(1), lw=2.5 if m == motion else 1, alpha=1 if m == motion else 0.4, label=m)
+    axes[0].set_xlabel("frame", fontsize=8); axes[0].set_title("sum |det W_i|", fontsize=9)
+    axes[0].legend(fontsize=7)
+    for ax, t in zip(axes[1:], range(0, len(lam), 4)):
+        ax.imshow(r.frames[t], cmap="gray", vmin=0, vmax=255, origin="lower"); ax.axis("off")
+        ax.set_title(f"{motion}, frame {t}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _show(fig: Figure) -> None:
+    display(fig)
+    plt.close(fig)   # shown once: the inline backend would draw an open figure again at the cell's end
+
+
+def live(figure: Callable[..., Figure], controls: dict[str, ipywidgets.ValueWidget], interactive: bool,
+         save_as: str | Path | None = None, extra: list[ipywidgets.Widget] = ()) -> None:
+    """``figure(**values)`` under ipywidgets ``controls`` (keyword -> widget): with ``interactive`` (JupyterLab)
+    the figure is redrawn whenever a control moves; without (the executed report, read without a kernel)
+    only the figure at the controls' starting values is shown, a still image. That starting figure is also
+    written to ``save_as`` (a PNG for slides). ``extra`` widgets (a Play button linked to a slider) sit
+    beside the controls. Displays what it shows and returns nothing (a cell ending in it shows it once)."""
+    fig = figure(**{name: c.value for name, c in controls.items()})
+    if save_as is not None:
+        fig.savefig(save_as, dpi=120, bbox_inches="tight")
+    if not interactive:
+        _show(fig)
+        return
+    plt.close(fig)
+    out = ipywidgets.interactive_output(lambda **values: _show(figure(**values)), controls)
+    box = ipywidgets.VBox([ipywidgets.HBox([*extra, *controls.values()]), out])
+    display(box)

@@ -89,3 +89,71 @@ def test_distance_to_the_triangle():
     assert distance_to_triangle((0.0, 0.0)) == 0 and distance_to_triangle((0.0, -1.0)) == 0   # inside, on an edge
     assert distance_to_triangle((0.0, -3.0)) == pytest.approx(2.0)                           # below the base
     assert distance_to_triangle((3.0, -1.0)) == pytest.approx(2.0)                           # beside a corner
+
+
+# ------------------------------------------------------------------ the widgets' functions
+
+def pixels(fig) -> np.ndarray:
+    import matplotlib.pyplot as plt
+
+    fig.canvas.draw()
+    out = np.asarray(fig.canvas.buffer_rgba()).copy()
+    plt.close(fig)
+    return out
+
+
+@pytest.mark.parametrize("figure, one, other", [
+    ("density_figure", dict(steps=3), dict(steps=200)),
+    ("attractor_figure", dict(alpha=2.0), dict(alpha=8.5)),
+    ("attractor_figure", dict(n_maps=3), dict(n_maps=5)),
+    ("interpolation_figure", dict(motion="decomposed"), dict(motion="naive")),
+    ("motion_figure", dict(curve="linear"), dict(curve="periodic")),
+    ("motion_figure", dict(frame=0), dict(frame=12)),
+])
+def test_each_widget_function_draws_another_figure_at_another_value(figure, one, other):
+    from fractalvid import tour
+
+    draw = getattr(tour, figure)
+    first, again, second = pixels(draw(**one)), pixels(draw(**one)), pixels(draw(**other))
+    assert np.array_equal(first, again)                      # a value gives one figure
+    assert first.shape == second.shape and not np.array_equal(first, second)
+
+
+def test_what_the_widgets_show_is_what_the_tour_says():
+    from fractalvid import tour
+
+    lit = [(tour.density(n, res=64) > 0).mean() for n in (3, 20, 400)]
+    assert lit[0] < lit[1] < lit[2]                          # more steps fill in the triangle
+    assert tour.density(5, res=64, walkers=16).sum() == 5 * 16   # every point of every walker is counted
+    coverage = [tour.attractor(a, 3, res=64).coverage[0] for a in (2.0, 4.5, 8.5)]
+    assert coverage[0] < coverage[1] < coverage[2]           # dust, a fractal, a blob
+    lam, frames = tour.motion_clip("sharp", n_frames=18)
+    assert lam.shape == (18, 3) and frames.shape[0] == 18
+    assert (lam[0] == 0).all() and (lam[-1] == 1).all()
+    with pytest.raises(ValueError, match="curve='wobbly'"):
+        tour.motion_clip("wobbly")
+    with pytest.raises(ValueError, match="frame=18"):
+        tour.motion_figure(frame=18)
+
+
+def test_live_shows_a_still_figure_without_a_kernel_and_redraws_with_one(tmp_path, monkeypatch):
+    import ipywidgets
+
+    from fractalvid import tour
+
+    calls, shown = [], []
+    monkeypatch.setattr(tour, "display", shown.append)
+
+    def figure(steps):
+        calls.append(steps)
+        return tour.density_figure(steps=steps, res=32)
+
+    controls = {"steps": ipywidgets.IntSlider(7, min=1, max=50)}
+    tour.live(figure, controls, interactive=False, save_as=tmp_path / "still.png")
+    assert calls == [7] and (tmp_path / "still.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(shown) == 1 and type(shown[0]).__name__ == "Figure"   # a still figure, no widget
+    tour.live(figure, controls, interactive=True)
+    box = shown[-1]
+    assert isinstance(box, ipywidgets.VBox) and controls["steps"] in box.children[0].children
+    controls["steps"].value = 30                             # moving the slider draws the figure again
+    assert calls[-1] == 30 and calls.count(7) >= 2

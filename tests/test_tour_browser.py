@@ -1,0 +1,156 @@
+"""The tour as a teacher uses it: JupyterLab started headless on the tour, opened in headless Chromium, every
+cell run there, a widget moved and its figure redrawn; a screenshot is saved.
+
+Slow (a kernel runs the whole tour). Needs Debian's Chromium and its driver (``apt-get install chromium
+chromium-driver``; ``.ci/run`` installs them); skipped with that message where they are absent. Run as a
+script it leaves the screenshot where you say: ``python tests/test_tour_browser.py OUT.png``.
+"""
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+# what the tour reads: its own parameters, and the pipeline's committed result for chapter 12
+TOUR_FILES = ("params.yaml", "notebooks/00_tour.ipynb", "reports/metrics/results.json", "reports/plots/pretrain")
+# Chromium as root on a machine without a network: no sandbox, and no background connections to refuse
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1400,1000")
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="Chromium or chromedriver is absent: "
+                                 "apt-get install chromium chromium-driver (as .ci/run does)")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout: float, what: str, every: float = 0.5):
+    """``condition()``'s first truthy value, polled; TimeoutError naming ``what`` after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise TimeoutError(f"waited {timeout:.0f} s for {what}")
+
+
+def start_lab(folder: Path, port: int, token: str, log: Path) -> subprocess.Popen:
+    lab = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+                            "--ServerApp.ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}",
+                            f"--ServerApp.root_dir={folder}", "--LabApp.expose_app_in_browser=True"],
+                           stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+    def up():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return lab.poll() is not None and pytest.fail(f"jupyter lab exited: {log.read_text()[-2000:]}")
+    wait_for(up, 60, "jupyter lab to answer")
+    return lab
+
+
+# in the page: the notebook open in JupyterLab (found among the main area's widgets: a headless window has
+# no focus, so the shell's current widget stays unset), its kernel, and what its cells show
+NOTEBOOK = ("window.jupyterapp && Array.from(window.jupyterapp.shell.widgets('main'))"
+            ".find(w => w.content && w.sessionContext)")
+RUN_ALL = (f"const w = {NOTEBOOK}; window.jupyterapp.shell.activateById(w.id); "
+           "window.jupyterapp.commands.execute('notebook:run-all-cells');")
+KERNEL_IDLE = (f"const w = {NOTEBOOK}; return !!(w && w.sessionContext && w.sessionContext.session && "
+               "w.sessionContext.session.kernel && w.sessionContext.session.kernel.status === 'idle');")
+LAST_CELL_RAN = (f"const w = {NOTEBOOK}; const cells = w.content.widgets; const last = cells[cells.length - 1]; "
+                 "return cells.every(c => c.model.type !== 'code' || c.model.executionCount !== null) && "
+                 "(last.model.type !== 'code' || last.model.executionCount !== null);")
+ERRORS = ("return Array.from(document.querySelectorAll('[data-mime-type=\"application/vnd.jupyter.error\"]'))"
+          ".map(e => e.textContent.slice(0, 500));")
+# the output image of the widget box holding the ToggleButtons of the interpolation widget
+TOGGLE_IMAGE = ("const b = Array.from(document.querySelectorAll('.widget-toggle-buttons button'))"
+                ".find(b => b.textContent.trim() === arguments[0]); if (!b) return null; "
+                "const box = b.closest('.widget-vbox'); const img = box && box.querySelector('img'); "
+                "return img ? img.src : null;")
+
+
+def run_tour_in_browser(folder: Path, screenshot: Path) -> dict:
+    """Open the tour in JupyterLab in Chromium, run every cell, switch the interpolation widget from naive to
+    decomposed; what was seen: the widgets, the images, errors, and the figure before and after."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    port, token = free_port(), "fractalvid-tour-test"
+    lab = start_lab(folder, port, token, folder / "jupyterlab.log")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS + (f"--user-data-dir={folder / 'chromium-profile'}",):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    try:
+        driver.get(f"http://127.0.0.1:{port}/lab/tree/notebooks/00_tour.ipynb?token={token}")
+        wait_for(lambda: driver.execute_script(KERNEL_IDLE), 120, "the tour's kernel to start")
+        driver.execute_script(RUN_ALL)
+        wait_for(lambda: driver.execute_script(LAST_CELL_RAN) and driver.execute_script(KERNEL_IDLE), 300,
+                 "every cell of the tour to run")
+        before = wait_for(lambda: driver.execute_script(TOGGLE_IMAGE, "naive"), 60, "the interpolation widget")
+        button = next(b for b in driver.find_elements(By.CSS_SELECTOR, ".widget-toggle-buttons button")
+                      if b.text.strip() == "decomposed")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+        button.click()
+        after = wait_for(lambda: (src := driver.execute_script(TOGGLE_IMAGE, "naive")) and src != before and src,
+                         60, "the widget's figure to be redrawn")
+        driver.execute_script("const b = Array.from(document.querySelectorAll('.widget-toggle-buttons button'))"
+                              ".find(b => b.textContent.trim() === 'naive'); "
+                              "b.closest('.widget-vbox').scrollIntoView({block: 'center'});")
+        time.sleep(0.5)
+        driver.save_screenshot(str(screenshot))
+        return {"widgets": len(driver.find_elements(By.CSS_SELECTOR, ".jupyter-widgets.widget-vbox")),
+                "images": len(driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output img")),
+                "errors": driver.execute_script(ERRORS), "before": before, "after": after,
+                "pressed": [b.text.strip() for b in driver.find_elements(By.CSS_SELECTOR,
+                                                                         ".widget-toggle-buttons button.mod-active")]}
+    finally:
+        driver.quit()
+        lab.terminate()
+        lab.wait(timeout=30)
+
+
+def copy_tour(folder: Path) -> None:
+    for rel in TOUR_FILES:
+        source, target = ROOT / rel, folder / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+
+
+def test_the_tour_runs_in_jupyterlab_and_a_widget_redraws_its_figure(tmp_path):
+    copy_tour(tmp_path)
+    screenshot = tmp_path / "tour_in_jupyterlab.png"
+    seen = run_tour_in_browser(tmp_path, screenshot)
+    assert seen["errors"] == [], seen["errors"]
+    assert seen["widgets"] >= 4, seen          # the four interactive pieces, live
+    assert seen["images"] >= 15, seen          # the tour's figures rendered in the page
+    assert seen["before"] != seen["after"] and seen["pressed"] == ["decomposed"], seen
+    assert screenshot.stat().st_size > 10_000 and screenshot.read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "reports" / "figures" / "00_tour" / "try_interpolation.png").exists()  # ran there
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "tour_in_jupyterlab.png").resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        copy_tour(Path(tmp))
+        print(json.dumps({k: v for k, v in run_tour_in_browser(Path(tmp), out).items()
+                          if k not in ("before", "after")}))
+    print(out)
