@@ -1,5 +1,6 @@
 """The tour as a teacher uses it: JupyterLab started headless on the tour, opened in headless Chromium, every
-cell run there, a widget moved and its figure redrawn; a screenshot is saved.
+cell run there, then each widget moved (a slider by keyboard, a menu, a button) and its figure redrawn; a
+screenshot is saved.
 
 Slow (a kernel runs the whole tour). Needs Debian's Chromium and its driver (``apt-get install chromium
 chromium-driver``; ``.ci/run`` installs them); skipped with that message where they are absent. Run as a
@@ -77,16 +78,33 @@ LAST_CELL_RAN = (f"const w = {NOTEBOOK}; const cells = w.content.widgets; const 
                  "(last.model.type !== 'code' || last.model.executionCount !== null);")
 ERRORS = ("return Array.from(document.querySelectorAll('[data-mime-type=\"application/vnd.jupyter.error\"]'))"
           ".map(e => e.textContent.slice(0, 500));")
-# the output image of the widget box holding the ToggleButtons of the interpolation widget
-TOGGLE_IMAGE = ("const b = Array.from(document.querySelectorAll('.widget-toggle-buttons button'))"
-                ".find(b => b.textContent.trim() === arguments[0]); if (!b) return null; "
-                "const box = b.closest('.widget-vbox'); const img = box && box.querySelector('img'); "
-                "return img ? img.src : null;")
+# the box of the widget whose control is labelled arguments[0], and the figure it shows
+BOX = ("return Array.from(document.querySelectorAll('.widget-vbox')).find(b => Array.from("
+       "b.querySelectorAll('.widget-label')).some(l => l.textContent.trim() === arguments[0])) || null;")
+FIGURE = "const img = arguments[0].querySelector('img'); return img ? img.src : null;"
+
+
+def move(driver, box, control: str) -> None:
+    """Move one control of a widget box as a student would: a slider by its keyboard, a menu by choosing, a
+    button by clicking."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+    if control in ("steps", "alpha"):
+        handle = box.find_element(By.CSS_SELECTOR, ".noUi-handle")
+        handle.click()
+        handle.send_keys(Keys.ARROW_RIGHT * 4)
+    elif control == "curve":
+        Select(box.find_element(By.CSS_SELECTOR, "select")).select_by_visible_text("periodic")
+    else:   # motion: the other interpolation
+        next(b for b in box.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == "decomposed").click()
 
 
 def run_tour_in_browser(folder: Path, screenshot: Path) -> dict:
-    """Open the tour in JupyterLab in Chromium, run every cell, switch the interpolation widget from naive to
-    decomposed; what was seen: the widgets, the images, errors, and the figure before and after."""
+    """Open the tour in JupyterLab in Chromium, run every cell, then move one control of each widget; what was
+    seen: the widgets, the images, errors, and per control whether its figure was redrawn."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -105,21 +123,19 @@ def run_tour_in_browser(folder: Path, screenshot: Path) -> dict:
         driver.execute_script(RUN_ALL)
         wait_for(lambda: driver.execute_script(LAST_CELL_RAN) and driver.execute_script(KERNEL_IDLE), 300,
                  "every cell of the tour to run")
-        before = wait_for(lambda: driver.execute_script(TOGGLE_IMAGE, "naive"), 60, "the interpolation widget")
-        button = next(b for b in driver.find_elements(By.CSS_SELECTOR, ".widget-toggle-buttons button")
-                      if b.text.strip() == "decomposed")
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
-        button.click()
-        after = wait_for(lambda: (src := driver.execute_script(TOGGLE_IMAGE, "naive")) and src != before and src,
-                         60, "the widget's figure to be redrawn")
-        driver.execute_script("const b = Array.from(document.querySelectorAll('.widget-toggle-buttons button'))"
-                              ".find(b => b.textContent.trim() === 'naive'); "
-                              "b.closest('.widget-vbox').scrollIntoView({block: 'center'});")
+        redrawn = {}
+        for control in ("steps", "alpha", "motion", "curve"):
+            box = wait_for(lambda: driver.execute_script(BOX, control), 60, f"the widget of '{control}'")
+            before = wait_for(lambda: driver.execute_script(FIGURE, box), 60, f"the figure of '{control}'")
+            move(driver, box, control)
+            redrawn[control] = bool(wait_for(lambda: (src := driver.execute_script(FIGURE, box)) != before and src,
+                                             60, f"the figure of '{control}' to be redrawn"))
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", driver.execute_script(BOX, "motion"))
         time.sleep(0.5)
         driver.save_screenshot(str(screenshot))
         return {"widgets": len(driver.find_elements(By.CSS_SELECTOR, ".jupyter-widgets.widget-vbox")),
                 "images": len(driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output img")),
-                "errors": driver.execute_script(ERRORS), "before": before, "after": after,
+                "errors": driver.execute_script(ERRORS), "redrawn": redrawn,
                 "pressed": [b.text.strip() for b in driver.find_elements(By.CSS_SELECTOR,
                                                                          ".widget-toggle-buttons button.mod-active")]}
     finally:
@@ -142,7 +158,8 @@ def test_the_tour_runs_in_jupyterlab_and_a_widget_redraws_its_figure(tmp_path):
     assert seen["errors"] == [], seen["errors"]
     assert seen["widgets"] >= 4, seen          # the four interactive pieces, live
     assert seen["images"] >= 15, seen          # the tour's figures rendered in the page
-    assert seen["before"] != seen["after"] and seen["pressed"] == ["decomposed"], seen
+    assert seen["redrawn"] == {"steps": True, "alpha": True, "motion": True, "curve": True}, seen
+    assert seen["pressed"] == ["decomposed"], seen
     assert screenshot.stat().st_size > 10_000 and screenshot.read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "reports" / "figures" / "00_tour" / "try_interpolation.png").exists()  # ran there
 
@@ -151,6 +168,5 @@ if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "tour_in_jupyterlab.png").resolve()
     with tempfile.TemporaryDirectory() as tmp:
         copy_tour(Path(tmp))
-        print(json.dumps({k: v for k, v in run_tour_in_browser(Path(tmp), out).items()
-                          if k not in ("before", "after")}))
+        print(json.dumps(run_tour_in_browser(Path(tmp), out)))
     print(out)
