@@ -1,6 +1,7 @@
 """GPU check: TSM-ResNet50 training speed on one NVIDIA GPU, from clips on disk and from the on-the-fly stream.
 
     python benchmarks/gpu.py            # at most about 5 minutes; prints one JSON line
+    python benchmarks/gpu.py --write    # and writes it to benchmarks/results/gpu.json (fractalvid plan reads it)
 
 The paper's pre-training step (SPEC section 4): TSM-ResNet50, 8 frames of 112 x 112, batch 32, mixed
 precision, the real-video emulation and the standard augmentation on the GPU, AdamW. Measured, each after a
@@ -23,6 +24,7 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -32,6 +34,8 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count(), help="loader processes (default: every core)")
     p.add_argument("--batches", type=int, default=20, help="timed batches per measurement (default 20)")
     p.add_argument("--clips", type=int, default=1280, help="clips of the generated set (default 1280)")
+    p.add_argument("--write", action="store_true",
+                   help="also write the result to benchmarks/results/gpu.json, where fractalvid plan reads it")
     args = p.parse_args()
     if not torch.cuda.is_available():
         sys.exit("benchmarks/gpu.py needs an NVIDIA GPU that torch can use (torch.cuda.is_available() is False "
@@ -84,6 +88,10 @@ def main() -> None:
                    "data_bound": {k: v < 0.9 * step for k, v in rates.items()},
                    "wall_s": round(time.perf_counter() - start, 1)})
     print(json.dumps(result))
+    if args.write:
+        from fractalvid.atomic import write_text
+
+        write_text(Path(__file__).resolve().parent / "results" / "gpu.json", json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -19,11 +19,55 @@ import yaml
 
 from .checks import check
 from .clips.generate import DatasetSpec
+from .learning.train import INITS, config_from_params
+from .storage.real.listing import DATASETS, list_videos
 
 GENERATE_BENCH = "benchmarks/results/generate.json"   # benchmarks/generate.py at the paper's clip settings
 GPU_BENCH = "benchmarks/results/gpu.json"             # benchmarks/gpu.py on a GPU, when one was lent
 CPU_ARCHS = ("tsm_r18_w16", "tsm_r18_w32")            # networks meant for a CPU; any other wants a GPU
 DISK_MARGIN = 1.5                                      # free disk asked for: the clips' estimate times this
+
+
+# the keys of the sections no config class reads whole (the others are DatasetSpec's and TrainConfig's, which
+# refuse any other): a real set's section (fractalvid.learning.data.make_dataset), finetune's lists that the
+# DVC matrix expands and its Kinetics recipe (fractalvid.learning.train.finetune_config), and the notebooks'
+REAL_SET_KEYS = ("source", "root", "split", "short_side", "square")
+FINETUNE_KEYS = ("datasets", "pretrained", "seeds", "kinetics", "recipe")
+KINETICS_KEYS = ("checkpoint", "lr", "weight_decay")
+NOTEBOOK_KEYS = {"figures": ("gallery_clips", "gallery_res", "label"),   # notebooks/04_figures.ipynb
+                 "tour": ("res", "steps", "seed")}                       # notebooks/00_tour.ipynb
+
+
+def _known(section: dict, name: str, keys) -> None:
+    unknown = sorted(set(section) - set(keys))
+    check(not unknown, name, unknown, f"only the keys {', '.join(keys)}")
+
+
+def check_params(params: dict) -> None:
+    """Raise ValueError, naming the key, unless every key of every section of ``params`` is one the pipeline
+    reads and its value is accepted: a mistyped key would otherwise be left unread and its default used, which
+    a long run shows only at its end."""
+    check(isinstance(params, dict), "params", type(params).__name__, "a mapping of sections")
+    DatasetSpec.from_params(params["generate"])
+    for name, section in params.get("downstream", {}).items():
+        if "source" in section:
+            _known(section, f"downstream.{name}", REAL_SET_KEYS)
+            check(section["source"] in DATASETS, f"downstream.{name}.source", section["source"],
+                  f"one of {', '.join(DATASETS)}")
+        else:
+            DatasetSpec.from_params(section)
+    config_from_params(params["pretrain"])
+    finetune = params["finetune"]
+    _known(finetune, "finetune", FINETUNE_KEYS)
+    _known(finetune.get("kinetics") or {}, "finetune.kinetics", KINETICS_KEYS)
+    config_from_params(finetune, task="finetune", data=".")   # the data folder is each run's own
+    for name in finetune["datasets"]:
+        check(name in params.get("downstream", {}), "finetune.datasets", name, "a section of downstream")
+    for init in finetune.get("pretrained", []):
+        check(init in INITS[1:], "finetune.pretrained", init, f"any of {', '.join(INITS[1:])}")
+    for name, keys in NOTEBOOK_KEYS.items():
+        if name in params:
+            _known(params[name], name, keys)
 
 
 def _load(root: Path, name: str) -> dict | None:
@@ -53,9 +97,12 @@ def estimate(params: dict, root: Path) -> dict:
         out["generation_source"] = (f"not measured at {res} px: {GENERATE_BENCH} holds the paper's 256 px clips "
                                     "(python benchmarks/generate.py measures them)")
     gpu = _load(root, GPU_BENCH)
-    if gpu and gpu.get("clips_per_s"):
-        out["gpu_hours"] = round(out["pretrain_clip_passes"] / gpu["clips_per_s"] / 3600, 1)
-        out["gpu_source"] = f"{GPU_BENCH}: {gpu['clips_per_s']} clips/s on {gpu.get('gpu', 'a GPU')}"
+    if gpu and gpu.get("disk_clips_per_s"):   # training from clips on disk, as the pipeline pre-trains
+        rate = gpu["disk_clips_per_s"]
+        out["gpu_hours"] = round(out["pretrain_clip_passes"] / rate / 3600, 1)
+        out["gpu_source"] = (f"{GPU_BENCH}: {rate} clips/s pre-training TSM-ResNet50 from disk on one "
+                             f"{gpu.get('device', 'GPU')} with {gpu.get('workers')} loader workers "
+                             f"(the step alone: {gpu.get('step_clips_per_s')} clips/s)")
     else:
         out["gpu_hours"] = None
         out["gpu_source"] = (f"no GPU throughput is measured here: {GPU_BENCH} is written by python "
@@ -68,9 +115,20 @@ def missing_prerequisites(params: dict, root: Path, estimates: dict, cuda: bool 
     missing = []
     for name in params["finetune"]["datasets"]:
         section = params["downstream"].get(name, {})
-        if "source" in section and not (root / section["root"]).is_dir():
-            missing.append(f"the real set {name}: unpack its official archive into {section['root']} "
-                           "(docs/data.md says where each set comes from and the layout expected)")
+        if "source" not in section:
+            continue
+        where = (f"unpack its official archive into {section['root']} (docs/data.md says where each set comes "
+                 "from and the layout expected)")
+        if not (root / section["root"]).is_dir():
+            missing.append(f"the real set {name}: {where}")
+            continue
+        try:   # the layout: the set's own lister reads its folders and list files (no video is decoded)
+            videos, _ = list_videos(section["source"], root / section["root"], section.get("split", 1))
+        except (ValueError, FileNotFoundError, OSError) as e:
+            missing.append(f"the real set {name}: {section['root']} is not in the official layout ({e}); {where}")
+            continue
+        if not videos:
+            missing.append(f"the real set {name}: {section['root']} lists no videos; {where}")
     if "kinetics" in params["finetune"].get("pretrained", []):
         checkpoint = (params["finetune"].get("kinetics") or {}).get("checkpoint")
         if not checkpoint or not (root / checkpoint).is_file():
@@ -99,6 +157,7 @@ def report(path: str | os.PathLike, root: str | os.PathLike = ".", cuda: bool | 
     path, root = Path(path), Path(root)
     check(path.is_file(), "params", str(path), "a params file, e.g. params-paper.yaml")
     params = yaml.safe_load(path.read_text())
+    check_params(params)   # a mistyped key stops the plan, and with it make paper, before anything runs
     e = estimate(params, root)
     missing = missing_prerequisites(params, root, e, cuda)
     lines = [f"plan of {path}:",

@@ -54,3 +54,26 @@ def write_video(path: Path, n: int = 12, h: int = 32, w: int = 40, seed: int = 0
         for p in s.encode():
             c.mux(p)
     return frames
+
+
+def project_copy(dest: Path) -> dict:
+    """The project's files (tracked and not ignored) copied into ``dest`` as a fresh git repository with one
+    commit, as a clone would be; returns an environment whose PATH starts with this Python's bin folder (dvc,
+    papermill, fractalvid)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=root,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (root / f).is_file():
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / f, dest / f)
+    git = lambda *a: subprocess.run(["git", *a], cwd=dest, check=True, capture_output=True)
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "the project")
+    return {**os.environ, "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ['PATH']}"}

@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from conftest import pattern, write_video
+from real_fixtures import HMDB_CLASSES, UCF_CLASSES, make_hmdb, make_ucf
 from fractalvid import DatasetSpec, generate, make_clip, open_dataset
 from fractalvid.learning.data import VideoClips, eval_indices, train_indices
 from fractalvid.learning.presets import eval_transform, eval_views, luminance, resize_center_crop
@@ -26,24 +27,6 @@ BASKETBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "basketba
 
 
 # ------------------------------------------------------------------ listing
-
-UCF_CLASSES = ["ApplyEyeMakeup", "Archery"]
-
-
-def make_ucf(root: Path, videos_in: str = "UCF-101", lists_in: str = "ucfTrainTestlist") -> None:
-    for c in UCF_CLASSES:
-        for g in (1, 2, 3):
-            write_video(root / videos_in / c / f"v_{c}_g0{g}_c01.avi", n=3, seed=g)
-    lists = root / lists_in
-    lists.mkdir(parents=True, exist_ok=True)
-    (lists / "classInd.txt").write_text("".join(f"{i + 1} {c}\r\n" for i, c in enumerate(UCF_CLASSES)))
-    for split, test_group in ((1, 3), (2, 1), (3, 2)):
-        train = [f"{c}/v_{c}_g0{g}_c01.avi {i + 1}" for i, c in enumerate(UCF_CLASSES) for g in (1, 2, 3)
-                 if g != test_group]
-        test = [f"{c}/v_{c}_g0{test_group}_c01.avi" for c in UCF_CLASSES]
-        (lists / f"trainlist0{split}.txt").write_text("\n".join(train) + "\n")
-        (lists / f"testlist0{split}.txt").write_text("\n".join(test) + "\n")
-
 
 def test_ucf101_official_layout_gives_labels_and_splits(tmp_path):
     make_ucf(tmp_path)
@@ -79,15 +62,8 @@ def test_ucf101_variant_layout_and_clear_errors(tmp_path):
 
 
 def test_hmdb51_official_layout_skips_unused_videos(tmp_path):
-    classes = ["brush_hair", "cartwheel"]
-    for c in classes:
-        for v in ("a", "b", "c"):
-            write_video(tmp_path / "hmdb51" / c / f"{c}_{v}.avi", n=3)
-    splits = tmp_path / "testTrainMulti_7030_splits"
-    splits.mkdir()
-    for c in classes:
-        (splits / f"{c}_test_split1.txt").write_text(f"{c}_a.avi 1 \n{c}_b.avi 2 \n{c}_c.avi 0 \n")
-        (splits / f"{c}_test_split2.txt").write_text(f"{c}_a.avi 2 \n{c}_b.avi 1 \n{c}_c.avi 1 \n")
+    make_hmdb(tmp_path)
+    classes = HMDB_CLASSES
     records, names = list_videos("hmdb51", tmp_path, split=1)
     assert names == classes
     assert [(r.path.name, r.label, r.split) for r in records] == [

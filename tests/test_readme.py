@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import project_copy
 from fractalvid import readme
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,23 +76,11 @@ def tweak_loop_commands(text: str) -> list[str]:
 def test_the_tweak_loop_runs_as_written(tmp_path):
     """The README's tweak-loop block, run in order in a fresh repository of the project's files (about 5 min):
     the quick profile runs as experiments, labelled smoke runs, and leaves the workspace's metrics alone."""
-    import os
-    import shutil
     import subprocess
     import sys
 
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
-    for f in files:
-        if (ROOT / f).is_file():
-            (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, tmp_path / f)
-    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
-    git("init", "-q")
-    git("add", "-A")
-    git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "the project")
+    env = project_copy(tmp_path)
     prefix = Path(sys.prefix)
-    env = {**os.environ, "PATH": f"{prefix / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     results = (tmp_path / readme.RESULTS).read_bytes()
     commands = tweak_loop_commands((ROOT / "README.md").read_text())
     assert commands[0].startswith("source ") and any(c.startswith("make quick S=") for c in commands)

@@ -5,24 +5,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from conftest import pattern, write_video
+from conftest import write_video
+from real_fixtures import (write_frames, DIVING_NAMES, make_diving, EGTEA_ACTIONS, PASTA, BACON, egtea_clip, make_egtea, make_volleyball, make_yup, WEIZMANN_FILES, make_weizmann)
 from fractalvid import open_dataset
 from fractalvid.cli import main
 from fractalvid.learning.splits import clip_groups, split_indices
 from fractalvid.storage.real import (VOLLEYBALL_ACTIVITIES, VOLLEYBALL_TEST, VOLLEYBALL_TRAIN, VOLLEYBALL_VAL,
                                      WEIZMANN_ACTIONS, WEIZMANN_ACTORS, WEIZMANN_TEST_ACTORS, VideoError,
                                      list_videos, prepare, read_video)
-
-
-def write_frames(folder: Path, names, seed: int = 0, ext: str = ".jpg") -> np.ndarray:
-    """One image per name, frame i of the pattern as ``<names[i]><ext>``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    frames = pattern(len(names), seed=seed)
-    for name, f in zip(names, frames):
-        Image.fromarray(f).save(folder / f"{name}{ext}")
-    return frames
 
 
 def summary(records, root: Path):
@@ -41,24 +32,6 @@ def check_prepared(records, names, out: Path, frames: int) -> None:
 
 
 # ------------------------------------------------------------------ Diving48
-
-DIVING_VOCAB = [["Back", "35som", "NoTwis", "PIKE"], ["Forward", "15som", "NoTwis", "PIKE"],
-                ["Inward", "25som", "NoTwis", "TUCK"]]
-DIVING_NAMES = ["Back_35som_NoTwis_PIKE", "Forward_15som_NoTwis_PIKE", "Inward_25som_NoTwis_TUCK"]
-
-
-def make_diving(root: Path, annotations: str = ".", videos: str = "rgb", version: str = "V2_") -> None:
-    train = [("_8Vy3dlHg2w_00000", 2), ("_8Vy3dlHg2w_00001", 0), ("9jZYYtzYqwE_00045", 1)]
-    test = [("Le6xdQ2OO8w_00228", 0), ("OVzt2rsfMc0_00352", 2)]
-    for i, (vid, _) in enumerate(train + test):
-        write_video(root / videos / f"{vid}.mp4", n=3, seed=i)
-    folder = root / annotations
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "Diving48_vocab.json").write_text(json.dumps(DIVING_VOCAB))
-    for part, items in (("train", train), ("test", test)):
-        (folder / f"Diving48_{version}{part}.json").write_text(json.dumps(
-            [{"vid_name": v, "label": lab, "start_frame": 0, "end_frame": 52} for v, lab in items], indent=1))
-
 
 def test_diving48_official_layout_prefers_v2_and_prepares(tmp_path):
     make_diving(tmp_path)
@@ -104,27 +77,6 @@ def test_diving48_errors_name_the_file_and_what_is_accepted(tmp_path):
 
 # ------------------------------------------------------------------ EGTEA Gaze+
 
-EGTEA_ACTIONS = ["Open fridge", "Close fridge", "Cut tomato"]
-PASTA, BACON = "OP01-R01-PastaSalad", "P02-R03-BaconAndEggs"
-
-
-def egtea_clip(session: str, i: int) -> str:
-    return f"{session}-{1000000 + i}-{1001000 + i}-F0{24000 + i}-F0{24050 + i}"
-
-
-def make_egtea(root: Path, lists: str = "action_annotation", videos: str = "cropped_clips") -> None:
-    train = [(egtea_clip(PASTA, 1), 1), (egtea_clip(PASTA, 2), 3), (egtea_clip(BACON, 3), 2)]
-    test = [(egtea_clip(BACON, 4), 3), (egtea_clip(PASTA, 5), 1)]
-    for i, (clip, _) in enumerate(train + test):
-        session = clip.rsplit("-", 4)[0]
-        write_video(root / videos / (f"{clip}.mp4" if i == 4 else f"{session}/{clip}.mp4"), n=4, seed=i)  # one flat
-    folder = root / lists
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "action_idx.txt").write_text("".join(f"{a} {i + 1}\n" for i, a in enumerate(EGTEA_ACTIONS)))
-    for part, items in (("train", train), ("test", test)):
-        (folder / f"{part}_split1.txt").write_text("".join(f"{c} {a} {a} {a + 4}\n" for c, a in items))
-
-
 def test_egtea_official_layout_and_prepare(tmp_path):
     make_egtea(tmp_path)
     records, names = list_videos("egtea", tmp_path)
@@ -165,18 +117,6 @@ def test_egtea_lists_in_root_videos_folder_and_errors(tmp_path):
 
 # ------------------------------------------------------------------ Volleyball
 
-def make_volleyball(root: Path, base: str = "videos") -> dict:
-    """Videos 1 (train), 0 (validation: trained on) and 4 (test); each clip a folder of 41 jpg frames."""
-    lines = {1: [(1000, "r_set"), (1040, "l-pass")], 0: [(50, "r_pass")], 4: [(2000, "l_winpoint")]}
-    for video, clips in lines.items():
-        folder = root / base / str(video)
-        for i, (frame, _) in enumerate(clips):
-            write_frames(folder / str(frame), range(frame - 20, frame + 21), seed=video * 10 + i)
-        (folder / "annotations.txt").write_text("".join(
-            f"{frame}.jpg {activity} 1136 512 58 143 standing 903 483 51 141 waiting\n" for frame, activity in clips))
-    return lines
-
-
 def test_volleyball_official_layout_split_by_video_and_frame_folders(tmp_path):
     assert sorted(VOLLEYBALL_TRAIN + VOLLEYBALL_VAL + VOLLEYBALL_TEST) == list(range(55))
     make_volleyball(tmp_path)
@@ -213,17 +153,6 @@ def test_volleyball_errors(tmp_path):
 
 # ------------------------------------------------------------------ YUP++
 
-def make_yup(root: Path, lists: str = ".") -> None:
-    lines = ["Fireworks_id17 moving_train", "Beach_id01 static_train", "Beach_id02 moving_test",
-             "Elevator_id03 static_test", "Fireworks_id04 static_test"]
-    for i, line in enumerate(lines):
-        name, kind = line.split()
-        folder = {"static": "camera_stationary", "moving": "camera_moving"}[kind.split("_")[0]]
-        write_video(root / folder / name.split("_")[0] / f"{name}.mp4", n=5, seed=i)
-    (root / lists).mkdir(parents=True, exist_ok=True)
-    (root / lists / "10_90_randsplit_1.txt").write_text("\n".join(lines) + "\n")
-
-
 def test_yup_official_layout_and_prepare(tmp_path):
     make_yup(tmp_path)
     records, names = list_videos("yup", tmp_path)
@@ -259,22 +188,6 @@ def test_yup_split_folder_errors_and_the_command_line(tmp_path, capsys):
 
 WEIZMANN6 = Path(__file__).resolve().parents[2] / "shared" / "data" / "weizmann6"  # beside the checkout
 # (file, label, split, actor) in listing order: bend, run, wave1, wave2 present; Lena's two runs are one actor
-WEIZMANN_FILES = [("bend/ido_bend.avi", 0, "train", "ido"), ("run/daria_run.avi", 1, "train", "daria"),
-                  ("run/lena_run1.avi", 1, "train", "lena"), ("run/lena_run2.avi", 1, "train", "lena"),
-                  ("run/moshe_run.avi", 1, "test", "moshe"), ("wave1/daria_wave1.avi", 2, "train", "daria"),
-                  ("wave1/lena_wave1.avi", 2, "train", "lena"), ("wave2/moshe_wave2.avi", 3, "test", "moshe")]
-
-
-def make_weizmann(root: Path, flat: bool = False) -> list[tuple[str, int, str, str]]:
-    """The official files (MPEG-4 .avi, as published) in action folders, or with ``flat`` all in ``root``."""
-    expected = []
-    for i, (file, label, split, actor) in enumerate(WEIZMANN_FILES):
-        file = file.split("/")[1] if flat else file
-        write_video(root / file, n=3, seed=i)
-        expected.append((file, label, split, actor))
-    return expected
-
-
 def weizmann_summary(records, root: Path):
     return [(r.path.relative_to(root).as_posix(), r.label, r.split, r.group) for r in records]
 
