@@ -237,3 +237,17 @@ def test_per_epoch_curves_draw_the_test_part_or_the_held_out_clips_that_chose_th
         assert [line.get_ydata()[0] for line in ax.get_lines() if line.get_label() == "actions: chance"] == [10.0]
         assert ax.get_ylabel() == label and "actions: 90 test clips" in ax.get_title()
         plt.close(fig)
+
+
+def test_train_folds_without_folds_trains_once_on_the_official_split(actions, tmp_path):
+    """A real set's official split (folds None, as params-paper.yaml): one run, tested on the manifest's test
+    clips (actors 6-8 here), in the shape the folds' result has."""
+    from fractalvid.evaluation.protocol import train_folds
+
+    cfg = recipe("finetune", data=str(actions), arch="tsm_r18_w16", size=24, frames=4, stride=1, val_clips=1,
+                 epochs=1, warmup_epochs=0, batch_size=8, folds=None, workers=0, in_memory=True)
+    result = train_folds(cfg, tmp_path / "run", progress=False)
+    assert [f["fold"] for f in result["folds"]] == [0] and (tmp_path / "run" / "fold0" / "model.pt").is_file()
+    assert result["test_clips"] == 30 and np.array(result["confusion"]).sum() == 30   # 10 classes x 3 test actors
+    with pytest.raises(ValueError, match="folds=1 is not accepted: expected None"):
+        train_folds(cfg.replace(folds=1), tmp_path / "other", progress=False)
