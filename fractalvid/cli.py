@@ -104,6 +104,9 @@ def _train_config(a):
         if name not in params:
             raise ValueError(f"section={name!r} is not in {a.params}: expected one of {sorted(params)}")
         section = params[name]
+        # the finetune section keeps one run's settings under recipe, beside the lists the pipeline expands:
+        # the flags below go on top of the recipe, not beside it (config_from_params would read recipe alone)
+        section = dict(section["recipe"]) if "recipe" in section else section
     flags = {key: getattr(a, key) for key in ("data", "init", "arch", "epochs", "batch_size", "lr", "seed")
              if getattr(a, key) is not None}
     settings = {**section, **flags, **_key_values(a.set, "--set")}

@@ -107,3 +107,20 @@ def test_paper_recipe_has_one_source():
     assert settings(pre) == settings(TrainConfig(data=pre.data))
     fine = finetune_config(paper["finetune"], "ucf101", "scratch", 0, pretrained="models/pretrain/model.pt")
     assert settings(fine) == settings(recipe("finetune", data=fine.data))
+
+
+def test_finetune_flags_go_on_top_of_the_params_recipe(monkeypatch):
+    """`fractalvid finetune --params params.yaml`: the finetune section's recipe, with the flags on top (its
+    lists, datasets and seeds, are the pipeline's, not a run's)."""
+    import argparse
+
+    from fractalvid.cli import _train_config
+
+    monkeypatch.chdir(ROOT)
+    a = argparse.Namespace(command="finetune", params="params.yaml", section=None, data="data/somewhere",
+                           init="scratch", arch=None, epochs=30, batch_size=None, lr=None, seed=7,
+                           set=["weight_decay=0.1"])
+    cfg = _train_config(a)
+    recipe = yaml.safe_load((ROOT / "params.yaml").read_text())["finetune"]["recipe"]
+    assert (cfg.data, cfg.init, cfg.epochs, cfg.seed, cfg.weight_decay) == ("data/somewhere", "scratch", 30, 7, 0.1)
+    assert cfg.arch == recipe["arch"] and cfg.frames == recipe["frames"] and cfg.stride == recipe["stride"]
