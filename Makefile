@@ -9,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 PIP_VERSION := 26.3
 
-.PHONY: repro quick paper test test-all bench lock readme clean
+.PHONY: repro quick paper paper-smoke test test-all bench lock readme clean
 
 # every dependency at the version of requirements.lock (the digits depend on them: tests/test_golden.py),
 # then the package itself, which adds nothing the lock does not hold
@@ -53,6 +53,11 @@ quick: $(BIN)/.installed
 paper: $(BIN)/.installed
 	$(BIN)/python -m fractalvid plan params-paper.yaml
 	$(BIN)/python -m fractalvid exp-run params-paper.yaml --name paper
+
+# params-paper.yaml's pipeline on a CPU with only its counts shrunk (params-paper-smoke.yaml), in a fresh copy
+# of the project, and the variants the profile does not select through the CLI: about 10 minutes on 2 cores
+paper-smoke: $(BIN)/.installed
+	$(BIN)/python -m pytest -m slow tests/test_paper_smoke.py
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest

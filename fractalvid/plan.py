@@ -170,6 +170,9 @@ def report(path: str | os.PathLike, root: str | os.PathLike = ".", cuda: bool | 
              + f" ({e['gpu_source']})",
              "  fine-tuning: " + ", ".join(params["finetune"]["datasets"]) + f", {len(params['finetune']['seeds'])} "
              f"seeds x {1 + len(params['finetune'].get('pretrained', []))} starts"]
+    unused = [f"downstream.{name}" for name in params.get("downstream", {}) if name not in params["finetune"]["datasets"]]
+    if unused:   # a section the run reads nothing of: said, so that a set meant to be fine-tuned on is not missed
+        lines.append(f"  not used by this run: {', '.join(unused)} (not in finetune.datasets)")
     lines += ["missing before this run can start:"] + [f"  - {m}" for m in missing] if missing else \
         ["every prerequisite is here"]
     return "\n".join(lines), missing

@@ -70,3 +70,17 @@ def test_make_paper_stops_at_the_plan_on_a_machine_without_what_it_needs(capsys,
         assert cli(["plan", "params-paper.yaml"]) == 1
         assert "missing before this run can start" in capsys.readouterr().out
     assert "fractalvid plan params-paper.yaml" in (ROOT / "Makefile").read_text().split("paper:")[1].split("\n\n")[0]
+
+
+def test_the_paper_scale_page_quotes_the_plan_as_it_prints(monkeypatch):
+    """docs/paper-scale.md's quoted output is what `fractalvid plan params-paper.yaml` prints on a machine
+    with no real set and no GPU (its elided lines, "...", aside)."""
+    block = (ROOT / "docs" / "paper-scale.md").read_text().split("```text\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(ROOT)
+    text, _ = report("params-paper.yaml", ".", cuda=False)
+    if (ROOT / "data" / "real").is_dir():
+        pytest.skip("real sets are unpacked here: the plan lists fewer missing ones than the page quotes")
+    printed = text.splitlines()
+    for line in block.splitlines():
+        if not line.strip().startswith("..."):
+            assert line in printed, f"docs/paper-scale.md quotes a line the plan does not print: {line}"
