@@ -134,6 +134,27 @@ def test_gpu_check_refuses_without_a_gpu():
     assert "needs an NVIDIA GPU" in out.stderr and "torch.cuda.is_available() is False" in out.stderr
 
 
+def test_loader_benchmark_reports_per_core_rates_and_the_cores_a_gpu_needs(tmp_path):
+    """Two sets of 4 clips (256 and 128 px), batches of 4, one round: every figure there and consistent."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "loader.py"), "--json", "--classes", "2",
+                          "--per-class", "2", "--batch", "4", "--batches", "1", "--repeats", "1", "--workers", "1",
+                          "--gpu-clips-per-s", "500", "--out", str(tmp_path / "loader.json")], cwd=ROOT,
+                         capture_output=True, text=True, check=True, timeout=600)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r == json.loads((tmp_path / "loader.json").read_text())
+    assert str(ROOT) not in (tmp_path / "loader.json").read_text()          # no absolute machine paths
+    assert r["benchmark"] == "loader" and r["threads"] == 1 and r["load_size"] == 128 and r["size"] == 112
+    assert sorted(r["sets"]) == ["res128", "res256"] and all(s["clips"] == 4 for s in r["sets"].values())
+    assert r["machine"]["commit"] is None or len(r["machine"]["commit"]) == 40
+    assert r["gpu_clips_per_s"] == 500 and r["gpu_source"] == "--gpu-clips-per-s"
+    for key in ("decode_clips_per_s", "decode_emulate_clips_per_s", "emulate_clips_per_s"):
+        assert sorted(r[key]) == ["res128", "res256"] and all(v > 0 for v in r[key].values())
+    for measurement in ("decode", "decode_emulate"):
+        for res, rate in r[f"{measurement}_clips_per_s"].items():
+            assert r["cores_per_gpu"][measurement][res] == pytest.approx(500 / rate, rel=0.01)
+    assert r["decode_emulate_clips_per_s"]["res256"] < r["emulate_clips_per_s"]["res256"]   # the sum is slower
+
+
 def benchmark_module(name: str):
     """benchmarks/NAME.py imported as a module (the benchmarks are scripts, not a package)."""
     import importlib.util
