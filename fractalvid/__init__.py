@@ -6,7 +6,7 @@
 """
 from .version import __version__  # noqa: F401
 
-# first, before torch computes anything: the instruction-set caps that give every x86-64 machine the same digits
+# first, before torch computes anything: the instruction-set caps (the same digits on x86-64 CPUs of one vendor)
 from .numerics import pin_instruction_sets  # noqa: E402
 
 pin_instruction_sets()

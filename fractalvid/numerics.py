@@ -1,11 +1,13 @@
-"""Same digits on any x86-64 CPU with AVX2: the instruction sets and thread count the numbers depend on,
-and a record of the machine a result came from.
+"""Same digits on any x86-64 CPU with AVX2 of one vendor: the instruction sets and thread count the numbers
+depend on, and a record of the machine a result came from.
 
 Why. torch picks its CPU kernels by the instruction set it finds at run time (AVX-512 on one machine, AVX2
 on another), and oneDNN (convolutions) and MKL (matrix products) pick their own code paths; each path adds
 in another order, so one run trained to other digits on another machine (the first epoch's loss: 4.53879
 on AVX-512, 4.54020 with torch alone forced to AVX2). Capping all three at AVX2 makes an AVX-512 machine
-compute exactly what an AVX2 machine computes (tests/test_golden.py). On an AVX-512 machine the cap costs
+compute exactly what an AVX2 machine of its vendor computes (tests/test_golden.py). Across vendors the caps
+are not enough: MKL runs its AVX2 branch on Intel CPUs only and its AUTO branch on others, so an Intel Xeon
+and an AMD EPYC train to different digits (the clips are the same). On an AVX-512 machine the cap costs
 training speed, all of it oneDNN's (its AVX2 convolutions are slower); the pipeline's channels-last layout
 wins most of it back (``benchmarks/numerics.py``). The thread count is part of the result too (1, 2, 3 and 4
 threads train four different sets of weights), so the pipeline fixes it (``threads`` in params.yaml).
@@ -27,7 +29,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-# the caps that give an AVX-512 machine an AVX2 machine's digits (on a CPU without AVX2 they cap nothing)
+# the caps that give an AVX-512 machine the digits of an AVX2 one of its vendor (without AVX2 they cap nothing)
 PINNED_ISA = {"ATEN_CPU_CAPABILITY": "avx2",   # torch's own kernels (ATen's dispatch)
               "ONEDNN_MAX_CPU_ISA": "AVX2",    # oneDNN: convolutions, batch norm
               "MKL_CBWR": "AVX2"}              # MKL's conditional numerical reproducibility: matrix products
