@@ -35,9 +35,9 @@ timed inside the same rounds.
 cores_per_gpu[measurement][res] = R / rate: the cores whose loaders together keep up with a GPU training at
 R clips/s (--gpu-clips-per-s R). By default R is ``step_clips_per_s`` of ``benchmarks/results/gpu.json``
 (``benchmarks/gpu.py`` on a GPU: TSM-ResNet50, 8 x 112 px, batch 32, mixed precision, augmentation on the
-GPU, a batch held on the GPU) when that file exists, else none: no published TSM-ResNet50 *training*
-throughput was found (the TSM paper, Lin et al. ICCV 2019, gives inference latency and throughput measured on
-a P100 GPU, not training steps, and none is derived from it); ``gpu_source`` says which. cpu_per_wall: the
+GPU, a batch held on the GPU) when that file exists, else none: the one published TSM-ResNet50 *training*
+rate found (PaddleVideo's benchmark, 224 px on V100s) is at another frame size and precision, so it is not
+used as R; ``gpu_source`` says which. cpu_per_wall: the
 process's CPU time over the wall time of the timed rounds (about 1: one core was used).
 
 The results go to --out (default ``benchmarks/results/loader.json``) with ``machine``
@@ -65,9 +65,9 @@ from fractalvid.numerics import machine
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 GPU_BENCH = HERE / "results" / "gpu.json"   # benchmarks/gpu.py on a GPU, when one was lent
-NO_PUBLISHED = ("no published TSM-ResNet50 training throughput was found: the TSM paper (Lin et al., ICCV 2019, "
-                "arXiv:1811.08383) gives inference latency and throughput, measured on a P100 GPU, not training "
-                "steps; no training rate is derived from it")
+NO_PUBLISHED = ("the one published TSM-ResNet50 training rate found, PaddleVideo's docs/benchmark.md (58.1 samples/s "
+                "per V100 at 224 px, 8 segments, batch 16, loading included; 46.04 with the TSM authors' code), is "
+                "at another frame size and precision, so none is used (docs/paper-scale.md scales it to 112 px)")
 
 
 def rel(path: Path) -> str:
