@@ -77,3 +77,41 @@ def project_copy(dest: Path) -> dict:
     git("add", "-A")
     git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "the project")
     return {**os.environ, "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+
+
+# ------------------------------------------------------------------ the public TSM Kinetics-400 checkpoint, faked
+
+TSM_KINETICS_FILE = "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e50.pth"
+
+
+def tsm_kinetics_state_dict(with_net: bool = True, seed: int = 0) -> dict:
+    """Keys as the public TSM code names them, random tensors: torchvision ResNet-50 names under
+    "module.base_model.", the shifted conv1 of every block wrapped as ".net", the torchvision fc dropped, the
+    400-class head as "module.new_fc"."""
+    import re
+
+    import torch
+    import torchvision
+
+    g = torch.Generator().manual_seed(seed)
+    sd = {}
+    for k, v in torchvision.models.resnet50(weights=None).state_dict().items():
+        if k.startswith("fc."):
+            continue
+        if with_net:
+            k = re.sub(r"^(layer\d\.\d+\.conv1)\.", r"\1.net.", k)
+        sd["module.base_model." + k] = (torch.randint(0, 1000, v.shape, generator=g) if v.dtype == torch.int64
+                                         else torch.rand(v.shape, generator=g))
+    sd["module.new_fc.weight"] = torch.randn(400, 2048, generator=g)
+    sd["module.new_fc.bias"] = torch.randn(400, generator=g)
+    return sd
+
+
+def write_tsm_kinetics_checkpoint(folder: Path, sd: dict) -> Path:
+    """``sd`` saved in ``folder`` under the published file's name, in the dict main.py of the TSM code saves."""
+    import torch
+
+    path = Path(folder) / TSM_KINETICS_FILE
+    torch.save({"epoch": 50, "arch": "resnet50", "state_dict": sd, "best_prec1": 74.1,
+                "optimizer": {"state": {}, "param_groups": [{"lr": 0.01, "params": [0, 1], "name": "bn"}]}}, path)
+    return path

@@ -1,12 +1,12 @@
 """TSM models: the shift, where it sits, time mixing, shapes, heads, checkpoints, bad input."""
 import datetime
-import re
 
 import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
 
+from conftest import tsm_kinetics_state_dict, write_tsm_kinetics_checkpoint
 from fractalvid.learning.models import (LoadReport, TemporalShift, build_model, load_trunk, load_tsm_kinetics,
                                         temporal_shift, trunk_state_dict)
 
@@ -355,24 +355,6 @@ def test_wrong_arch_checkpoints_raise_and_leave_the_model_alone():
 # -----------------------------------------------------------------------------
 # the public TSM Kinetics-400 checkpoint format (faked with random tensors)
 
-def tsm_kinetics_state_dict(with_net=True, seed=0):
-    """Keys as the public TSM code names them: torchvision ResNet-50 names under
-    "module.base_model.", the shifted conv1 of every block wrapped as ".net", the
-    torchvision fc dropped, the 400-class head as "module.new_fc"."""
-    g = torch.Generator().manual_seed(seed)
-    sd = {}
-    for k, v in torchvision.models.resnet50(weights=None).state_dict().items():
-        if k.startswith("fc."):
-            continue
-        if with_net:
-            k = re.sub(r"^(layer\d\.\d+\.conv1)\.", r"\1.net.", k)
-        sd["module.base_model." + k] = (torch.randint(0, 1000, v.shape, generator=g) if v.dtype == torch.int64
-                                         else torch.rand(v.shape, generator=g))
-    sd["module.new_fc.weight"] = torch.randn(400, 2048, generator=g)
-    sd["module.new_fc.bias"] = torch.randn(400, generator=g)
-    return sd
-
-
 def our_name(key):
     key = key.removeprefix("module.")
     return "head." + key.removeprefix("new_fc.") if key.startswith("new_fc.") else "trunk." + key.removeprefix(
@@ -382,11 +364,7 @@ def our_name(key):
 @pytest.fixture(scope="module")
 def kinetics_file(tmp_path_factory):
     sd = tsm_kinetics_state_dict()
-    path = tmp_path_factory.mktemp("tsm") / "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e50.pth"
-    # the layout main.py of the TSM code saves
-    torch.save({"epoch": 50, "arch": "resnet50", "state_dict": sd, "best_prec1": 74.1,
-                "optimizer": {"state": {}, "param_groups": [{"lr": 0.01, "params": [0, 1], "name": "bn"}]}}, path)
-    return path, sd
+    return write_tsm_kinetics_checkpoint(tmp_path_factory.mktemp("tsm"), sd), sd
 
 
 def test_kinetics_checkpoint_lands_in_the_right_parameters_with_its_head(kinetics_file):

@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import project_copy
+from conftest import project_copy, tsm_kinetics_state_dict, write_tsm_kinetics_checkpoint
 from real_fixtures import MAKERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,27 +78,6 @@ def test_the_smoke_profile_marks_each_count_with_the_papers_value():
 
 
 # ------------------------------------------------------------------ the smoke run (slow)
-
-def kinetics_checkpoint(path: Path) -> Path:
-    """A TSM Kinetics-400 ResNet-50 checkpoint as the published file holds it (random weights): torchvision's
-    ResNet-50 names under "module.base_model.", each block's shifted conv1 wrapped as ".net", the 400-class
-    head as "module.new_fc", in the dict the TSM code's main.py saves."""
-    import re
-
-    import torchvision
-
-    g = torch.Generator().manual_seed(0)
-    sd = {}
-    for key, value in torchvision.models.resnet50(weights=None).state_dict().items():
-        if key.startswith("fc."):
-            continue
-        key = "module.base_model." + re.sub(r"^(layer\d\.\d+\.conv1)\.", r"\1.net.", key)
-        sd[key] = (torch.zeros_like(value) if value.dtype == torch.int64 else torch.rand(value.shape, generator=g) * 0.01)
-    sd["module.new_fc.weight"] = torch.randn(400, 2048, generator=g) * 0.01
-    sd["module.new_fc.bias"] = torch.zeros(400)
-    torch.save({"epoch": 50, "arch": "resnet50", "state_dict": sd, "best_prec1": 74.1}, path)
-    return path
-
 
 @pytest.fixture(scope="module")
 def smoke_project(tmp_path_factory):
@@ -178,7 +157,7 @@ def test_the_variants_the_profile_does_not_select_run_through_the_cli(smoke_proj
     run([*fv, "data", "prepare", "ucf101", ucf["root"], str(tmp_path / "ucf101"), "--short-side",
          str(ucf["short_side"]), "--quiet"], project, env)
     kinetics = load(SMOKE)["finetune"]["kinetics"]
-    checkpoint = kinetics_checkpoint(tmp_path / "TSM_kinetics_RGB_resnet50_shift8_blockres_avg_segment8_e50.pth")
+    checkpoint = write_tsm_kinetics_checkpoint(tmp_path, tsm_kinetics_state_dict())   # the published key layout
     out = run([*fv, "finetune", str(tmp_path / "kinetics"), "--params", SMOKE, "--data", str(tmp_path / "ucf101"),
                "--init", f"kinetics:{checkpoint}", "--lr", str(kinetics["lr"]), "--set",
                f"weight_decay={kinetics['weight_decay']}", "--quiet"], project, env)
