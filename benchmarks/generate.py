@@ -2,6 +2,7 @@
 
     python benchmarks/generate.py --json          # one JSON line
     python benchmarks/generate.py --clips 200     # a longer, steadier run
+    python benchmarks/generate.py --clips 100 --write   # and write benchmarks/results/generate.json (fractalvid plan reads it)
 
 s_per_clip: wall time of `generate` over --clips unsupervised clips at paper
 settings with every core, redraws, framing, tone map and H.264 storage
@@ -27,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from fractalvid import DatasetSpec, FractalConfig, generate, open_dataset
+from fractalvid.atomic import write_text
+from fractalvid.numerics import machine
 from fractalvid.clips.generate import FAMILIES
 from fractalvid.clips.ifs import sample_clip
 from fractalvid.clips.render import render_clip
@@ -70,12 +73,14 @@ def main():
     parser.add_argument("--render-clips", type=int, default=40, help="clips rendered for the point rate")
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--json", action="store_true", help="print one JSON line only")
+    parser.add_argument("--write", action="store_true",
+                        help="also write the result to benchmarks/results/generate.json, where fractalvid plan reads it")
     args = parser.parse_args()
     cfg = FractalConfig()
     limit = limit_rate()
     per_core = renderer_rate(cfg, args.render_clips)
-    wall, card, frames = timed_generate(
-        DatasetSpec(samples=args.clips, seed=1, chunk_size=max(1, args.clips // 4), options=cfg), args)
+    paper_spec = DatasetSpec(samples=args.clips, seed=1, chunk_size=max(1, args.clips // 4), options=cfg)
+    wall, card, frames = timed_generate(paper_spec, args)
     # supervised at paper scale per class (200 clips), so class set-up weighs as it does at 100k clips
     per_class = max(args.clips // 2, 2)
     wall_sup, _, _ = timed_generate(DatasetSpec(classes=2, per_class=per_class, val_per_class=1, seed=1,
@@ -102,8 +107,19 @@ def main():
         "cores": args.workers,
         "bytes_per_clip": card["bytes_per_clip"],
         "rejected_per_clip": round(sum(card["rejected_draws"].values()) / args.clips, 3),
+        "settings": settings(cfg, paper_spec, args.clips),
+        "machine": machine(),
     }
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+    if args.write:
+        write_text(Path(__file__).resolve().parent / "results" / "generate.json", json.dumps(result, indent=1) + "\n")
+
+
+def settings(cfg: FractalConfig, spec: DatasetSpec, clips: int) -> str:
+    """What was generated, read from the settings themselves (the clips' size, the chaos game's work, the
+    storage's encoding), so the results file cannot say other than what ran."""
+    return (f"the paper's clips: {cfg.res} px, {cfg.walkers} walkers x {cfg.steps} steps, H.264 crf {spec.crf} "
+            f"preset {spec.preset} (benchmarks/generate.py --clips {clips})")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
     python benchmarks/record.py pretrain.stride=1 sets=weizmann6   # the rows whose fields have these values
     python benchmarks/record.py --summarise weizmann6/grid-4_summary.json generate.per_class=176 sets=weizmann6
                                                     # a grid setting's draws summarised over the draw means
+    python benchmarks/record.py --per-init weizmann6/grid-7_epochs_summary.json finetune.recipe.epochs \
+        --rows weizmann6/grid-7_epochs-25 weizmann6/grid-7_epochs-50 weizmann6/grid-7_epochs-100
+                                                    # one grid setting chosen for each initialisation on its own
     python benchmarks/record.py --transfer transfer_from-pretrain0-pretrain1-pretrain2
                                                     # benchmarks/results/transfer.json: the recipe's row
 
@@ -13,7 +16,8 @@ A row says what a run was and what it measured, in fields (never a key spelled i
 - ``commit``: the commit the run was made at (for a converted row, marked by ``converted_from``, the file it
   was converted from: the commit its file recorded, else the commit that added the file);
 - ``changes``: what it changed against ``params.yaml``, as a mapping of dotted keys to values
-  (``{"pretrain.stride": 1}``), and ``options``: the benchmark's own (family, control, label_fraction,
+  (``{"pretrain.stride": 1}``), ``scratch_changes``: what changed for the scratch runs only (their own
+  recipe, ``--scratch-set``), and ``options``: the benchmark's own (family, control, label_fraction,
   holdout, early_stop, stream, pretrained, pretrain_from, scratch_from, seeds, sets, basketball_square);
 - ``scored_on`` (test, or holdout: choosing a recipe), ``complete``;
 - ``pretrain``: epochs, minutes, clip_passes, draws, pretext_top1;
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +83,7 @@ def row(result: dict, path: Path, commit: str | None, converted_from: str | None
                         "pretext_top1": pretrain.get("train_top1")},
            "finetune_epochs": result.get("finetune_config", {}).get("epochs"),
            "datasets": result.get("summary", {}), "runs": result.get("runs", [])}
+    out["scratch_changes"] = parse_changes(options.get("scratch_changes"))   # the scratch runs' own recipe
     if out["options"]["label_fraction"] is None:
         out["options"]["label_fraction"] = 1.0
     if converted_from:
@@ -204,11 +210,47 @@ def summarise_draws(rows: list[dict], grid: str, setting: dict, dataset: str = "
             "files": [Path(r["id"]).name + ".json" for r in rows]}
 
 
+def choose_per_init(rows: list[dict], key: str, grid: str, dataset: str = "weizmann6") -> dict:
+    """Runs that differ in one setting ``key`` (e.g. the fine-tuning epochs), scored on held-out clips: each
+    initialisation gets the value with its best mean top-1 over the seeds, chosen on its own (scratch gets the
+    same choice as the pre-trained start), and the margin is the fractal run at its value minus the scratch
+    run at its value, paired by seed, over the pre-training draws the fractal runs started from."""
+    from fractalvid.evaluation.stats import margin_over_draws, mean_ci95
+
+    not_held_out = {r["id"]: r["scored_on"] for r in rows if r["scored_on"] != "holdout"}
+    if not_held_out:
+        raise ValueError(f"rows {sorted(not_held_out)} were scored on {sorted(set(not_held_out.values()))}: a choice is made on"
+                         " held-out clips only (scored_on: holdout)")
+    top1 = {}   # (init, value) -> {seed: top-1}
+    draws = {}
+    for r in rows:
+        v = value(r, key)
+        for run in (x for x in r["runs"] if x["dataset"] == dataset):
+            top1.setdefault((run["init"], v), {})[run["seed"]] = run["top1"]
+            if run["draw"] is not None:
+                draws[run["seed"]] = run["draw"]
+    values = [value(r, key) for r in rows]
+    seeds = set.intersection(*(set(runs) for runs in top1.values()))
+    means = {k: statistics.fmean(runs[s] for s in seeds) for k, runs in top1.items()}
+    chosen = {init: max(values, key=lambda v: (means[(init, v)], -values.index(v))) for init in ("scratch", "fractal")}
+    scratch = {s: top1[("scratch", chosen["scratch"])][s] for s in seeds}
+    fractal = {s: top1[("fractal", chosen["fractal"])][s] for s in seeds}
+    return {"grid": grid, "key": key, "values": values, "scored_on": "holdout",
+            "held_out_top1": {init: {str(v): means[(init, v)] for v in values} for init in ("scratch", "fractal")},
+            "chosen": chosen, "scratch_top1": mean_ci95(list(scratch.values())),
+            "fractal_top1": mean_ci95(list(fractal.values())),
+            "margin_top1": margin_over_draws(scratch, fractal, {s: draws[s] for s in seeds}),
+            "files": [r["id"] + ".json" for r in rows]}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--convert", action="store_true", help="rebuild the converted rows from the results files")
     p.add_argument("--summarise", metavar="OUT", type=Path, default=None,
                    help="write the summary of the rows chosen (a grid setting's draws, in draw order) to OUT")
+    p.add_argument("--per-init", nargs=2, metavar=("OUT", "KEY"), default=None,
+                   help="write to OUT the setting KEY chosen for each initialisation on its own from --rows")
+    p.add_argument("--rows", nargs="+", metavar="ID", default=[], help="the rows of --per-init, one per value")
     p.add_argument("--transfer", metavar="ID", default=None,
                    help=f"write the row ID as {TRANSFER.relative_to(ROOT)} (the README's rows on real clips)")
     p.add_argument("where", nargs="*", metavar="KEY=VALUE", help="list the rows with these values")
@@ -217,6 +259,19 @@ def main(argv=None) -> int:
     if a.transfer:
         write_transfer(a.transfer, rows)
         print(f"{TRANSFER.relative_to(ROOT)}: the row {a.transfer} of {RECORD.relative_to(ROOT)}")
+        return 0
+    if a.per_init:
+        by_id = {r["id"]: r for r in rows}
+        missing = [i for i in a.rows if i not in by_id]
+        if missing or not a.rows:
+            raise SystemExit(f"--rows {missing or a.rows} are not rows of {RECORD.relative_to(ROOT)}: expected ids"
+                             " of completed runs, e.g. weizmann6/grid-7_epochs-50")
+        out = RESULTS / a.per_init[0]
+        summary = choose_per_init([by_id[i] for i in a.rows], a.per_init[1], out.name.split("_")[0])
+        write_text(out, json.dumps(summary, indent=1) + "\n")
+        m = summary["margin_top1"]
+        print(f"{out.relative_to(ROOT)}: chosen {summary['chosen']}, margin {100 * m['mean']:+.1f} "
+              f"[{100 * m['ci95'][0]:+.1f}, {100 * m['ci95'][1]:+.1f}] over {len(m['draws'])} draws")
         return 0
     if a.summarise:   # e.g. --summarise weizmann6/grid-4_summary.json id=... : the setting is what they share
         chosen = sorted(select(rows, **parse_changes(a.where)), key=lambda r: r["changes"].get("pretrain.seed", 0))

@@ -41,7 +41,9 @@ test parts: with ``--holdout F`` the runs score a per-class share F of each fold
 its test part, and the results say so (``"scored_on": "holdout"``). With ``--early-stop P`` every run
 chooses its own epoch instead (``select_split``): a quarter of its training clips is held out and scored
 after every epoch, the run stops P epochs after its best one (or at ``finetune.recipe.epochs``), and the
-test part is scored once, with the best epoch's weights; the rows record each fold's best epoch. Runs
+test part is scored once, with the best epoch's weights; the rows record each fold's best epoch. With
+``--scratch-set finetune.recipe.KEY=VALUE`` the scratch runs get a recipe of their own (a setting chosen for
+each initialisation on held-out clips, e.g. their own epoch count; ``benchmarks/record.py --per-init``). Runs
 resume: a killed benchmark restarted with the same options reuses its datasets, pre-training and finished
 folds.
 """
@@ -261,6 +263,9 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
     if args.early_stop:
         recipe = {**recipe, "holdout": EARLY_STOP_HOLDOUT, "select_split": "holdout", "patience": args.early_stop}
     section = {**params["finetune"], "recipe": recipe}
+    # the scratch runs' own recipe (a setting chosen per initialisation): --scratch-set on top of the shared one
+    scratch_section = {**section, "recipe": merge(recipe, dotted(args.scratch_changes)["finetune"]["recipe"])
+                       } if args.scratch_changes else section
     result["scored_on"] = "holdout" if args.holdout else "test"
     checkpoints = [r / "model.pt" for r in draws]
     scratch_work = args.scratch_from or work
@@ -274,7 +279,8 @@ def run(params: dict, work: Path, results_path: Path, args) -> dict:
         for seed in args.seeds:
             draw = pretraining_draw(seed, range(len(checkpoints)))   # seed s starts from draw s mod draws
             for init in ("scratch", "fractal"):
-                cfg = finetune_config(section, dataset, init, seed, pretrained=checkpoints[draw]).replace(
+                cfg = finetune_config(scratch_section if init == "scratch" else section, dataset, init, seed,
+                                      pretrained=checkpoints[draw]).replace(
                     data=str(scratch_data if init == "scratch" else folder))
                 start = time.perf_counter()
                 # a reused scratch run resumes only if its settings are these (train refuses otherwise)
@@ -323,7 +329,9 @@ def log_test_read(result: dict, results_path: Path) -> None:
             "commit": result["machine"]["commit"], "dirty": bool(status.strip()),
             "results": rel(results_path), "sets": sorted(result["summary"]),
             "seeds": len(result["options"]["seeds"]), "pretrain_draws": result.get("pretrain_draws", 1),
-            "changes": result["options"].get("changes") or []}
+            "changes": result["options"].get("changes") or [],
+            **({"scratch_changes": result["options"]["scratch_changes"]} if result["options"].get("scratch_changes")
+               else {})}
     with open(TEST_READS, "a") as f:
         f.write(json.dumps(line) + "\n")
 
@@ -449,17 +457,20 @@ def name_of(args) -> str:
         part = f"{key.rsplit('.', 1)[-1]}-{value}".replace("_", "-")
         if part not in parts:     # pretrain.arch=X and finetune.recipe.arch=X name the run once
             parts.append(part)
+    for change in args.scratch_changes:   # finetune.recipe.epochs=50 -> scratch-epochs-50
+        key, value = change.split("=", 1)
+        parts.append(f"scratch-{key.rsplit('.', 1)[-1]}-{value}".replace("_", "-"))
     # results/transfer.json is the record's view of the recipe's row (record.py --transfer), never a run's file
     return "_".join(parts) if len(parts) > 1 else "transfer_recipe"
 
 
-def dotted(changes: list[str]) -> dict:
+def dotted(changes: list[str], flag: str = "--set") -> dict:
     """["a.b.c=1", ...] -> {"a": {"b": {"c": 1}}} (values read as YAML)."""
     out: dict = {}
     for change in changes:
         key, sep, value = change.partition("=")
         if not sep or not key or any(not part for part in key.split(".")):
-            raise ValueError(f"--set {change!r} is not accepted: expected SECTION.KEY=VALUE, e.g. "
+            raise ValueError(f"{flag} {change!r} is not accepted: expected SECTION.KEY=VALUE, e.g. "
                              "pretrain.real_video=true")
         *path, last = key.split(".")
         node = out
@@ -487,6 +498,10 @@ def main() -> None:
                    help="downstream sets to fine-tune on (default actions and basketball5)")
     p.add_argument("--set", dest="changes", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="change a params.yaml value (YAML), e.g. --set pretrain.real_video=true; repeatable")
+    p.add_argument("--scratch-set", dest="scratch_changes", action="append", default=[],
+                   metavar="finetune.recipe.KEY=VALUE",
+                   help="change the scratch runs' recipe only (a setting chosen for each initialisation on "
+                        "held-out clips), e.g. --scratch-set finetune.recipe.epochs=50; repeatable")
     p.add_argument("--pretrained", type=Path, nargs="+", default=None,
                    help="fine-tune these finished pre-training runs (folders with model.pt, e.g. the pipeline's "
                         "draws models/pretrain/0 models/pretrain/1 models/pretrain/2) instead of pre-training: "
@@ -545,6 +560,11 @@ def main() -> None:
         if v is not None and not 0 < v < 1 + (name == "label_fraction"):
             raise ValueError(f"--{name.replace('_', '-')}={v} is not accepted: expected a number in "
                              + ("(0, 1]" if name == "label_fraction" else "(0, 1)"))
+    bad = [c for c in args.scratch_changes if not c.startswith("finetune.recipe.")]
+    if bad:
+        raise ValueError(f"--scratch-set {bad[0]!r} is not accepted: expected finetune.recipe.KEY=VALUE (the scratch"
+                         " runs' own fine-tuning recipe; the pre-training and the data are shared)")
+    dotted(args.scratch_changes, "--scratch-set")   # a malformed change fails here, before any work
     params = yaml.safe_load(args.params.read_text())
     params = merge(params, dotted(args.changes))
     if args.quick:

@@ -78,6 +78,14 @@ def test_transfer_benchmark_runs_the_protocol_end_to_end(tmp_path):
         assert all(1 <= b <= e <= min(2, b + 1) for b, e in zip(row["fold_best_epoch"], row["fold_epochs"]))
         assert len(row["fold_select_top1"]) == 3
 
+    # a recipe per initialisation: the scratch runs train 1 epoch, the pre-trained start the recipe's 2
+    own, _ = quick_transfer(tmp_path, "own", "--scratch-set", "finetune.recipe.epochs=1", "--sets", "actions",
+                            "--pretrain-from", str(tmp_path / "work"))
+    assert own["options"]["scratch_changes"] == ["finetune.recipe.epochs=1"]
+    for init, epochs in (("scratch", 1), ("fractal", 2)):
+        history = (tmp_path / "own" / "runs" / f"actions-{init}-0" / "fold0" / "history.csv").read_text()
+        assert len(history.strip().splitlines()) == 1 + epochs, init   # a header, then one line per epoch
+
 
 def test_transfer_benchmark_refuses_a_pretrained_folder_without_model_pt_before_any_work(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), "--pretrained", str(tmp_path),
@@ -100,6 +108,14 @@ def test_transfer_benchmark_refuses_a_bad_early_stop_before_any_work(tmp_path):
                               str(tmp_path / "work")], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert out.returncode != 0 and f"--early-stop={bad[1]} is not accepted" in out.stderr
         assert expected in out.stderr and not (tmp_path / "work").exists()
+
+
+def test_transfer_benchmark_refuses_a_scratch_change_outside_the_fine_tuning_recipe_before_any_work(tmp_path):
+    for bad in ("pretrain.lr=1.0e-3", "finetune.recipe.epochs"):
+        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "transfer.py"), "--scratch-set", bad, "--out",
+                              str(tmp_path / "work")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert out.returncode != 0 and f"--scratch-set {bad!r} is not accepted" in out.stderr
+        assert not (tmp_path / "work").exists()
 
 
 def test_transfer_benchmark_refuses_a_bad_stream_before_any_work(tmp_path):
@@ -316,7 +332,7 @@ def test_transfer_names_a_run_by_its_options_and_each_changed_value_once():
     transfer = benchmark_module("transfer")
     args = Namespace(quick=False, family="fractal", control=None, pretrain_epochs=None, label_fraction=None,
                      holdout=0.25, early_stop=None, basketball_square=False, pretrained=None, stream=None,
-                     changes=["generate.classes=500", "pretrain.arch=tsm_r18_w32",
+                     scratch_changes=[], changes=["generate.classes=500", "pretrain.arch=tsm_r18_w32",
                               "finetune.recipe.arch=tsm_r18_w32", "pretrain.channels_last=true"])
     assert transfer.name_of(args) == "transfer_holdout0.25_classes-500_arch-tsm-r18-w32_channels-last-true"
     args.changes = ["pretrain.lr=1.0e-3", "finetune.recipe.lr=2.0e-3"]   # different values: both named
@@ -325,6 +341,8 @@ def test_transfer_names_a_run_by_its_options_and_each_changed_value_once():
     assert transfer.name_of(args) == "transfer_holdout0.25_reinit-conv1-bn1_crop-scale-0.2-1.0"  # no [ , ] in file names
     args.stream, args.changes = 2000, ["generate.per_class=400"]
     assert transfer.name_of(args) == "transfer_stream2000_holdout0.25_per-class-400"
+    args.stream, args.changes, args.scratch_changes = None, ["finetune.recipe.epochs=100"], ["finetune.recipe.epochs=50"]
+    assert transfer.name_of(args) == "transfer_holdout0.25_epochs-100_scratch-epochs-50"
 
 
 def test_transfer_reuses_a_pretraining_only_if_these_settings_make_it(tmp_path):

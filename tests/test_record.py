@@ -69,6 +69,26 @@ def test_a_grid_settings_draws_are_summarised_over_the_draw_means():
     assert summary["files"] == ["d0.json", "d1.json"] and summary["pretraining"][1]["clip_passes"] == 39680
 
 
+def test_a_setting_is_chosen_for_each_initialisation_on_its_own_on_held_out_clips():
+    def epochs_row(epochs, scratch, fractal, scored_on="holdout"):   # seeds 0-3, seed s from draw s mod 2
+        r = record.row(a_result([f"finetune.recipe.epochs={epochs}"], scored_on=scored_on),
+                       record.RESULTS / f"e{epochs}.json", "c")
+        r["runs"] = [{"dataset": "weizmann6", "init": init, "seed": s, "draw": None if init == "scratch" else s % 2,
+                      "top1": top1} for init, tops in (("scratch", scratch), ("fractal", fractal))
+                     for s, top1 in enumerate(tops)]
+        return r
+
+    rows = [epochs_row(25, [0.3, 0.3, 0.3, 0.3], [0.5, 0.4, 0.5, 0.4]),    # the fractal start's best: 25
+            epochs_row(100, [0.4, 0.4, 0.5, 0.3], [0.4, 0.4, 0.4, 0.4])]   # scratch's best: 100
+    summary = record.choose_per_init(rows, "finetune.recipe.epochs", "grid-9")
+    assert summary["chosen"] == {"scratch": 100, "fractal": 25}
+    m = summary["margin_top1"]   # fractal at 25 minus scratch at 100: seeds +0.1, 0, 0, +0.1
+    assert m["over"] == "pre-training draws" and np.allclose(m["per_draw"], [0.05, 0.05])
+    assert np.isclose(summary["held_out_top1"]["scratch"]["100"], 0.4) and summary["files"] == ["e25.json", "e100.json"]
+    with pytest.raises(ValueError, match=r"rows \['e25'\] were scored on \['test'\]: a choice is made on held-out"):
+        record.choose_per_init([epochs_row(25, [0.3] * 4, [0.4] * 4, "test")] + rows[1:], "finetune.recipe.epochs", "g")
+
+
 def test_transfer_json_is_a_row_of_the_record_written_again_to_the_byte(tmp_path):
     committed = json.loads(record.TRANSFER.read_text())
     row_id = committed["generated_from"]["id"]
