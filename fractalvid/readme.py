@@ -5,7 +5,8 @@
 
 The table sits between two marker lines in README.md. Its rows: the pipeline's own result on each
 downstream set (``reports/metrics/results.json``, what ``make repro`` writes), then the transfer
-benchmark's rows on real clips (``benchmarks/results/transfer.json``). Values are stored unrounded and
+benchmark's rows on real clips (``benchmarks/results/transfer.json``), then one row per recipe other than
+params.yaml's that was chosen on held-out training actors and read on the test actors (``RECIPES``). Values are stored unrounded and
 rounded here, once, for display. A second block, the params.yaml keys and the stages each reruns, is drawn
 from dvc.yaml's stages and DVC's own graph of them.
 """
@@ -32,10 +33,30 @@ TRANSFER = "benchmarks/results/transfer.json"
 REAL = {"weizmann6": "weizmann6, real: 6 Weizmann actions, 9 actors",
         "basketball5": "basketball5, real: 5 basketball actions"}
 BUILT_IN = {"actions": "built-in actions (a rendered stand-in)"}
+# recipes other than params.yaml's (transfer benchmark results files), each chosen on weizmann6's held-out
+# training actors (benchmarks/results/weizmann6/README.md has the grids) and read on the test actors once; the
+# last one on the built-in benchmark too
+RECIPES = ("benchmarks/results/weizmann6/grid-7_per-init-epochs_test.json",
+           "benchmarks/results/weizmann6/grid-8_per-init-epochs_test.json",
+           "benchmarks/results/weizmann6/grid-8_per-init-epochs_actions.json")
+
+
+def recipe_name(options: dict) -> str:
+    """What a transfer run changed against params.yaml, short: ``epochs=100, scratch epochs=50``."""
+    def short(changes):
+        return ", ".join(c.split("=", 1)[0].rsplit(".", 1)[-1] + "=" + c.split("=", 1)[1] for c in changes or [])
+    name = short(options.get("changes"))
+    scratch = short(options.get("scratch_changes"))
+    return name + (f", scratch {scratch}" if scratch else "")
 
 
 def _points(x: float) -> str:
     return f"{100 * x:+.1f}"
+
+
+def _runs(draws: int, seeds: int) -> str:
+    per = seeds // draws
+    return f"{draws} draws x {per} seed" + ("s" if per > 1 else "")
 
 
 def _row(name: str, entry: dict, scratch: float, fractal: float, runs: str) -> str:
@@ -47,8 +68,9 @@ def _row(name: str, entry: dict, scratch: float, fractal: float, runs: str) -> s
             f"{over} | {runs}, better in {wins} |")
 
 
-def results_block(results: dict, transfer: dict | None) -> str:
-    """The Markdown table between the markers: one row per downstream set with a margin."""
+def results_block(results: dict, transfer: dict | None, recipes: dict | None = None) -> str:
+    """The Markdown table between the markers: one row per downstream set with a margin, then one per
+    recipe of ``recipes`` (its results file's name -> its results)."""
     lines = [BEGIN, "",
              "| downstream set | test clips | chance | scratch top-1 | fractal top-1 | fractal minus scratch, "
              "points [95 % CI] | CI over | runs |",
@@ -58,7 +80,7 @@ def results_block(results: dict, transfer: dict | None) -> str:
         if isinstance(e, dict) and "margin_top1" in e:
             seeds = len(e["margin_top1"]["per_seed"])
             lines.append(_row(BUILT_IN.get(dataset, dataset), e, e["scratch_top1"], e["fractal_top1"],
-                              f"{draws} draws x {seeds // draws} seed" + ("s" if seeds // draws > 1 else "")))
+                              _runs(draws, seeds)))
     sources = [f"`{RESULTS}` (`make repro`)"]
     if transfer:
         t_draws = transfer.get("pretrain_draws") or 1
@@ -66,10 +88,22 @@ def results_block(results: dict, transfer: dict | None) -> str:
             if dataset in REAL and "margin_top1" in e:
                 seeds = len(e["margin_top1"]["per_seed"])
                 lines.append(_row(REAL[dataset], e, e["scratch_top1"]["mean"], e["fractal_top1"]["mean"],
-                                  f"{t_draws} draws x {seeds // t_draws} seeds"))
-        sources.append(f"`{TRANSFER}` (`benchmarks/transfer.py`, the same networks and recipe; a row of the "
-                       "experiment record, `benchmarks/results/record.jsonl`)")
-    lines += ["", "Rows from " + " and ".join(sources) + ".", END]
+                                  _runs(t_draws, seeds)))
+        sources.append(f"`{TRANSFER}` (`benchmarks/transfer.py`, params.yaml's recipe on the pipeline's pre-trained "
+                       "networks; a row of the experiment record, `benchmarks/results/record.jsonl`)")
+    for name, result in (recipes or {}).items():
+        r_draws = result.get("pretrain_draws") or 1
+        for dataset, e in result.get("summary", {}).items():
+            if dataset in {**BUILT_IN, **REAL} and "margin_top1" in e:
+                seeds = len(e["margin_top1"]["per_seed"])
+                lines.append(_row(f"{dataset}, fine-tuned with {recipe_name(result['options'])}",
+                                  e, e["scratch_top1"]["mean"], e["fractal_top1"]["mean"],
+                                  _runs(r_draws, seeds)))
+    if recipes:
+        sources.append("the recipes' own files, each chosen on weizmann6's held-out training actors: "
+                       + ", ".join(f"`{name}`" for name in recipes))
+    lines += ["", "Rows from " + ", ".join(sources[:-1]) + (" and " if len(sources) > 1 else "") + sources[-1] + ".",
+              END]
     return "\n".join(lines)
 
 
@@ -163,7 +197,8 @@ def expected_readme(root: Path) -> tuple[str, str]:
                          "(run `make repro` on params.yaml's default)")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    wanted = head + results_block(results, _load(root, TRANSFER)) + tail
+    recipes = {name: _load(root, name) for name in RECIPES if (root / name).exists()}
+    wanted = head + results_block(results, _load(root, TRANSFER), recipes) + tail
     if RERUNS_BEGIN in wanted and RERUNS_END in wanted:
         head, rest = wanted.split(RERUNS_BEGIN, 1)
         _, tail = rest.split(RERUNS_END, 1)

@@ -29,6 +29,19 @@ def test_the_table_rounds_once_and_names_what_its_interval_covers():
     assert "3 draws x 1 seed, better in 3" in row
 
 
+def test_a_recipe_chosen_on_held_out_actors_is_a_row_named_by_what_it_changed():
+    margin = {"mean": 0.052, "ci95": [-0.004, 0.108], "over": "pre-training draws", "per_seed": [0.1, -0.02, 0.05]}
+    recipe = {"pretrain_draws": 3, "options": {"changes": ["finetune.recipe.epochs=100"],
+                                              "scratch_changes": ["finetune.recipe.epochs=50"]},
+              "summary": {"weizmann6": {"test_clips": 54, "chance": 1 / 6, "scratch_top1": {"mean": 0.341},
+                                        "fractal_top1": {"mean": 0.393}, "margin_top1": margin}}}
+    block = readme.results_block({"pretrain_draws": 3}, None, {"benchmarks/results/r.json": recipe})
+    row = next(line for line in block.splitlines() if line.startswith("| weizmann6"))
+    assert row.startswith("| weizmann6, fine-tuned with epochs=100, scratch epochs=50 | 54 | 16.7 % |")
+    assert "**+5.2** [-0.4, +10.8]" in row and "3 draws x 1 seed, better in 2" in row
+    assert "held-out training actors: `benchmarks/results/r.json`." in block
+
+
 def test_a_readme_without_the_markers_is_a_clear_error(tmp_path):
     (tmp_path / "README.md").write_text("# nothing here\n")
     with pytest.raises(ValueError, match="no result table"):
