@@ -33,6 +33,7 @@ TRANSFER = "benchmarks/results/transfer.json"
 REAL = {"weizmann6": "weizmann6, real: 6 Weizmann actions, 9 actors",
         "basketball5": "basketball5, real: 5 basketball actions"}
 BUILT_IN = {"actions": "built-in actions (a rendered stand-in)"}
+SHORT = {"actions": "built-in actions"}
 # recipes other than params.yaml's (transfer benchmark results files), each chosen on weizmann6's held-out
 # training actors (benchmarks/results/weizmann6/README.md has the grids) and read on the test actors once; the
 # last one on the built-in benchmark too
@@ -96,7 +97,7 @@ def results_block(results: dict, transfer: dict | None, recipes: dict | None = N
         for dataset, e in result.get("summary", {}).items():
             if dataset in {**BUILT_IN, **REAL} and "margin_top1" in e:
                 seeds = len(e["margin_top1"]["per_seed"])
-                lines.append(_row(f"{dataset}, fine-tuned with {recipe_name(result['options'])}",
+                lines.append(_row(f"{SHORT.get(dataset, dataset)}, fine-tuned with {recipe_name(result['options'])}",
                                   e, e["scratch_top1"]["mean"], e["fractal_top1"]["mean"],
                                   _runs(r_draws, seeds)))
     if recipes:
