@@ -6,8 +6,8 @@
 The table sits between two marker lines in README.md. Its rows: the pipeline's own result on each
 downstream set (``reports/metrics/results.json``, what ``make repro`` writes), then the transfer
 benchmark's rows on real clips (``benchmarks/results/transfer.json``), then one row per recipe other than
-params.yaml's that was chosen on held-out training actors and read on the test actors (``RECIPES``). Values are stored unrounded and
-rounded here, once, for display. A second block, the params.yaml keys and the stages each reruns, is drawn
+params.yaml's that was chosen on held-out training actors and read on the test actors (``RECIPES``). Values
+are stored unrounded and rounded here, once, for display. A second block, the params.yaml keys and the stages each reruns, is drawn
 from dvc.yaml's stages and DVC's own graph of them.
 """
 from __future__ import annotations
@@ -69,6 +69,14 @@ def _row(name: str, entry: dict, scratch: float, fractal: float, runs: str) -> s
             f"{over} | {runs}, better in {wins} |")
 
 
+def _transfer_rows(result: dict, sets, name) -> list[str]:
+    """A transfer benchmark results file's rows: one per set of ``sets`` with a margin, named ``name(set)``."""
+    draws = result.get("pretrain_draws") or 1
+    return [_row(name(dataset), e, e["scratch_top1"]["mean"], e["fractal_top1"]["mean"],
+                 _runs(draws, len(e["margin_top1"]["per_seed"])))
+            for dataset, e in result.get("summary", {}).items() if dataset in sets and "margin_top1" in e]
+
+
 def results_block(results: dict, transfer: dict | None, recipes: dict | None = None) -> str:
     """The Markdown table between the markers: one row per downstream set with a margin, then one per
     recipe of ``recipes`` (its results file's name -> its results)."""
@@ -84,22 +92,12 @@ def results_block(results: dict, transfer: dict | None, recipes: dict | None = N
                               _runs(draws, seeds)))
     sources = [f"`{RESULTS}` (`make repro`)"]
     if transfer:
-        t_draws = transfer.get("pretrain_draws") or 1
-        for dataset, e in transfer.get("summary", {}).items():
-            if dataset in REAL and "margin_top1" in e:
-                seeds = len(e["margin_top1"]["per_seed"])
-                lines.append(_row(REAL[dataset], e, e["scratch_top1"]["mean"], e["fractal_top1"]["mean"],
-                                  _runs(t_draws, seeds)))
+        lines += _transfer_rows(transfer, REAL, REAL.get)
         sources.append(f"`{TRANSFER}` (`benchmarks/transfer.py`, params.yaml's recipe on the pipeline's pre-trained "
                        "networks; a row of the experiment record, `benchmarks/results/record.jsonl`)")
-    for name, result in (recipes or {}).items():
-        r_draws = result.get("pretrain_draws") or 1
-        for dataset, e in result.get("summary", {}).items():
-            if dataset in {**BUILT_IN, **REAL} and "margin_top1" in e:
-                seeds = len(e["margin_top1"]["per_seed"])
-                lines.append(_row(f"{SHORT.get(dataset, dataset)}, fine-tuned with {recipe_name(result['options'])}",
-                                  e, e["scratch_top1"]["mean"], e["fractal_top1"]["mean"],
-                                  _runs(r_draws, seeds)))
+    for result in (recipes or {}).values():
+        lines += _transfer_rows(result, {**BUILT_IN, **REAL}, lambda dataset: f"{SHORT.get(dataset, dataset)}, "
+                                f"fine-tuned with {recipe_name(result['options'])}")
     if recipes:
         sources.append("the recipes' own files, each chosen on weizmann6's held-out training actors: "
                        + ", ".join(f"`{name}`" for name in recipes))
