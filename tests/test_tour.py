@@ -69,6 +69,10 @@ def test_the_decomposition_steps_build_the_map_the_generator_composes():
     assert np.allclose(steps[2], compose(np.array([0.6]), np.array([0.9]), np.array([[0.8, 0.35]]),
                                          np.ones((1, 2)), np.ones((1, 2)))[0])
     assert not np.allclose(steps[2], steps[1])                                  # and turned again
+    corner = np.degrees(np.arccos(steps[1][:, 0] @ steps[1][:, 1] / np.linalg.norm(steps[1], axis=0).prod()))
+    assert abs(corner - 90) > 10                         # the scaled square is a sheared parallelogram
+    gram = steps[2].T @ steps[2]
+    assert abs(gram[0, 1]) > 0.05 * np.trace(gram)       # and W shears: W^T W is not diagonal
 
 
 def test_the_collapsing_draw_is_one_where_naive_blending_shrinks_the_maps():

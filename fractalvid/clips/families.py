@@ -39,7 +39,7 @@ import numpy as np
 
 from ..checks import check as _check, is_int, is_number
 from ..config import Settings
-from .ifs import sample_motion_curves
+from .ifs import even_spline_operator, sample_motion_curves
 from .kernels import paint_shapes, perlin_octave, stamp_discs
 
 # seeds the permutation of the Perlin frequency grid: a 2-word seed, distinct from
@@ -85,37 +85,24 @@ class _Settings(Settings):
                "curve_weights", w, "three non-negative weights (sharp, curve, periodic) with a positive sum")
         _check(isinstance(self.linear_motion, bool), "linear_motion", self.linear_motion, "true or false")
         k = self.perturb_knots
-        _check(isinstance(k, tuple) and len(k) == 2 and all(is_int(v) for v in k) and 2 <= k[0] <= k[1],
-               "perturb_knots", k, "two integers 2 <= lo <= hi")
+        _check(isinstance(k, tuple) and len(k) == 2 and all(is_int(v) for v in k) and 3 <= k[0] <= k[1],
+               "perturb_knots", k, "two integers 3 <= lo <= hi (a quadratic spline needs 3 points)")
 
 
 def smooth_tracks(rng: np.random.Generator, n_frames: int, n_tracks: int, knots: tuple[int, int],
                   lo: float, hi: float) -> np.ndarray:
     """``n_tracks`` smooth random curves over ``n_frames`` frames, shape (T, n_tracks).
 
-    Each is the C1 quadratic spline of fractalvid.clips.ifs.quadratic_spline through
-    n evenly spaced knots, n uniform in knots[0]..knots[1], with values
-    U(lo, hi): the curves that perturb fractal class instances, evaluated for
-    all tracks at once.
+    Each is fractalvid.clips.ifs.quadratic_spline (the interpolating quadratic spline of the public code's
+    curves) through n evenly spaced knots, n uniform in knots[0]..knots[1], with values U(lo, hi): the
+    curves that perturb fractal class instances, evaluated for all tracks at once.
     """
     counts = rng.integers(knots[0], knots[1] + 1, n_tracks)
     values = rng.uniform(lo, hi, (n_tracks, knots[1]))
-    t = np.arange(n_frames, dtype=float)
     out = np.empty((n_frames, n_tracks))
     for n in np.unique(counts):
         sel = counts == n
-        knot_x = np.linspace(0, max(n_frames - 1, 1), n)
-        y = values[sel, :n]
-        h = np.diff(knot_x)
-        chord = np.diff(y, axis=1) / h
-        d = np.empty_like(y)          # slopes at the knots, carried piece to piece
-        d[:, 0] = chord[:, 0]
-        for k in range(n - 1):
-            d[:, k + 1] = 2 * chord[:, k] - d[:, k]
-        seg = np.clip(np.searchsorted(knot_x, t, side="right") - 1, 0, n - 2)
-        u = t - knot_x[seg]
-        c = (chord[:, seg] - d[:, seg]) / h[seg]
-        out[:, sel] = (y[:, seg] + d[:, seg] * u + c * u * u).T
+        out[:, sel] = even_spline_operator(int(n), n_frames) @ values[sel, :n].T
     return out
 
 

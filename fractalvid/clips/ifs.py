@@ -10,6 +10,7 @@ meaning ``x' = a x + b y + c``, ``y' = d x + e y + f`` (the flame convention).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -113,7 +114,7 @@ def validate_config(c: FractalConfig) -> None:
            and 0 <= c.one_fractal <= 1 and (c.one_fractal == 0 or not c.image), "one_fractal", c.one_fractal,
            "a number in [0, 1] (the largest shift of a coefficient; 0: no single fractal), 0 in image mode")
     lo, hi = c.perturb_knots
-    _check(2 <= lo <= hi, "perturb_knots", c.perturb_knots, "two integers 2 <= lo <= hi")
+    _check(3 <= lo <= hi, "perturb_knots", c.perturb_knots, "two integers 3 <= lo <= hi (a quadratic spline needs 3 points)")
     lo, hi = c.perturb_scale
     _check(0 < lo <= hi, "perturb_scale", c.perturb_scale, "two numbers 0 < lo <= hi")
     _check(c.perturb_offset >= 0, "perturb_offset", c.perturb_offset, "a non-negative number")
@@ -154,11 +155,16 @@ def rotation(angle: np.ndarray) -> np.ndarray:
 
 
 def compose(theta, phi, sigma, flip1, flip2) -> np.ndarray:
-    """W = R(theta) D1 S R(phi) D2 for arrays of maps; returns (..., 2, 2)."""
-    d1 = flip1[..., None, :]  # diag(D) multiplies columns
-    d2 = flip2[..., None, :]
-    s = sigma[..., None, :]
-    return rotation(theta) @ (d1 * s * rotation(phi) * d2)
+    """W = R(theta) D1 S R(phi) D2, a true product of five 2 x 2 matrices, for arrays of maps; (..., 2, 2).
+
+    D1, D2 = diag(flip) and S = diag(sigma). Multiplying a matrix by a diagonal one on the right scales its
+    columns and on the left its rows, so the product is spelled as those scalings: R(theta) D1 S scales the
+    columns of R(theta) by flip1 * sigma, R(phi) D2 the columns of R(phi) by flip2. W shears in general
+    (W^T W is not diagonal) and its singular values are sigma.
+    """
+    left = rotation(theta) * (flip1 * sigma)[..., None, :]    # R(theta) D1 S
+    right = rotation(phi) * flip2[..., None, :]               # R(phi) D2
+    return left @ right
 
 
 def abs_det(w: np.ndarray) -> np.ndarray:
@@ -196,10 +202,10 @@ def sample_key_frames(rng: np.random.Generator, n_maps: int, p_const_bias: float
     bias1 = bias0.copy() if rng.random() < p_const_bias else rng.uniform(-1, 1, (k, 2))
     flip1 = rng.choice([-1.0, 1.0], (k, 2))
     flip2 = rng.choice([-1.0, 1.0], (k, 2))
-    # maps ordered by |det| of the start frame, largest first
-    order = np.argsort(-(sigma[0, :, 0] * sigma[0, :, 1]), kind="stable")
-    return KeyFrames(theta[:, order], phi[:, order], sigma[:, order], np.stack([bias0, bias1])[:, order],
-                     flip1[order], flip2[order])
+    # each key frame's singular values ordered by their own |det|, largest first (the public code's sample_sigma):
+    # map i is the i-th largest at both ends, so each map keeps its share of the points through the clip
+    sigma = np.stack([s[np.argsort(-(s[:, 0] * s[:, 1]), kind="stable")] for s in sigma])
+    return KeyFrames(theta, phi, sigma, np.stack([bias0, bias1]), flip1, flip2)
 
 
 def interpolate(keys: KeyFrames, lam: np.ndarray, motion: str = "decomposed") -> np.ndarray:
@@ -227,22 +233,50 @@ def interpolate(keys: KeyFrames, lam: np.ndarray, motion: str = "decomposed") ->
 # ------------------------------------------------------------------ motion curves
 
 def quadratic_spline(knot_x: np.ndarray, knot_y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """C1 quadratic spline through (knot_x, knot_y), evaluated at x.
+    """The interpolating quadratic spline through (knot_x, knot_y), evaluated at x in [knot_x[0], knot_x[-1]].
 
-    Each piece is y_k + d_k u + c_k u^2; the slope d is carried from piece to
-    piece (d_{k+1} = 2 (y_{k+1} - y_k) / h - d_k), starting from the first
-    chord's slope, so the curve passes through every knot with no kinks.
+    The spline of the public generator's curves (scipy's ``interp1d(kind='quadratic')``, which is
+    ``make_interp_spline(k=2)``): a quadratic B-spline whose inner knots are the midpoints between data
+    sites, leaving out the first and last midpoint (Greville sites, "not-a-knot" at both ends), with its
+    coefficients solved so that it passes through every point. It is the least wiggly C1 quadratic through
+    the points; a spline that carries each piece's end slope into the next instead never damps an error and
+    swings far past the points. knot_y may be (n,) or (n, m) for m curves on the same knots.
     """
-    h = np.diff(knot_x)
-    chord = np.diff(knot_y) / h
-    d = np.empty(len(knot_x))
-    d[0] = chord[0]
-    for k in range(len(h)):
-        d[k + 1] = 2 * chord[k] - d[k]
-    seg = np.clip(np.searchsorted(knot_x, x, side="right") - 1, 0, len(h) - 1)
-    u = x - knot_x[seg]
-    c = (chord[seg] - d[seg]) / h[seg]
-    return knot_y[seg] + d[seg] * u + c * u * u
+    return spline_operator(np.asarray(knot_x, float), np.asarray(x, float)) @ np.asarray(knot_y, float)
+
+
+def spline_operator(knot_x: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The (len(x), n) matrix that maps n point values to :func:`quadratic_spline`'s values at x."""
+    n = len(knot_x)
+    if n < 3:
+        raise ValueError(f"a quadratic spline needs at least 3 points, got {n}")
+    mid = (knot_x[1:] + knot_x[:-1]) / 2
+    knots = np.concatenate([[knot_x[0]] * 3, mid[1:-1], [knot_x[-1]] * 3])
+    return _bspline_basis(knots, x) @ np.linalg.inv(_bspline_basis(knots, knot_x))
+
+
+def _bspline_basis(knots: np.ndarray, x: np.ndarray, degree: int = 2) -> np.ndarray:
+    """B-spline basis functions of ``degree`` on ``knots`` at x (Cox-de Boor), (len(x), len(knots) - degree - 1)."""
+    x = np.asarray(x, float)[:, None]
+    lo, hi = knots[:-1], knots[1:]
+    basis = ((lo <= x) & (x < hi)).astype(float)
+    basis[x[:, 0] == knots[-1], np.flatnonzero(lo < hi)[-1]] = 1.0   # the right end closes the last interval
+    for d in range(1, degree + 1):
+        t0, t1, t0n, t1n = knots[:-d - 1], knots[d:-1], knots[1:-d], knots[d + 1:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            left = np.where(t1 > t0, (x - t0) / (t1 - t0), 0.0)
+            right = np.where(t1n > t0n, (t1n - x) / (t1n - t0n), 0.0)
+        basis = left * basis[:, :-1] + right * basis[:, 1:]
+    return basis
+
+
+@functools.lru_cache(maxsize=256)
+def even_spline_operator(n_knots: int, n_points: int) -> np.ndarray:
+    """:func:`spline_operator` for ``n_knots`` evenly spaced points sampled at ``n_points`` evenly spaced x over
+    the same range (the motion curves and instance curves), cached: a curve is then one small matrix product."""
+    op = spline_operator(np.linspace(0.0, 1.0, n_knots), np.linspace(0.0, 1.0, n_points))
+    op.flags.writeable = False
+    return op
 
 
 def curve_linear(rng, n_frames):
@@ -250,52 +284,78 @@ def curve_linear(rng, n_frames):
 
 
 def curve_sharp(rng, n_frames):
-    """0, then a linear ramp over 4-8 frames starting at least 4 frames in, then 1."""
+    """0, then a linear ramp of 4-8 frames (0 and 1 included) starting at least 4 frames in, then at least
+    4 frames of 1 (the public code's ``interp_sharp``)."""
     ramp = int(rng.integers(4, 9))
-    ramp = min(ramp, max(1, n_frames - 5))
-    start = int(rng.integers(4, max(5, n_frames - ramp)))
+    if n_frames < ramp + 8:   # clips shorter than the paper's 18 frames: the ramp in the middle
+        ramp = max(2, min(ramp, n_frames - 2))
+        start = (n_frames - ramp) // 2
+    else:
+        start = int(rng.integers(4, n_frames - ramp - 4 + 1))
     t = np.arange(n_frames)
-    return np.clip((t - start) / ramp, 0.0, 1.0)
+    return np.clip((t - start) / (ramp - 1), 0.0, 1.0)
 
 
 def curve_spline(rng, n_frames, tries: int = 6, min_step: float = 0.45):
-    """Quadratic spline through 5-9 evenly spaced knots with values U(0, 1).
+    """A wandering curve: the quadratic spline through 5-9 evenly spaced knots with values U(0, 1).
 
-    Knot values are redrawn (up to ``tries`` times) until the mean absolute
-    knot-to-knot step exceeds ``min_step``, so that the curve really moves.
+    Knot values are redrawn (up to ``tries`` times) until the mean absolute knot-to-knot step exceeds
+    ``min_step``, so that the curve really moves; it starts at its first knot, not at 0, and may move by half
+    the range between neighbouring frames (the public code's ``interp_curve``). The spline overshoots [0, 1]
+    between knots on a few per cent of frames; the package clips it to [0, 1], so that a map never moves
+    past its key frames (its singular values stay those of a sigma-factor draw or between two).
     """
     n_knots = int(rng.integers(5, 10))
     for _ in range(tries):
         values = rng.uniform(0, 1, n_knots)
         if np.mean(np.abs(np.diff(values))) > min_step:
             break
-    knots = np.linspace(0, n_frames - 1, n_knots)
-    return np.clip(quadratic_spline(knots, values, np.arange(n_frames, dtype=float)), 0.0, 1.0)
+    return np.clip(even_spline_operator(n_knots, n_frames) @ values, 0.0, 1.0)
+
+
+PERIODIC_STEP = 0.01   # the public code integrates the drifting frequency on this grid of phase
 
 
 def curve_periodic(rng, n_frames):
-    """A small oscillation around the start: a sine whose frequency and amplitude drift.
+    """A small tremble near the start key frame: a raised sine whose frequency and amplitude drift.
 
-    Period P ~ U(5, 15) frames; at every half period a frequency factor
-    U(0.15, 1.7) and an amplitude U(0.6, 1) are drawn and interpolated by a
-    quadratic spline; the result is scaled to U(1.5, 4.0) * P / 100.
+    The public code's ``interp_periodic``: period P, an integer in 5-15 frames, and n = ceil(T / P) periods;
+    at every half period a frequency factor U(0.15, 1.7) and an amplitude a U(0.6, 1) are drawn and joined by
+    quadratic splines; the phase integrates the frequency on a fine grid, lambda = A (1 + a sin(x - pi/2)) / 2
+    is sampled P times a period, and A = U(1.5, 4.0) P / 100. So lambda starts near 0 and stays in [0, A]
+    (A <= 0.6): it never extrapolates past the key frames.
     """
-    period = rng.uniform(5, 15)
-    n_knots = int(math.ceil((n_frames - 1) / (period / 2))) + 2
-    knots = np.arange(n_knots) * (period / 2)
-    t = np.arange(n_frames, dtype=float)
-    freq = quadratic_spline(knots, rng.uniform(0.15, 1.7, n_knots), t)
-    amp = quadratic_spline(knots, rng.uniform(0.6, 1.0, n_knots), t)
-    phase = np.concatenate([[0.0], np.cumsum(2 * np.pi * freq[:-1] / period)])
-    scale = rng.uniform(1.5, 4.0) * period / 100
-    return scale * np.clip(amp, 0.0, 1.0) * np.sin(phase)
+    period = int(rng.integers(5, 16))
+    n_periods = math.ceil(n_frames / period)
+    amplitude = rng.uniform(1.5, 4.0) * period / 100
+    wave = raised_sine(period, n_periods, rng.uniform(0.15, 1.7, 2 * n_periods + 2),
+                       rng.uniform(0.6, 1.0, 2 * n_periods + 2))
+    # the amplitude's spline can overshoot 1 a little, and the wave dip below 0: clipped, so that a map never
+    # moves past its start key frame (a choice of the package; the public code does not clip)
+    return np.clip(amplitude * wave[:n_frames], 0.0, 1.0)
+
+
+def raised_sine(period: int, n_periods: int, freq: np.ndarray, ampl: np.ndarray) -> np.ndarray:
+    """(1 + a sin(phase - pi/2)) / 2 sampled ``period`` times per period, the phase integrating the frequency
+    factors ``freq`` and a the amplitudes ``ampl``, both given at every half period (pi of phase) and joined
+    by :func:`quadratic_spline`."""
+    knots = np.arange(0, (n_periods + 1) * 2 * np.pi, np.pi)
+    if len(knots) != len(freq):
+        raise ValueError(f"freq has {len(freq)} values: expected one per half period, {len(knots)}")
+    x = np.arange(0, n_periods * 2 * np.pi, PERIODIC_STEP)
+    both = quadratic_spline(knots, np.stack([freq, ampl], 1), x)
+    phase = np.cumsum(both[:, 0] * PERIODIC_STEP)
+    wave = (np.sin(phase - np.pi / 2) * both[:, 1] + 1) / 2
+    return wave[:: len(wave) // (period * n_periods)]
 
 
 CURVE_FUNCTIONS = {"linear": curve_linear, "sharp": curve_sharp, "curve": curve_spline, "periodic": curve_periodic}
 
 
 def sample_motion_curves(rng: np.random.Generator, n_frames: int, n_maps: int, cfg: FractalConfig):
-    """lambda (T, K) and the curve kind of each map, following the paper's mixing rule."""
+    """lambda (T, K) and the curve kind of each map, following the paper's mixing rule (the public code's
+    ``sample_interp``): all linear; or one nonlinear curve shared by every map; or 1-2 nonlinear curves drawn
+    with replacement by their weights, plus linear, each map taking one of them at random."""
     nonlinear = ("sharp", "curve", "periodic")
     weights = np.asarray(cfg.curve_weights, float) / sum(cfg.curve_weights)
     if cfg.linear_motion or rng.random() < cfg.p_all_linear:
@@ -306,11 +366,11 @@ def sample_motion_curves(rng: np.random.Generator, n_frames: int, n_maps: int, c
         kind = nonlinear[rng.choice(3, p=weights)]
         curve = CURVE_FUNCTIONS[kind](rng, n_frames)
         return np.repeat(curve[:, None], n_maps, 1), [kind] * n_maps
-    n_types = min(int(rng.integers(1, 3)), int(np.count_nonzero(weights)))
-    pool = ["linear"] + [nonlinear[i] for i in rng.choice(3, n_types, replace=False, p=weights)]
-    kinds = [pool[i] for i in rng.integers(0, len(pool), n_maps)]
-    lam = np.stack([CURVE_FUNCTIONS[k](rng, n_frames) for k in kinds], 1)
-    return lam, kinds
+    n_types = min(n_maps, int(rng.integers(1, 3)))
+    pool = [nonlinear[i] for i in rng.choice(3, n_types, replace=True, p=weights)] + ["linear"]
+    curves = [CURVE_FUNCTIONS[k](rng, n_frames) for k in pool]
+    chosen = rng.integers(0, len(pool), n_maps)
+    return np.stack([curves[i] for i in chosen], 1), [pool[i] for i in chosen]
 
 
 # ------------------------------------------------------------------------- clips
@@ -373,20 +433,18 @@ def shift_maps(rng: np.random.Generator, params: ClipParams, delta: float) -> Cl
 def perturb(rng: np.random.Generator, params: ClipParams, cfg: FractalConfig) -> ClipParams:
     """An instance of a class: every coefficient track times a smooth random curve, plus an offset.
 
-    Each of the 6 coefficients of each map is multiplied over time by a
-    quadratic spline through 4-7 knots with values U(0.6, 1.4), and an offset
-    U(-0.2, 0.2), constant over the clip, is added to it.
+    The public code's ``mutate_weights``: for each of the 6 coefficients one quadratic spline through 4-7
+    evenly spaced knots with values U(0.6, 1.4), shared by all maps, multiplies that coefficient of every
+    map over time; then an offset U(-0.2, 0.2) per map and coefficient, constant over the clip, is added.
+    Padded (absent) maps of image mode stay absent.
     """
     n_frames, n_maps, _ = params.coef.shape
-    t = np.arange(n_frames, dtype=float)
     lo, hi = cfg.perturb_scale
-    scale = np.empty_like(params.coef)
-    for i in range(n_maps):
-        for j in range(6):
-            n_knots = int(rng.integers(cfg.perturb_knots[0], cfg.perturb_knots[1] + 1))
-            knots = np.linspace(0, max(n_frames - 1, 1), n_knots)
-            scale[:, i, j] = quadratic_spline(knots, rng.uniform(lo, hi, n_knots), t)
+    scale = np.empty((n_frames, 6))
+    for j in range(6):
+        n_knots = int(rng.integers(cfg.perturb_knots[0], cfg.perturb_knots[1] + 1))
+        scale[:, j] = even_spline_operator(n_knots, n_frames) @ rng.uniform(lo, hi, n_knots)
     offset = rng.uniform(-cfg.perturb_offset, cfg.perturb_offset, (1, n_maps, 6))
-    live = abs_det(params.coef) > 0  # padded maps of image mode stay absent
-    coef = np.where(live[..., None], params.coef * scale + offset, 0.0)
+    live = abs_det(params.coef) > 0
+    coef = np.where(live[..., None], params.coef * scale[:, None, :] + offset, 0.0)
     return ClipParams(coef, params.variation.copy(), dict(params.info))
