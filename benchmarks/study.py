@@ -338,7 +338,10 @@ def findings(rows: list[dict]) -> list[str]:
 
 def main() -> None:
     rows = load()
-    lines = ["# The transfer study", "", "## Findings", "",
+    lines = ["# The transfer study", "",
+             "Every run here was made with fractalvid 0.1's generator, whose maps never sheared (0.2 composes them "
+             "as the method states); none has been rerun with 0.2's. The README's generator-fix table gives the "
+             "margins before and after on one machine.", "", "## Findings", "",
              f"Generated from the experiment record (`benchmarks/results/record.jsonl`, {len(rows)} runs; "
              "`benchmarks/record.py` selects its rows by field). Margins: fractal minus scratch top-1 in points, "
              "95 % interval.", "", *findings(rows), "",

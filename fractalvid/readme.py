@@ -3,12 +3,13 @@
     python -m fractalvid.readme          # rewrite the table in README.md (make readme)
     python -m fractalvid.readme --check  # exit 1 if README.md's table is not what the metrics give
 
-The table sits between two marker lines in README.md. Its rows: the pipeline's own result on each
-downstream set (``reports/metrics/results.json``, what ``make repro`` writes), then the transfer
-benchmark's rows on real clips (``benchmarks/results/transfer.json``), then one row per recipe other than
-params.yaml's that was chosen on held-out training actors and read on the test actors (``RECIPES``). Values
-are stored unrounded and rounded here, once, for display. A second block, the params.yaml keys and the stages each reruns, is drawn
-from dvc.yaml's stages and DVC's own graph of them.
+Each block sits between two marker lines in README.md. The result table: the pipeline's own result on each
+downstream set (``reports/metrics/results.json``, what ``make repro`` writes). The generator fix: the same
+comparisons made with fractalvid 0.1's generator (maps without shear) and 0.2's, on one machine
+(``FIX_ROWS``). The archive: numbers made with the 0.1 generator, kept as they were (its pipeline metrics,
+the transfer benchmark's real-clip rows and the recipes chosen on weizmann6's held-out actors). Values are
+stored unrounded and rounded here, once, for display. A last block, the params.yaml keys and the stages each
+reruns, is drawn from dvc.yaml's stages and DVC's own graph of them.
 """
 from __future__ import annotations
 
@@ -23,20 +24,31 @@ from .atomic import write_text
 
 BEGIN = "<!-- results: written by `make readme` from the metrics files named below; do not edit by hand -->"
 END = "<!-- /results -->"
+FIX_BEGIN = "<!-- generator-fix: written by `make readme` from the metrics files named below; do not edit by hand -->"
+FIX_END = "<!-- /generator-fix -->"
+ARCHIVE_BEGIN = "<!-- archive: written by `make readme` from the metrics files named below; do not edit by hand -->"
+ARCHIVE_END = "<!-- /archive -->"
 RERUNS_BEGIN = "<!-- reruns: written by `make readme` from dvc.yaml; do not edit by hand -->"
 RERUNS_END = "<!-- /reruns -->"
 # the placeholder a stage name shows for each list a stage iterates over (foreach, matrix)
 PLACEHOLDERS = {"finetune.datasets": "SET", "finetune.pretrained": "INIT", "finetune.seeds": "SEED",
                 "pretrain.seeds": "SEED"}
 RESULTS = "reports/metrics/results.json"
-TRANSFER = "benchmarks/results/transfer.json"
 REAL = {"weizmann6": "weizmann6, real: 6 Weizmann actions, 9 actors",
         "basketball5": "basketball5, real: 5 basketball actions"}
 BUILT_IN = {"actions": "built-in actions (a rendered stand-in)"}
 SHORT = {"actions": "built-in actions"}
-# recipes other than params.yaml's (transfer benchmark results files), each chosen on weizmann6's held-out
-# training actors (benchmarks/results/weizmann6/README.md has the grids) and read on the test actors once; the
-# last one on the built-in benchmark too
+# the generator fix of fractalvid 0.2 (maps that shear), measured on one machine with the same seeds: the
+# pipeline's metrics made with each generator, and params.yaml's recipe on weizmann6's held-out training actors
+FIX = "benchmarks/results/generator-fix"
+FIX_ROWS = (("built-in actions, test parts", f"{FIX}/results_0.1.json", RESULTS),
+            ("weizmann6, held-out training actors", f"{FIX}/weizmann6-holdout_0.1.json",
+             f"{FIX}/weizmann6-holdout_0.2.json"))
+# numbers made with fractalvid 0.1's generator (maps without shear), kept as they were: the pipeline's metrics
+# of the machine that made them, the transfer benchmark's real-clip rows, and the recipes chosen on weizmann6's
+# held-out training actors (benchmarks/results/weizmann6/README.md has the grids), each read on the test actors
+ARCHIVE_RESULTS = "benchmarks/results/archive/results_0.1_amd-epyc.json"
+TRANSFER = "benchmarks/results/transfer.json"
 RECIPES = ("benchmarks/results/weizmann6/grid-7_per-init-epochs_test.json",
            "benchmarks/results/weizmann6/grid-8_per-init-epochs_test.json",
            "benchmarks/results/weizmann6/grid-8_per-init-epochs_actions.json")
@@ -60,13 +72,17 @@ def _runs(draws: int, seeds: int) -> str:
     return f"{draws} draws x {per} seed" + ("s" if per > 1 else "")
 
 
-def _row(name: str, entry: dict, scratch: float, fractal: float, runs: str) -> str:
+def _interval(m: dict, bold: bool = False) -> str:
+    mean = f"**{_points(m['mean'])}**" if bold else _points(m["mean"])
+    return f"{mean} [{_points(m['ci95'][0])}, {_points(m['ci95'][1])}]"
+
+
+def _row(name: str, entry: dict, scratch: float, fractal: float, runs: str, bold: bool = False) -> str:
     m = entry["margin_top1"]
     over = m.get("over", "fine-tuning seeds")
     wins = sum(d > 0 for d in m["per_seed"])
     return (f"| {name} | {entry['test_clips']} | {100 * entry['chance']:.1f} % | {100 * scratch:.1f} % | "
-            f"{100 * fractal:.1f} % | **{_points(m['mean'])}** [{_points(m['ci95'][0])}, {_points(m['ci95'][1])}] | "
-            f"{over} | {runs}, better in {wins} |")
+            f"{100 * fractal:.1f} % | {_interval(m, bold)} | {over} | {runs}, better in {wins} |")
 
 
 def _transfer_rows(result: dict, sets, name) -> list[str]:
@@ -77,33 +93,85 @@ def _transfer_rows(result: dict, sets, name) -> list[str]:
             for dataset, e in result.get("summary", {}).items() if dataset in sets and "margin_top1" in e]
 
 
-def results_block(results: dict, transfer: dict | None, recipes: dict | None = None) -> str:
-    """The Markdown table between the markers: one row per downstream set with a margin, then one per
-    recipe of ``recipes`` (its results file's name -> its results)."""
-    lines = [BEGIN, "",
-             "| downstream set | test clips | chance | scratch top-1 | fractal top-1 | fractal minus scratch, "
-             "points [95 % CI] | CI over | runs |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+def _pipeline_rows(results: dict, name=lambda dataset: BUILT_IN.get(dataset, dataset), bold=False) -> list[str]:
     draws = results.get("pretrain_draws") or 1
-    for dataset, e in results.items():
-        if isinstance(e, dict) and "margin_top1" in e:
-            seeds = len(e["margin_top1"]["per_seed"])
-            lines.append(_row(BUILT_IN.get(dataset, dataset), e, e["scratch_top1"], e["fractal_top1"],
-                              _runs(draws, seeds)))
-    sources = [f"`{RESULTS}` (`make repro`)"]
+    return [_row(name(dataset), e, e["scratch_top1"], e["fractal_top1"], _runs(draws, len(e["margin_top1"]["per_seed"])),
+                 bold) for dataset, e in results.items() if isinstance(e, dict) and "margin_top1" in e]
+
+
+HEADER = ["| downstream set | test clips | chance | scratch top-1 | fractal top-1 | fractal minus scratch, "
+          "points [95 % CI] | CI over | runs |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+
+def results_block(results: dict) -> str:
+    """The Markdown table between the markers: the pipeline's row for each downstream set with a margin."""
+    lines = [BEGIN, "", *HEADER, *_pipeline_rows(results, bold=True), "",
+             f"Rows from `{RESULTS}` (`make repro`, on {_cpu(results)}).", END]
+    return "\n".join(lines)
+
+
+def _cpu(result: dict) -> str:
+    return (result.get("machine") or {}).get("cpu", "an unrecorded machine")
+
+
+def _margins(result: dict) -> dict[str, dict]:
+    """Per downstream set, the margin of a pipeline metrics file or a transfer results file (its summary)."""
+    sets = result.get("summary", result)
+    return {name: e for name, e in sets.items() if isinstance(e, dict) and "margin_top1" in e}
+
+
+def fix_block(files: dict[str, dict]) -> str:
+    """Before and after the generator fix (FIX_ROWS), from the files that exist: one row per comparison."""
+    lines = [FIX_BEGIN, "", "| scored on | clips | chance | generator 0.1 (no shear): scratch, fractal, margin | "
+             "generator 0.2: scratch, fractal, margin | runs | machine |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    named = []
+    for label, before_name, after_name in FIX_ROWS:
+        before, after = files.get(before_name), files.get(after_name)
+        if before is None or after is None:
+            continue
+        cells = []
+        for result in (before, after):
+            (dataset, e), = [(d, e) for d, e in _margins(result).items() if d in ("actions", "weizmann6")][:1]
+            scratch, fractal = (e[k]["mean"] if isinstance(e[k], dict) else e[k] for k in ("scratch_top1", "fractal_top1"))
+            cells.append(f"{100 * scratch:.1f} %, {100 * fractal:.1f} %, {_interval(e['margin_top1'])}")
+        m = e["margin_top1"]
+        draws = result.get("pretrain_draws") or len(m.get("draws", [])) or 1
+        lines.append(f"| {label} | {e['test_clips']} | {100 * e['chance']:.1f} % | {cells[0]} | {cells[1]} | "
+                     f"{_runs(draws, len(m['per_seed']))} | {_cpu(before)}; {_cpu(after)} |")
+        named += [before_name, after_name]
+    lines += ["", "From " + ", ".join(f"`{n}`" for n in dict.fromkeys(named)) + ".", FIX_END]
+    return "\n".join(lines)
+
+
+def archive_block(results: dict | None, transfer: dict | None, recipes: dict | None = None) -> str:
+    """The numbers made with fractalvid 0.1's generator: its pipeline metrics, the transfer benchmark's
+    real-clip rows and the recipes' rows (``recipes``: results file name -> results)."""
+    lines = [ARCHIVE_BEGIN, "", *HEADER]
+    sources = []
+    if results:
+        lines += _pipeline_rows(results)
+        sources.append(f"`{ARCHIVE_RESULTS}` (`make repro` on {_cpu(results)})")
     if transfer:
         lines += _transfer_rows(transfer, REAL, REAL.get)
-        sources.append(f"`{TRANSFER}` (`benchmarks/transfer.py`, params.yaml's recipe on the pipeline's pre-trained "
-                       "networks; a row of the experiment record, `benchmarks/results/record.jsonl`)")
+        sources.append(f"`{TRANSFER}` (made by `benchmarks/transfer.py`: params.yaml's recipe on the pipeline's "
+                       "pre-trained networks)")
     for result in (recipes or {}).values():
         lines += _transfer_rows(result, {**BUILT_IN, **REAL}, lambda dataset: f"{SHORT.get(dataset, dataset)}, "
                                 f"fine-tuned with {recipe_name(result['options'])}")
     if recipes:
-        sources.append("the recipes' own files, each chosen on weizmann6's held-out training actors: "
-                       + ", ".join(f"`{name}`" for name in recipes))
+        sources.append("the recipes' own files (made by `benchmarks/transfer.py`), each chosen on weizmann6's "
+                       "held-out training actors: " + ", ".join(f"`{name}`" for name in recipes))
     lines += ["", "Rows from " + ", ".join(sources[:-1]) + (" and " if len(sources) > 1 else "") + sources[-1] + ".",
-              END]
+              ARCHIVE_END]
     return "\n".join(lines)
+
+
+def _replace(text: str, begin: str, end: str, block: str) -> str:
+    if begin not in text or end not in text:
+        return text
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + block + tail
 
 
 def _stage_groups(dvc: dict) -> dict[str, dict]:
@@ -194,14 +262,14 @@ def expected_readme(root: Path) -> tuple[str, str]:
     if results.get("label"):
         raise ValueError(f"{RESULTS} is labelled {results['label']!r}: a smoke run's numbers are not the result "
                          "(run `make repro` on params.yaml's default)")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    wanted = _replace(text, BEGIN, END, results_block(results))
+    files = {name: _load(root, name) for row in FIX_ROWS for name in row[1:] if (root / name).exists()}
+    wanted = _replace(wanted, FIX_BEGIN, FIX_END, fix_block(files))
     recipes = {name: _load(root, name) for name in RECIPES if (root / name).exists()}
-    wanted = head + results_block(results, _load(root, TRANSFER), recipes) + tail
+    wanted = _replace(wanted, ARCHIVE_BEGIN, ARCHIVE_END,
+                      archive_block(_load(root, ARCHIVE_RESULTS), _load(root, TRANSFER), recipes))
     if RERUNS_BEGIN in wanted and RERUNS_END in wanted:
-        head, rest = wanted.split(RERUNS_BEGIN, 1)
-        _, tail = rest.split(RERUNS_END, 1)
-        wanted = head + reruns_block(root) + tail
+        wanted = _replace(wanted, RERUNS_BEGIN, RERUNS_END, reruns_block(root))
     return text, wanted
 
 

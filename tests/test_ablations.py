@@ -1,6 +1,7 @@
 """The committed ablation record: `dvc exp show --json` -> rows -> reports/ablations.{json,md}."""
 import json
 import subprocess
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -123,3 +124,13 @@ def test_record_merges_into_the_committed_table_and_refuses_to_write_nothing(dvc
     with pytest.raises(ValueError, match="no finished DVC experiment"):
         ablations.record_ablations(out, exps=[])
     assert out.with_suffix(".json").read_bytes() == before
+
+
+def test_each_row_names_the_generator_its_clips_came_from():
+    root = Path(__file__).resolve().parents[1]
+    assert ablations.generator_at("d5b84c3", root) == "0.1 (maps without shear)"   # the last commit before the fix
+    assert ablations.generator_at("HEAD", root) not in ("?", ablations.GENERATORS["0.1"])
+    assert ablations.generator_at("0" * 40, root) == "?"
+    rows = [{"name": "x", "generator": "0.1 (maps without shear)", "changed": {}, "datasets": {},
+             "pretext_train_top1": None, "pretext_val_top1": None, "pretrain_minutes": None}]
+    assert "| x | 0.1 (maps without shear) |" in ablations.format_ablations(rows)

@@ -23,23 +23,36 @@ def test_the_table_rounds_once_and_names_what_its_interval_covers():
         "test_clips": 270, "chance": 0.1, "scratch_top1": 0.20666, "fractal_top1": 0.39777,
         "margin_top1": {"mean": 0.16549, "ci95": [0.0551, 0.2759], "over": "pre-training draws",
                         "per_seed": [0.1, 0.2, 0.19647], "draws": [0, 1, 2], "per_draw": [0.1, 0.2, 0.19647]}}}
-    block = readme.results_block(results, None)
+    block = readme.results_block(results)
     row = next(line for line in block.splitlines() if line.startswith("| built-in actions"))
     assert "| 270 | 10.0 % | 20.7 % | 39.8 % | **+16.5** [+5.5, +27.6] | pre-training draws |" in row
     assert "3 draws x 1 seed, better in 3" in row
 
 
-def test_a_recipe_chosen_on_held_out_actors_is_a_row_named_by_what_it_changed():
+def test_an_archived_recipe_is_a_row_named_by_what_it_changed():
     margin = {"mean": 0.052, "ci95": [-0.004, 0.108], "over": "pre-training draws", "per_seed": [0.1, -0.02, 0.05]}
     recipe = {"pretrain_draws": 3, "options": {"changes": ["finetune.recipe.epochs=100"],
                                               "scratch_changes": ["finetune.recipe.epochs=50"]},
               "summary": {"weizmann6": {"test_clips": 54, "chance": 1 / 6, "scratch_top1": {"mean": 0.341},
                                         "fractal_top1": {"mean": 0.393}, "margin_top1": margin}}}
-    block = readme.results_block({"pretrain_draws": 3}, None, {"benchmarks/results/r.json": recipe})
+    block = readme.archive_block(None, None, {"benchmarks/results/r.json": recipe})
     row = next(line for line in block.splitlines() if line.startswith("| weizmann6"))
     assert row.startswith("| weizmann6, fine-tuned with epochs=100, scratch epochs=50 | 54 | 16.7 % |")
-    assert "**+5.2** [-0.4, +10.8]" in row and "3 draws x 1 seed, better in 2" in row
+    assert "| +5.2 [-0.4, +10.8] |" in row and "3 draws x 1 seed, better in 2" in row   # archived: not bold
     assert "held-out training actors: `benchmarks/results/r.json`." in block
+
+
+def test_the_generator_fix_pairs_each_comparison_before_and_after():
+    def pipeline(scratch, fractal, margin, cpu):
+        return {"pretrain_draws": 3, "machine": {"cpu": cpu}, "actions": {
+            "test_clips": 270, "chance": 0.1, "scratch_top1": scratch, "fractal_top1": fractal,
+            "margin_top1": {"mean": margin, "ci95": [margin - 0.1, margin + 0.1], "per_seed": [0.1, 0.1, 0.1]}}}
+    files = {readme.FIX_ROWS[0][1]: pipeline(0.2, 0.27, 0.07, "Intel Xeon"),
+             readme.FIX_ROWS[0][2]: pipeline(0.21, 0.31, 0.1, "Intel Xeon")}
+    block = readme.fix_block(files)
+    row = next(line for line in block.splitlines() if line.startswith("| built-in actions, test parts"))
+    assert "| 20.0 %, 27.0 %, +7.0 [-3.0, +17.0] | 21.0 %, 31.0 %, +10.0 [+0.0, +20.0] |" in row
+    assert "Intel Xeon; Intel Xeon" in row and "weizmann6" not in block   # a comparison without its files is left out
 
 
 def test_a_readme_without_the_markers_is_a_clear_error(tmp_path):

@@ -25,6 +25,29 @@ def _file_at(rev: str, path: str, cwd: str | Path) -> dict | None:
         return None
 
 
+# what each generator version's clips were: numbers made before 0.2 came from maps that never sheared
+GENERATORS = {"0.1": "0.1 (maps without shear)"}
+
+
+def generator_at(rev: str, cwd: str | Path = ".") -> str:
+    """The generator an experiment's clips came from: fractalvid's version at commit ``rev`` (short), or "?"."""
+    version = None
+    for path in ("fractalvid/version.py", "fractalvid/__init__.py"):   # its home before version.py existed
+        try:
+            out = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=cwd, capture_output=True, text=True,
+                                 timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+        version = next((line.split("=", 1)[1].strip().strip('"') for line in out.stdout.splitlines()
+                        if line.startswith("__version__")), None) if out.returncode == 0 else None
+        if version:
+            break
+    if version is None:
+        return "?"
+    short = ".".join(version.split(".")[:2])
+    return GENERATORS.get(short, short)
+
+
 def experiments(cwd: str | Path = ".") -> list[dict]:
     """The DVC experiments of this repository (``dvc exp show --json`` for HEAD and for every commit that a
     finished experiment branches from, as ``dvc exp list --all-commits`` names them) and those commits.
@@ -169,6 +192,8 @@ def record_ablations(out: str | Path = "reports/ablations", exps: list[dict] | N
     if not any(r["changed"] for r in new):
         raise ValueError("no finished DVC experiment to record (`dvc exp show` lists none with results): run "
                          "the README's ablation recipes first; the committed table is left as it is")
+    for row in new:
+        row.setdefault("generator", generator_at(row["rev"]))
     path = out.with_suffix(".json")
     rows = merge_ablations(json.loads(path.read_text()) if path.exists() else [], new)
     write_json(path, rows)
@@ -189,7 +214,7 @@ def _changes(row: dict) -> str:
 def format_ablations(rows: list[dict]) -> str:
     """A markdown table of ablation rows: changes, pretext top-1, minutes, margin per set with its CI."""
     datasets = sorted({d for r in rows for d in r["datasets"]})
-    head = ["experiment", "changed", "pretext train / val top-1", "generate + pre-train (min)"] + \
+    head = ["experiment", "generator", "changed", "pretext train / val top-1", "generate + pre-train (min)"] + \
         [f"{d}: fractal - scratch (points)" for d in datasets]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
@@ -197,7 +222,7 @@ def format_ablations(rows: list[dict]) -> str:
         return "-" if v is None else f"{100 * v:.0f} %"
 
     for r in rows:
-        cells = [r["name"], f"`{_changes(r)}`", f"{pct(r['pretext_train_top1'])} / {pct(r['pretext_val_top1'])}",
+        cells = [r["name"], r.get("generator", "?"), f"`{_changes(r)}`", f"{pct(r['pretext_train_top1'])} / {pct(r['pretext_val_top1'])}",
                  "-" if r["pretrain_minutes"] is None else
                  f"{r['generate_minutes'] or 0:.1f} + {r['pretrain_minutes']:.1f}"]
         for d in datasets:
