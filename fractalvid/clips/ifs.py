@@ -339,14 +339,22 @@ def raised_sine(period: int, n_periods: int, freq: np.ndarray, ampl: np.ndarray)
     """(1 + a sin(phase - pi/2)) / 2 sampled ``period`` times per period, the phase integrating the frequency
     factors ``freq`` and a the amplitudes ``ampl``, both given at every half period (pi of phase) and joined
     by :func:`quadratic_spline`."""
-    knots = np.arange(0, (n_periods + 1) * 2 * np.pi, np.pi)
-    if len(knots) != len(freq):
-        raise ValueError(f"freq has {len(freq)} values: expected one per half period, {len(knots)}")
-    x = np.arange(0, n_periods * 2 * np.pi, PERIODIC_STEP)
-    both = quadratic_spline(knots, np.stack([freq, ampl], 1), x)
+    op = _periodic_operator(n_periods)
+    if op.shape[1] != len(freq):
+        raise ValueError(f"freq has {len(freq)} values: expected one per half period, {op.shape[1]}")
+    both = op @ np.stack([freq, ampl], 1)
     phase = np.cumsum(both[:, 0] * PERIODIC_STEP)
     wave = (np.sin(phase - np.pi / 2) * both[:, 1] + 1) / 2
     return wave[:: len(wave) // (period * n_periods)]
+
+
+@functools.lru_cache(maxsize=64)
+def _periodic_operator(n_periods: int) -> np.ndarray:
+    """:func:`spline_operator` from values at every pi of phase to the fine grid of ``PERIODIC_STEP``, cached."""
+    op = spline_operator(np.arange(0, (n_periods + 1) * 2 * np.pi, np.pi),
+                         np.arange(0, n_periods * 2 * np.pi, PERIODIC_STEP))
+    op.flags.writeable = False
+    return op
 
 
 CURVE_FUNCTIONS = {"linear": curve_linear, "sharp": curve_sharp, "curve": curve_spline, "periodic": curve_periodic}
