@@ -369,3 +369,16 @@ def test_transfer_reuses_a_pretraining_only_if_these_settings_make_it(tmp_path):
             transfer.same_pretraining(transfer.merge(params, changes), "fractal", other)
     with pytest.raises(ValueError, match="expected a benchmark's work folder"):
         transfer.same_pretraining(params, "fractal", tmp_path)
+
+
+def test_side_by_side_skips_without_the_public_code_and_its_docs_table_is_the_json():
+    """benchmarks/side_by_side.py needs a local copy of the public generator: without one it says what to pass
+    and exits 0; docs/generator.md's table is what the committed JSON gives."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "side_by_side.py")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "--public" in out.stdout + out.stderr and "skip" in (out.stdout + out.stderr).lower()
+    table = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "side_by_side.py"), "--markdown"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300, check=True).stdout.strip()
+    doc = (ROOT / "docs" / "generator.md").read_text()
+    assert table.splitlines()[0].startswith("| statistic | public generator | fractalvid |")
+    assert table in doc
