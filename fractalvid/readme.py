@@ -136,8 +136,9 @@ def fix_block(files: dict[str, dict]) -> str:
             cells.append(f"{100 * scratch:.1f} %, {100 * fractal:.1f} %, {_interval(e['margin_top1'])}")
         m = e["margin_top1"]
         draws = result.get("pretrain_draws") or len(m.get("draws", [])) or 1
+        machines = _cpu(before) if _cpu(before) == _cpu(after) else f"{_cpu(before)}; {_cpu(after)}"
         lines.append(f"| {label} | {e['test_clips']} | {100 * e['chance']:.1f} % | {cells[0]} | {cells[1]} | "
-                     f"{_runs(draws, len(m['per_seed']))} | {_cpu(before)}; {_cpu(after)} |")
+                     f"{_runs(draws, len(m['per_seed']))} | {machines} |")
         named += [before_name, after_name]
     lines += ["", "From " + ", ".join(f"`{n}`" for n in dict.fromkeys(named)) + ".", FIX_END]
     return "\n".join(lines)
