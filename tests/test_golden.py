@@ -27,9 +27,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = {
-    "clips": "ce7310f52490363365df328ab3932932e89bec7291704db9c85fc9fb4e80f90a",   # the folder: chunks, manifest, card, settings
+    "clips": "b4b0f09804db0b80dc8babe2f60e9f63b1ed180b308cf1dcb723b219484ef65f",   # the folder: chunks, manifest, card, settings
     "training": {   # by the CPU's vendor_id: each measured on a machine of that vendor
-        "GenuineIntel": "5b81a3b0260be22268808b8737b8b3788f7fcae5a3290cdbb1bfb30728d3d3fc",   # Intel Xeon
+        "GenuineIntel": "a2d1b5dce5613589c38b3fe93283d37e680bc8e4091d1a605b058c797254012d",   # Intel Xeon
         # AuthenticAMD: not yet recorded for fractalvid 0.2's generator (the test skips, naming the digest)
     },
 }
@@ -64,8 +64,9 @@ def golden_run(work: Path, threads: int) -> dict:
     from fractalvid.learning.train import TrainConfig, train
     from fractalvid.numerics import machine
 
-    # 20 clips of 4 classes; half of them render to other bytes when the kernels may reassociate sums
-    spec = DatasetSpec(classes=4, per_class=5, val_per_class=1, seed=0, options=FractalConfig(res=64, steps=1000))
+    # 20 clips of 4 classes, a seed whose clips render to other bytes when the kernels may reassociate sums (of
+    # seeds 0-5, 2-5 do; 0 and 1 give the same bytes either way, so their digest would not see the setting)
+    spec = DatasetSpec(classes=4, per_class=5, val_per_class=1, seed=2, options=FractalConfig(res=64, steps=1000))
     generate(work / "clips", spec, workers=2, progress=False)
     cfg = TrainConfig(data=str(work / "clips"), arch="tsm_r18_w16", size=32, frames=8, stride=2, epochs=2,
                       warmup_epochs=1, batch_size=8, lr=2e-3, dropout=0.5, real_video=False, randaugment=False,

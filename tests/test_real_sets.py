@@ -1,13 +1,14 @@
 """Diving48, EGTEA Gaze+, Volleyball, YUP++ and Weizmann in their published layouts; folders of frames as
 videos."""
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import write_video
-from real_fixtures import (write_frames, DIVING_NAMES, make_diving, EGTEA_ACTIONS, PASTA, BACON, egtea_clip, make_egtea, make_volleyball, make_yup, WEIZMANN_FILES, make_weizmann)
+from real_fixtures import (MAKERS, make_ucf, write_frames, DIVING_NAMES, make_diving, EGTEA_ACTIONS, PASTA, BACON, egtea_clip, make_egtea, make_volleyball, make_yup, WEIZMANN_FILES, make_weizmann)
 from fractalvid import open_dataset
 from fractalvid.cli import main
 from fractalvid.learning.splits import clip_groups, split_indices
@@ -323,3 +324,53 @@ def test_a_folder_of_frames_skips_unreadable_images_and_refuses_an_empty_folder(
     (tmp_path / "bad" / "0.png").write_bytes(b"")
     with pytest.raises(VideoError, match="none of the 1 image frames could be read"):
         read_video(tmp_path / "bad")
+
+
+# ------------------------------------------------------------------ identities and folds
+
+def test_each_official_set_names_the_identity_its_clips_share():
+    from fractalvid.storage.real.official import diving48_group, hmdb51_group, ucf101_group
+    assert ucf101_group("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi") == "g08"
+    assert ucf101_group("Archery/v_Archery_g8_c2.avi") == "g08"
+    assert hmdb51_group("April_09_brush_hair_u_nm_np1_ba_goo_0", "brush_hair") == "April_09"
+    assert hmdb51_group("Aerial_Cartwheel_Tutorial_By_Jujimufu_cartwheel_f_nm_np1_ri_med_0", "cartwheel") == \
+        "Aerial_Cartwheel_Tutorial_By_Jujimufu"
+    assert hmdb51_group("brush_hair_a", "brush_hair") == "brush_hair_a"        # not the pattern: its own identity
+    assert diving48_group("_8Vy3dlHg2w_00001") == "_8Vy3dlHg2w" and diving48_group("odd") == "odd"
+
+
+@pytest.mark.parametrize("source", sorted(MAKERS))
+def test_every_source_folds_by_its_identity_or_refuses_and_keeps_its_official_split(source, tmp_path):
+    """With folds, whole identities are dealt out (an actor, a UCF101 group, an HMDB51 or Diving48 source video,
+    an EGTEA recording, a Volleyball video, a YUP++ file), never a class-stratified cut across an identity; a set
+    with fewer identities than folds is refused, naming the count. Without folds the official split is kept."""
+    MAKERS[source](tmp_path / "root")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # Volleyball's fixture leaves most of the 55 videos out
+        records, _ = list_videos(source, tmp_path / "root")
+    labels = np.array([r.label for r in records])
+    groups = np.array([r.group for r in records])
+    official = [r.split for r in records]
+    assert all(groups)                       # every record has an identity
+    s = split_indices(labels, official, groups, folds=None)
+    assert {k: sorted(v) for k, v in s.items()} == {part: [i for i, p in enumerate(official) if p == part]
+                                                    for part in sorted(set(official))}
+    if len(set(groups)) < 3:
+        with pytest.raises(ValueError, match=rf"folds=3 .*identities \({len(set(groups))}\)"):
+            split_indices(labels, official, groups, folds=3, fold=0)
+        return
+    tested = []
+    for fold in range(3):
+        s = split_indices(labels, official, groups, folds=3, fold=fold)
+        assert not set(groups[s["train"]]) & set(groups[s["test"]])
+        tested += s["test"].tolist()
+    assert sorted(tested) == list(range(len(records)))   # every clip tested once
+
+
+def test_a_prepared_official_set_carries_its_identities_into_the_folds(tmp_path):
+    make_ucf(tmp_path / "root")
+    records, names = list_videos("ucf101", tmp_path / "root")
+    check_prepared(records, names, tmp_path / "prepared", frames=3)
+    ds = open_dataset(tmp_path / "prepared")
+    groups = clip_groups(ds.card, ds.rows)
+    assert sorted(set(groups)) == ["g01", "g02", "g03"] and ds.card["groups"] == 3

@@ -3,9 +3,9 @@
 - **Folds.** Every labelled clip of the dataset is pooled and cut into ``folds`` parts; run ``fold`` tests
   on part ``fold`` and trains on the others, so over the folds every clip is tested exactly once and no
   clip is in two test parts. Where clips share an identity (the built-in action benchmark's actors, or a
-  prepared real set's ``group`` column, e.g. Weizmann's actors) the parts are whole identities, so test
-  actors are never seen in training; otherwise (real clips with no identity, e.g. basketball5) the parts
-  are stratified by class. The folds depend on the dataset alone.
+  prepared real set's ``group`` column: Weizmann's actors, UCF101's groups, source videos) the parts are
+  whole identities, so test identities are never seen in training; otherwise (generic sets with no identity,
+  e.g. basketball5) the parts are stratified by class. The folds depend on the dataset alone.
 - **Labelled fraction.** ``label_fraction`` keeps that share of each class's training clips (at least
   one), drawn from (fold, seed): both initialisations of a seed see the same subset.
 - **Validation.** ``holdout`` keeps that share of the training clips out of training as split "holdout":

@@ -16,7 +16,8 @@ class VideoRecord:
     """One video of a real dataset: its file, its class index, its split ("train" or "test") and its group.
 
     ``group`` is the identity that the dataset's clips share and that must not straddle train and test
-    (Weizmann's actor), or "" where the dataset records none; :func:`prepare` writes it into the manifest,
+    (Weizmann's actor, UCF101's group, a source video: :mod:`.official`), or "" where the dataset records none
+    (a generic set); :func:`prepare` writes it into the manifest,
     and :func:`fractalvid.learning.splits.clip_groups` makes folds of whole groups from it.
     """
 

@@ -4,10 +4,35 @@ says where each looks). Each lister finds its folders with :func:`~.layout.find_
 lists with :func:`~.layout.lines`, and raises an error naming the file, the line and the layout expected."""
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
 from .layout import VIDEO_EXTS, Resolver, VideoRecord, find_dir, lines, looked_in, read_json, show
+
+
+# The identity each set's clips share (the group of a VideoRecord): clips of one identity must never be split
+# between training and test, so the protocol's folds deal out whole identities. Each is read from the file names
+# the official archive uses; a name that does not follow its pattern is an identity of its own.
+
+def ucf101_group(relative: str) -> str:
+    """UCF101's group, ``gNN`` of ``v_<Class>_gNN_cMM.avi``: the clips of one group share an actor and a scene
+    (the official splits keep each group on one side)."""
+    found = re.search(r"_g(\d+)_c\d+", relative)
+    return f"g{int(found.group(1)):02d}" if found else Path(relative).stem
+
+
+def hmdb51_group(stem: str, class_name: str) -> str:
+    """HMDB51's source video: the clip name is ``<source video>_<class>_<body>_<camera>_<people>_<view>_<quality>
+    _<n>``, so several clips of a class come from one film or upload."""
+    head = stem.rsplit("_", 6)[0]
+    return head[: -len(class_name) - 1] if stem.count("_") >= 7 and head.endswith("_" + class_name) else stem
+
+
+def diving48_group(vid_name: str) -> str:
+    """Diving48's source video, the YouTube id of ``<id>_<nnnnn>`` (many dives come from one competition video)."""
+    head, _, number = vid_name.rpartition("_")
+    return head if head and number.isdigit() else vid_name
 
 
 _UCF_LAYOUT = ("root/UCF-101/<Class>/v_<Class>_gXX_cYY.avi and root/ucfTrainTestlist/{classInd.txt, "
@@ -48,7 +73,7 @@ def _list_ucf101(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
             if len(fields) > 1 and fields[1] != str(label + 1):
                 raise ValueError(f"{path} line {lineno}: {line!r} gives class number {fields[1]}, but "
                                  f"classInd.txt numbers {names[label]} {label + 1}")
-            records.append(VideoRecord(resolve(relative), label, part))
+            records.append(VideoRecord(resolve(relative), label, part, ucf101_group(relative)))
     return records, names
 
 
@@ -75,7 +100,8 @@ def _list_hmdb51(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
                 raise ValueError(f"{path} line {lineno}: {line!r} is not accepted: expected '<video>.avi <0|1|2>'")
             if fields[1] != "0":  # 0: in neither part of this split
                 records.append(VideoRecord(resolve(f"{name}/{fields[0]}"), label,
-                                           "train" if fields[1] == "1" else "test"))
+                                           "train" if fields[1] == "1" else "test",
+                                           hmdb51_group(Path(fields[0]).stem, name)))
     return records, names
 
 
@@ -136,7 +162,8 @@ def _list_diving48(root: Path, split: int) -> tuple[list[VideoRecord], list[str]
             if not 0 <= item["label"] < len(names):
                 raise ValueError(f"{path} entry {i} ({item['vid_name']}): label {item['label']} is not accepted: "
                                  f"expected an integer in [0, {len(names)}) ({vocab} has {len(names)} classes)")
-            records.append(VideoRecord(resolve(item["vid_name"] + ".mp4"), item["label"], part))
+            records.append(VideoRecord(resolve(item["vid_name"] + ".mp4"), item["label"], part,
+                                       diving48_group(item["vid_name"])))
     return records, names
 
 
@@ -183,7 +210,7 @@ def _list_egtea(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
             if not path_in_session.is_file():
                 flat = resolve(f"{clip}.mp4")
                 path_in_session = flat if flat.is_file() else path_in_session
-            records.append(VideoRecord(path_in_session, action - 1, part))
+            records.append(VideoRecord(path_in_session, action - 1, part, session))   # a recording
     return records, names
 
 
@@ -222,7 +249,7 @@ def _list_volleyball(root: Path, split: int) -> tuple[list[VideoRecord], list[st
             if fields[1].lower() not in label:
                 raise ValueError(f"{path} line {lineno}: {show(line)} names the group activity {fields[1]!r}: "
                                  f"expected one of {VOLLEYBALL_ACTIVITIES} (or the same with _ and - swapped)")
-            records.append(VideoRecord(path.parent / frame, label[fields[1].lower()], part))
+            records.append(VideoRecord(path.parent / frame, label[fields[1].lower()], part, str(video)))
     return records, list(VOLLEYBALL_ACTIVITIES)
 
 
@@ -255,7 +282,7 @@ def _list_yup(root: Path, split: int) -> tuple[list[VideoRecord], list[str]]:
         raise FileNotFoundError(f"{path} lists no videos: expected layout: {_YUP_LAYOUT}")
     names = sorted({c for c, _, _ in found})
     label = {n: i for i, n in enumerate(names)}
-    return [VideoRecord(p, label[c], part) for c, p, part in found], names
+    return [VideoRecord(p, label[c], part, p.stem) for c, p, part in found], names   # each file its own scene
 
 
 _WEIZMANN_LAYOUT = ("root/<action>/<actor>_<action>.avi (each action's zip of the classification database unpacked "
