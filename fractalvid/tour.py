@@ -126,27 +126,25 @@ def collapsing_draw(seed: int, n_maps: int, tries: int = 200, p_const_bias: floa
     return best
 
 
-SIERPINSKI_CORNERS = np.array([[-1.0, -1.0], [1.0, -1.0], [0.0, 1.0]])   # the triangle of the tour's three maps
+def attractor_points(coef: np.ndarray, depth: int = 11) -> np.ndarray:
+    """Points of the attractor of the affine maps ``coef`` (K, 6): the images of map 0's fixed point (a point
+    of the attractor) under every composition of ``depth`` maps, (K**depth, 2). Every attractor point lies
+    within (largest contraction)**depth x its diameter of one of them."""
+    coef = np.asarray(coef, float)
+    check(coef.ndim == 2 and coef.shape[1] == 6, "coef shape", coef.shape, "(K, 6) affine maps")
+    w, b = coef[:, [0, 1, 3, 4]].reshape(-1, 2, 2), coef[:, [2, 5]]
+    points = np.linalg.solve(np.eye(2) - w[0], b[0])[None]       # p = W p + b
+    for _ in range(depth):
+        points = np.concatenate([points @ wi.T + bi for wi, bi in zip(w, b)])
+    return points
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> float:
-    """The z of the 2D cross product: > 0 when ``b`` turns left of ``a``."""
-    return float(a[0] * b[1] - a[1] * b[0])
-
-
-def distance_to_triangle(point, corners: np.ndarray = SIERPINSKI_CORNERS) -> float:
-    """The distance from ``point`` to the filled triangle ``corners`` (3, 2): 0 inside, else to its nearest edge."""
-    p, c = np.asarray(point, float), np.asarray(corners, float)
-    check(c.shape == (3, 2), "corners shape", c.shape, "(3, 2)")
-    cross = [_cross(c[(i + 1) % 3] - c[i], p - c[i]) for i in range(3)]
-    if all(x >= 0 for x in cross) or all(x <= 0 for x in cross):
-        return 0.0
-    edges = []
-    for i in range(3):
-        a, b = c[i], c[(i + 1) % 3]
-        t = np.clip(np.dot(p - a, b - a) / np.dot(b - a, b - a), 0, 1)
-        edges.append(np.linalg.norm(p - (a + t * (b - a))))
-    return float(min(edges))
+def distance_to_attractor(point, coef: np.ndarray, depth: int = 11) -> float:
+    """The distance from ``point`` to the attractor of ``coef`` (its points, not the shape's filled outline):
+    each map, contracting by r, takes a point at distance d at most r d from the attractor, which it maps into
+    itself; to within :func:`attractor_points`' resolution."""
+    points = attractor_points(coef, depth)
+    return float(np.sqrt(((points - np.asarray(point, float)) ** 2).sum(1).min()))
 
 
 # ------------------------------------------------------------------ what a student can change

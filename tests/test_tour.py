@@ -87,12 +87,20 @@ def test_the_collapsing_draw_is_one_where_naive_blending_shrinks_the_maps():
     assert collapsing_draw(seed=0, n_maps=4, tries=1)[1] >= ratio                # the best of the tries
 
 
-def test_distance_to_the_triangle():
-    from fractalvid.tour import distance_to_triangle
+def test_the_distance_to_the_attractor_is_to_its_points_and_each_map_halves_it():
+    from fractalvid.tour import SIERPINSKI, attractor_points, distance_to_attractor
 
-    assert distance_to_triangle((0.0, 0.0)) == 0 and distance_to_triangle((0.0, -1.0)) == 0   # inside, on an edge
-    assert distance_to_triangle((0.0, -3.0)) == pytest.approx(2.0)                           # below the base
-    assert distance_to_triangle((3.0, -1.0)) == pytest.approx(2.0)                           # beside a corner
+    assert attractor_points(SIERPINSKI, depth=2).shape == (9, 2)
+    assert distance_to_attractor((-1.0, -1.0), SIERPINSKI) == pytest.approx(0, abs=1e-9)   # a corner
+    assert distance_to_attractor((0.0, -3.0), SIERPINSKI) == pytest.approx(2.0, abs=1e-3)  # below the base's middle
+    # the centre of the big hole is inside the filled triangle, yet far from the attractor
+    assert distance_to_attractor((0.0, -1 / 3), SIERPINSKI) > 0.2
+    rng = np.random.default_rng(0)
+    for p in rng.uniform(-2, 2, (20, 2)):
+        d = distance_to_attractor(p, SIERPINSKI)
+        for row in SIERPINSKI:   # each map halves the distance (within the approximation's resolution)
+            image = (row[0] * p[0] + row[1] * p[1] + row[2], row[3] * p[0] + row[4] * p[1] + row[5])
+            assert distance_to_attractor(image, SIERPINSKI) <= d / 2 + 2e-3
 
 
 # ------------------------------------------------------------------ the widgets' functions
