@@ -27,19 +27,25 @@ from .clips.kernels import chaos_game
 from .clips.render import frame_view, map_tables, render_clip, splat_and_tone_map
 
 
-def walk(coef: np.ndarray, steps: int, rng: np.random.Generator, start=(0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+def walk(coef: np.ndarray, steps: int, rng: np.random.Generator, start=(0.0, 0.0),
+         probabilities=None) -> tuple[np.ndarray, np.ndarray]:
     """One walker of the chaos game: (points (steps + 1, 2), the map chosen at each step (steps,)).
 
     ``coef`` (K, 6) are one frame's affine maps as flame coefficients (a, b, c, d, e, f):
     x' = a x + b y + c, y' = d x + e y + f. Each step picks map i with probability proportional to
-    |det W_i| (what the renderer's lookup tables encode) and applies it; after a few steps the points
-    lie on the attractor whatever the start.
+    |det W_i| (what the renderer's lookup tables encode), or ``probabilities`` (K,) when given, and applies
+    it; after a few steps the points lie on the attractor whatever the start.
     """
     coef = np.asarray(coef, np.float64)
     check(coef.ndim == 2 and coef.shape[1] == 6 and len(coef) >= 1, "coef shape", coef.shape, "(K, 6) with K >= 1")
     check(isinstance(steps, int) and steps >= 1, "steps", steps, "an integer >= 1")
     det = np.abs(coef[:, 0] * coef[:, 4] - coef[:, 1] * coef[:, 3])
     p = det / det.sum() if det.sum() > 0 else np.full(len(coef), 1 / len(coef))
+    if probabilities is not None:
+        q = np.asarray(probabilities, float)
+        check(q.shape == (len(coef),) and np.all(q >= 0) and q.sum() > 0, "probabilities", probabilities,
+              f"{len(coef)} non-negative numbers, one per map, with a positive sum")
+        p = q / q.sum()
     chosen = rng.choice(len(coef), size=steps, p=p)
     points = np.empty((steps + 1, 2))
     points[0] = start

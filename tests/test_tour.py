@@ -169,3 +169,14 @@ def test_live_shows_a_still_figure_without_a_kernel_and_redraws_with_one(tmp_pat
     assert isinstance(box, ipywidgets.VBox) and controls["steps"] in box.children[0].children
     controls["steps"].value = 30                             # moving the slider draws the figure again
     assert calls[-1] == 30 and calls.count(7) >= 2
+
+
+def test_a_walk_can_be_given_its_maps_probabilities_and_the_attractor_stays():
+    """Exercise 2 of the tour: 80 % of the steps to one map changes how the triangle fills, not the set."""
+    from fractalvid.tour import SIERPINSKI, distance_to_attractor, walk
+
+    points, chosen = walk(SIERPINSKI, 3000, np.random.default_rng(0), probabilities=(0.8, 0.1, 0.1))
+    assert 0.77 < np.mean(chosen == 0) < 0.83
+    assert max(distance_to_attractor(p, SIERPINSKI, depth=9) for p in points[20::100]) < 0.01
+    with pytest.raises(ValueError, match="probabilities"):
+        walk(SIERPINSKI, 10, np.random.default_rng(0), probabilities=(1.0, 0.0))
