@@ -120,6 +120,11 @@ def _margins(result: dict) -> dict[str, dict]:
     return {name: e for name, e in sets.items() if isinstance(e, dict) and "margin_top1" in e}
 
 
+def _mean(top1) -> float:
+    """A top-1 as a pipeline metrics file (a number) or a transfer results file ({"mean": ...}) holds it."""
+    return top1["mean"] if isinstance(top1, dict) else top1
+
+
 def fix_block(files: dict[str, dict]) -> str:
     """Before and after the generator fix (FIX_ROWS), from the files that exist: one row per comparison."""
     lines = [FIX_BEGIN, "", "| scored on | clips | chance | generator 0.1 (no shear): scratch, fractal, margin | "
@@ -129,13 +134,11 @@ def fix_block(files: dict[str, dict]) -> str:
         before, after = files.get(before_name), files.get(after_name)
         if before is None or after is None:
             continue
-        cells = []
-        for result in (before, after):
-            (dataset, e), = [(d, e) for d, e in _margins(result).items() if d in ("actions", "weizmann6")][:1]
-            scratch, fractal = (e[k]["mean"] if isinstance(e[k], dict) else e[k] for k in ("scratch_top1", "fractal_top1"))
-            cells.append(f"{100 * scratch:.1f} %, {100 * fractal:.1f} %, {_interval(e['margin_top1'])}")
-        m = e["margin_top1"]
-        draws = result.get("pretrain_draws") or len(m.get("draws", [])) or 1
+        entries = [next(e for d, e in _margins(r).items() if d in ("actions", "weizmann6")) for r in (before, after)]
+        cells = [f"{100 * _mean(e['scratch_top1']):.1f} %, {100 * _mean(e['fractal_top1']):.1f} %, "
+                 f"{_interval(e['margin_top1'])}" for e in entries]
+        e, m = entries[1], entries[1]["margin_top1"]   # clips, chance and runs: the same in both
+        draws = after.get("pretrain_draws") or len(m.get("draws", [])) or 1
         machines = _cpu(before) if _cpu(before) == _cpu(after) else f"{_cpu(before)}; {_cpu(after)}"
         lines.append(f"| {label} | {e['test_clips']} | {100 * e['chance']:.1f} % | {cells[0]} | {cells[1]} | "
                      f"{_runs(draws, len(m['per_seed']))} | {machines} |")
