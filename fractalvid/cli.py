@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from .clips.ifs import FractalConfig
+from .config import parse_assignments
 from .clips.kernels import DEFAULT_VARIATIONS, VARIATION_NAMES
 
 
@@ -47,25 +48,11 @@ def _generate_parser(sub):
     p.add_argument("--chunk-size", type=int, default=1000, help="clips per chunk file (default 1000)")
     p.add_argument("--crf", type=int, default=20, help="H.264 quality, 0 = lossless (default 20)")
     p.add_argument("--set", "--option", dest="set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other setting of the family, value as JSON, e.g. --set steps=5000 (fractal), "
+                   help="any other setting of the family, value as YAML (as dvc exp run -S reads it), e.g. --set steps=5000 (fractal), "
                         "--set octaves=3 or --set radius=[8,24] (repeatable; the fields of FractalConfig, "
                         "PerlinConfig, DeadLeavesConfig, OctopusConfig)")
     p.add_argument("--overwrite", action="store_true", help="replace an output made with other settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _key_values(items: list[str], flag: str) -> dict:
-    """['k=v', ...] -> {k: v}, v read as JSON when it parses, else as a string."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"{flag} {item!r} is not accepted: expected KEY=VALUE")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def _spec_from_args(a):
@@ -86,7 +73,7 @@ def _spec_from_args(a):
             raise ValueError(f"{flags} with --family {a.family} is not accepted: expected them for --family "
                              f"fractal only ({a.family}'s settings come with --set KEY=VALUE)")
         fractal = {}
-    options = {"res": a.res, **fractal, **_key_values(a.set, "--set")}   # --res: every family's frame size
+    options = {"res": a.res, **fractal, **parse_assignments(a.set, "--set")}   # --res: every family's frame size
     supervised = a.classes is not None
     return DatasetSpec(family=a.family, classes=a.classes, per_class=a.per_class, val_per_class=a.val_per_class,
                        samples=a.samples if not supervised else None, seed=a.seed, chunk_size=a.chunk_size,
@@ -109,7 +96,7 @@ def _train_config(a):
         section = dict(section["recipe"]) if "recipe" in section else section
     flags = {key: getattr(a, key) for key in ("data", "init", "arch", "epochs", "batch_size", "lr", "seed")
              if getattr(a, key) is not None}
-    settings = {**section, **flags, **_key_values(a.set, "--set")}
+    settings = {**section, **flags, **parse_assignments(a.set, "--set")}
     task = settings.get("task", "finetune" if a.command == "finetune" else "supervised")
     if (a.command == "finetune") != (task == "finetune"):
         raise ValueError(f"task={task!r} is not accepted by `fractalvid {a.command}`: expected "
@@ -164,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--params", help="a params.yaml whose section --section (default: the command) is read")
         p.add_argument("--section")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="any TrainConfig field, value as JSON, e.g. --set task=moco (repeatable)")
+                       help="any TrainConfig field, value as YAML (as dvc exp run -S reads it), e.g. --set task=moco "
+                            "(repeatable)")
         p.add_argument("--quiet", action="store_true")
     p = sub.add_parser("evaluate", help="top-1/top-5 of a saved model on a dataset split")
     p.add_argument("checkpoint", help="a run's model.pt")

@@ -19,7 +19,8 @@ import yaml
 
 from .checks import check
 from .clips.generate import DatasetSpec
-from .learning.train import INITS, config_from_params
+from .learning.splits import PROTOCOL_KEYS, set_protocol
+from .learning.train import INITS, config_from_params, finetune_config
 from .storage.real.listing import DATASETS, list_videos
 
 GENERATE_BENCH = "benchmarks/results/generate.json"   # benchmarks/generate.py at the paper's clip settings
@@ -31,8 +32,8 @@ DISK_MARGIN = 1.5                                      # free disk asked for: th
 # the keys of the sections no config class reads whole (the others are DatasetSpec's and TrainConfig's, which
 # refuse any other): a real set's section (fractalvid.learning.data.make_dataset), finetune's lists that the
 # DVC matrix expands and its Kinetics recipe (fractalvid.learning.train.finetune_config), and the notebooks'
-REAL_SET_KEYS = ("source", "root", "split", "short_side", "square")
-FINETUNE_KEYS = ("datasets", "pretrained", "seeds", "kinetics", "recipe")
+REAL_SET_KEYS = ("source", "root", "split", "short_side", "square", "classes", *PROTOCOL_KEYS)
+FINETUNE_KEYS = ("datasets", "pretrained", "seeds", "kinetics", "scratch", "recipe")
 KINETICS_KEYS = ("checkpoint", "lr", "weight_decay")
 NOTEBOOK_KEYS = {"figures": ("gallery_clips", "gallery_res", "label"),   # notebooks/04_figures.ipynb
                  "tour": ("res", "steps", "seed")}                       # notebooks/00_tour.ipynb
@@ -50,12 +51,13 @@ def check_params(params: dict) -> None:
     check(isinstance(params, dict), "params", type(params).__name__, "a mapping of sections")
     DatasetSpec.from_params(params["generate"])
     for name, section in params.get("downstream", {}).items():
+        set_protocol(name, section)
         if "source" in section:
             _known(section, f"downstream.{name}", REAL_SET_KEYS)
             check(section["source"] in DATASETS, f"downstream.{name}.source", section["source"],
                   f"one of {', '.join(DATASETS)}")
         else:
-            DatasetSpec.from_params(section)
+            DatasetSpec.from_params({k: v for k, v in section.items() if k not in PROTOCOL_KEYS})
     config_from_params(params["pretrain"])
     finetune = params["finetune"]
     _known(finetune, "finetune", FINETUNE_KEYS)
@@ -63,6 +65,7 @@ def check_params(params: dict) -> None:
     config_from_params(finetune, task="finetune", data=".")   # the data folder is each run's own
     for name in finetune["datasets"]:
         check(name in params.get("downstream", {}), "finetune.datasets", name, "a section of downstream")
+        finetune_config(finetune, name, "scratch", 0, "x.pt", params["downstream"][name])   # finetune.scratch too
     for init in finetune.get("pretrained", []):
         check(init in INITS[1:], "finetune.pretrained", init, f"any of {', '.join(INITS[1:])}")
     for name, keys in NOTEBOOK_KEYS.items():

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from .config import parse_assignments
+
 
 def find_root(start: str | os.PathLike = ".") -> Path:
     """The nearest folder at or above ``start`` that holds ``params.yaml``."""
@@ -81,9 +83,7 @@ def experiment_command(profile: str | os.PathLike, name: str, params: str | os.P
     ``dvc exp apply NAME``). ``changes`` (``key=value``) are set on top of the profile, as ``dvc exp run -S``
     sets them. ``copy_paths`` are untracked folders the run needs in its copy, e.g. the unpacked real
     datasets under data/real."""
-    bad = [c for c in changes if "=" not in c or not c.split("=", 1)[0].strip()]
-    if bad:
-        raise ValueError(f"changes={bad} are not accepted: expected SECTION.KEY=VALUE, e.g. pretrain.epochs=10")
+    parse_assignments(changes, "--set")   # refused here, naming the item, before DVC starts
     with open(params) as f:
         base = yaml.safe_load(f)
     with open(profile) as f:

@@ -183,13 +183,21 @@ def _stage_groups(dvc: dict) -> dict[str, dict]:
     spelled as the placeholder) and the params.yaml lists it iterates over."""
     out = {}
     for name, stage in dvc["stages"].items():
-        body, lists = stage.get("do", stage), []
+        body, lists, items = stage.get("do", stage), [], {}
         if "foreach" in stage:
             lists = [stage["foreach"].strip("${}")]
         elif "matrix" in stage:
             lists = [v.strip("${}") for v in stage["matrix"].values()]
         holders = [PLACEHOLDERS.get(k, k.split(".")[-1].upper()) for k in lists]
-        params = [p.replace("${item}", holders[0]) if holders else p for p in body.get("params", [])]
+        if "matrix" in stage:   # ${item.dataset} -> SET
+            items = {f"${{item.{key}}}": h for key, h in zip(stage["matrix"], holders)}
+        elif holders:
+            items = {"${item}": holders[0]}
+        params = []
+        for p in body.get("params", []):
+            for placeholder, holder in items.items():
+                p = p.replace(placeholder, holder)
+            params.append(p)
         out[name] = {"label": name + ("@" + "-".join(holders) if holders else ""), "params": params, "lists": lists}
     return out
 
@@ -226,7 +234,9 @@ def rerun_rows(root: Path) -> list[tuple[str, list[str], list[str]]]:
         rerun = (direct | {b for g in direct | added for b in below[g]}) - added
         effect[key] = (tuple(g for g in order if g in added), tuple(g for g in order if g in rerun))
     rows, done = [], set()
-    for key in keys:
+    for key in keys:   # a key that does what its section's key does is in that row (downstream.SET.folds)
+        if any(key.startswith(k + ".") and effect[k] == effect[key] for k in keys):
+            done.add(key)
         if key in done:
             continue
         section = key.split(".")[0]

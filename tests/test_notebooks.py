@@ -38,7 +38,7 @@ def test_tour_executes(tmp_path):
 TINY_GENERATE = {"out": "data/fractal", "family": "fractal", "classes": 2, "per_class": 3, "val_per_class": 1,
                  "samples": None, "seed": 0, "workers": 1, "chunk_size": 1000, "options": TINY}
 TINY_ACTIONS = {"family": "actions", "classes": 3, "per_class": 9, "val_per_class": 0, "seed": 0,
-                "options": {"res": 32}}
+                "options": {"res": 32}, "folds": 3, "split_by": "identity"}
 TINY_TRAIN = {"arch": "tsm_mnv2", "size": 32, "frames": 4, "epochs": 2, "warmup_epochs": 1, "batch_size": 4,
               "workers": 0, "val_clips": 2}
 
@@ -53,7 +53,8 @@ def test_generate_notebook_writes_dataset_metrics_and_figures(tmp_path):
 
 
 def test_downstream_notebook_says_how_to_get_absent_real_data(tmp_path):
-    section = {"source": "ucf101", "root": "data/real/UCF101", "split": 1, "short_side": 128}
+    section = {"source": "ucf101", "root": "data/real/UCF101", "split": 1, "short_side": 128, "folds": None,
+               "split_by": "identity"}
     with pytest.raises(pm.PapermillExecutionError, match="not at data/real/UCF101.*README"):
         run_notebook("01_generate.ipynb", tmp_path, {"target": "ucf101", "downstream": {"ucf101": section}})
 
@@ -68,10 +69,10 @@ def pipeline(tmp_path_factory):
                                                                        "data": "data/fractal", "seeds": [0],
                                                                        **TINY_TRAIN}})
     finetune = {"datasets": ["actions"], "pretrained": ["fractal"], "seeds": [0], "kinetics": {"checkpoint": None},
-                "recipe": {**TINY_TRAIN, "folds": 3, "in_memory": True}}
+                "scratch": {}, "recipe": {**TINY_TRAIN, "in_memory": True}}
     for init in ("scratch", "fractal"):
         run_notebook("03_finetune.ipynb", root, {"dataset": "actions", "init": init, "seed": 0,
-                                                 "finetune": finetune,
+                                                 "finetune": finetune, "downstream": {"actions": TINY_ACTIONS},
                                                  "pretrain": {"out": "models/pretrain", "seeds": [0]}})
     return root
 
@@ -152,8 +153,11 @@ def test_stage_graph_tracks_exactly_its_params_code_and_data():
     section = yaml.safe_load((ROOT / "params.yaml").read_text())["pretrain"]
     assert params(stages["pretrain@0"]) == {f"pretrain.{k}" for k in section if k != "seeds"}
     # pretrain.seeds: which draw each seed starts from (fractalvid.evaluation.stats.pretraining_draw)
-    assert params(stages["finetune@actions-fractal-0"]) == {"finetune.recipe", "finetune.kinetics", "pretrain.seeds"}
-    assert params(stages["scratch@actions-0"]) == {"finetune.recipe"}   # a new seed or set reruns no other run
+    protocol = {"downstream.actions.folds", "downstream.actions.split_by"}   # the set's own, not the recipe's
+    assert params(stages["finetune@actions-fractal-0"]) == {"finetune.recipe", "finetune.kinetics", "pretrain.seeds",
+                                                            *protocol}
+    assert params(stages["scratch@actions-0"]) == {"finetune.recipe", "finetune.scratch", *protocol}   # a new seed
+                                                                                       # or set reruns no other run
     assert "models/pretrain" not in deps(stages["scratch@actions-0"])
     assert {"models/pretrain", "data/actions"} <= deps(stages["finetune@actions-fractal-0"])
     for stage in stages.values():

@@ -95,8 +95,8 @@ def test_paper_recipe_has_one_source():
     from fractalvid.learning.train import TrainConfig, config_from_params, finetune_config, recipe
 
     paper = yaml.safe_load((ROOT / "params-paper.yaml").read_text())
-    run_keys = {"data", "workers", "in_memory", "init", "val_split", "seed", "folds", "fold", "label_fraction",
-                "holdout"}
+    run_keys = {"data", "workers", "in_memory", "init", "val_split", "seed", "folds", "fold", "split_by",
+                "label_fraction", "holdout"}
     from fractalvid.learning.augment import AugmentConfig
 
     def settings(cfg):  # the augmentation as every one of its values (the paper's spells out its switches)

@@ -233,7 +233,8 @@ def test_weizmann_section_of_params_and_the_command_line(tmp_path, capsys):
 
     params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
     section = params["downstream"]["weizmann"]
-    assert section == {"source": "weizmann", "root": "data/real/Weizmann", "short_side": 128}
+    assert section == {"source": "weizmann", "root": "data/real/Weizmann", "short_side": 128, "classes": None,
+                       "folds": 3, "split_by": "identity"}
     make_weizmann(tmp_path / "root", flat=True)
     card = make_dataset("weizmann", {**section, "root": str(tmp_path / "root"), "short_side": 16}, tmp_path / "made")
     assert card["source"] == {"dataset": "weizmann", "root": str(tmp_path / "root"), "split": 1}
@@ -374,3 +375,89 @@ def test_a_prepared_official_set_carries_its_identities_into_the_folds(tmp_path)
     ds = open_dataset(tmp_path / "prepared")
     groups = clip_groups(ds.card, ds.rows)
     assert sorted(set(groups)) == ["g01", "g02", "g03"] and ds.card["groups"] == 3
+
+
+# ------------------------------------------------------------------ a set's protocol, as the pipeline runs it
+
+def _section(source: str, root: Path, **protocol) -> dict:
+    return {"source": source, "root": str(root), "split": 1, "short_side": 16, **protocol}
+
+
+@pytest.mark.parametrize("source", sorted(MAKERS))
+def test_each_source_through_the_pipeline_folds_by_identity_or_keeps_its_official_split(source, tmp_path):
+    """downstream.SET with folds: 3 -> the fine-tuning runs' train and test parts share no identity, and every
+    clip is tested once (or, with fewer identities than folds, the run is refused, naming the count); with
+    folds: null the run trains on the official train split and tests on the official test split."""
+    from fractalvid.learning.data import make_dataset
+    from fractalvid.learning.train import build_data, finetune_config
+
+    MAKERS[source](tmp_path / "root")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # Volleyball's fixture leaves most of the 55 videos out
+        make_dataset(source, _section(source, tmp_path / "root", folds=3, split_by="identity"), tmp_path / "data")
+    ds = open_dataset(tmp_path / "data")
+    groups = np.array([r["group"] for r in ds.rows])
+    recipe = {"recipe": {"arch": "tsm_mnv2", "size": 16, "frames": 2, "epochs": 1, "warmup_epochs": 0,
+                         "in_memory": False, "workers": 0}}
+
+    def parts(protocol, fold=0):
+        cfg = finetune_config(recipe, "set", "scratch", 0, "x.pt", {"source": source, **protocol})
+        cfg = cfg.replace(data=str(tmp_path / "data"), fold=fold)
+        train, val, _, _ = build_data(cfg)
+        return [r["path"] for r in train.source.rows], [r["path"] for r in val.source.rows]
+
+    train, test = parts({"folds": None, "split_by": "identity"})
+    assert sorted(train) == sorted(r["path"] for r in ds.rows if r["split"] == "train")
+    assert sorted(test) == sorted(r["path"] for r in ds.rows if r["split"] == "test")
+    group_of = {r["path"]: r["group"] for r in ds.rows}
+    if len(set(groups)) < 3:
+        with pytest.raises(ValueError, match=rf"folds=3 .*identities \({len(set(groups))}\)"):
+            parts({"folds": 3, "split_by": "identity"})
+        return
+    tested = []
+    for fold in range(3):
+        train, test = parts({"folds": 3, "split_by": "identity"}, fold)
+        assert not {group_of[p] for p in train} & {group_of[p] for p in test}
+        tested += test
+    assert sorted(tested) == sorted(r["path"] for r in ds.rows)
+
+
+def test_a_set_without_identities_is_refused_folds_before_any_work_unless_split_by_class(tmp_path):
+    from fractalvid.learning.data import make_dataset
+    from fractalvid.learning.splits import set_protocol
+
+    for c in ("a", "b"):
+        for i in range(3):
+            write_video(tmp_path / "root" / c / f"{c}{i}.mp4", n=3, seed=i)
+    with pytest.raises(ValueError, match=r"downstream.mine: folds=3 is refused: a generic set's clips carry no "
+                                         r"identity .* split_by: class"):
+        make_dataset("mine", _section("generic", tmp_path / "root", folds=3, split_by="identity"), tmp_path / "d")
+    assert not (tmp_path / "d").exists()                      # refused before any decoding
+    assert set_protocol("mine", {"source": "generic", "folds": 3, "split_by": "class"}) == \
+        {"folds": 3, "split_by": "class"}
+    assert set_protocol("mine", {"source": "generic", "folds": None, "split_by": "identity"})["folds"] is None
+    with pytest.raises(ValueError, match=r"downstream.ucf101 has no split_by: every downstream set states"):
+        set_protocol("ucf101", {"source": "ucf101", "folds": None})
+    with pytest.raises(ValueError, match=r"downstream.x.folds=1 is not accepted: expected null .* or an integer"):
+        set_protocol("x", {"source": "ucf101", "folds": 1, "split_by": "identity"})
+    with pytest.raises(ValueError, match=r"downstream.x.split_by='actor' is not accepted: expected one of"):
+        set_protocol("x", {"source": "ucf101", "folds": 3, "split_by": "actor"})
+
+
+def test_weizmann_classes_are_a_setting_of_its_section(tmp_path):
+    """weizmann6 is the official layout with classes set: the named actions only, relabelled in Weizmann's order;
+    a class the set lacks is refused before any decoding, naming the classes it has."""
+    from fractalvid.learning.data import make_dataset
+
+    make_weizmann(tmp_path / "root")
+    section = _section("weizmann", tmp_path / "root", classes=["wave2", "run"], folds=3, split_by="identity")
+    card = make_dataset("weizmann", section, tmp_path / "made")
+    assert card["class_names"] == ["run", "wave2"] and card["clips"] == 5
+    assert card["source"]["classes"] == ["run", "wave2"]
+    ds = open_dataset(tmp_path / "made")
+    assert [(Path(r["path"]).name, int(r["label"])) for r in ds.rows] == [
+        ("daria_run.avi", 0), ("lena_run1.avi", 0), ("lena_run2.avi", 0), ("moshe_run.avi", 0), ("moshe_wave2.avi", 1)]
+    with pytest.raises(ValueError, match=r"classes=\['jump'\] is not accepted for weizmann: \['jump'\] are not "
+                                         r"among its classes \['bend', 'run', 'wave1', 'wave2'\]"):
+        make_dataset("weizmann", {**section, "classes": ["jump"]}, tmp_path / "other")
+    assert not (tmp_path / "other").exists()

@@ -35,6 +35,11 @@ from fractalvid.storage.real import VideoRecord, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("clips_per_s", "epoch_s", "train_minutes")        # the only numbers allowed to differ between equal runs
+def recipe_of(cfg) -> dict:
+    """A run's settings as params.yaml's finetune.recipe holds them: without the protocol (the set's own)."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in ("folds", "fold", "split_by")}
+
+
 SMALL = dict(arch="tsm_mnv2", frames=4, size=32, batch_size=4, workers=0, val_clips=2)
 RUN_FILES = {"model.pt", "history.csv", "metrics.json", "confusion.csv"}  # last.pt and previous.pt go at the end
 
@@ -376,7 +381,7 @@ def test_finetune_loads_the_pretrained_trunk_and_a_new_head(pretrained, actions_
     cfg, folder = pretrained
     checkpoint = load_checkpoint(folder / "model.pt")
     assert checkpoint["encoder"]["head.weight"].shape[0] == 3
-    ft = recipe("finetune", data=str(actions_data), init=str(folder / "model.pt"), epochs=2, **SMALL)
+    ft = recipe("finetune", data=str(actions_data), init=str(folder / "model.pt"), epochs=2, warmup_epochs=0, **SMALL)
     run = Run(ft, tmp_path, progress=False)  # before any step
     state = run.model.state_dict()
     expected = trunk(checkpoint["encoder"])
@@ -431,7 +436,7 @@ def test_trunk_lr_slows_the_pretrained_trunk_and_not_its_new_head(pretrained, ac
         with pytest.raises(ValueError, match="trunk_lr=0.5 is not accepted"):
             no_trunk.replace(trunk_lr=0.5)
     # the pipeline's scratch runs keep one lr whatever the recipe's trunk_lr: they stay the same runs
-    section = {"recipe": {**ft.to_dict(), "task": "finetune", "trunk_lr": 0.3}}
+    section = {"recipe": {**recipe_of(ft), "task": "finetune", "trunk_lr": 0.3}}
     assert finetune_config(section, "actions", "scratch", 0, "x.pt").trunk_lr == 1.0
     assert finetune_config(section, "actions", "fractal", 0, "x.pt").trunk_lr == 0.3
 
@@ -467,7 +472,7 @@ def test_head_epochs_hold_the_pretrained_trunk_while_its_new_head_learns_then_wa
         with pytest.raises(ValueError, match="head_epochs=1 is not accepted"):
             no_trunk.replace(head_epochs=1)
     # the pipeline's scratch runs ignore the recipe's head_epochs: they stay the same runs
-    section = {"recipe": {**ft.to_dict(), "task": "finetune"}}
+    section = {"recipe": {**recipe_of(ft), "task": "finetune"}}
     assert finetune_config(section, "actions", "scratch", 0, "x.pt").head_epochs == 0
     assert finetune_config(section, "actions", "fractal", 0, "x.pt").head_epochs == 1
 
@@ -500,7 +505,7 @@ def test_reinit_stages_keep_the_scratch_runs_random_weights_and_the_rest_is_pret
         ft.replace(init="scratch", reinit=(stages[0],))
     assert type(ft).from_dict({**ft.to_dict(), "reinit": [stages[-1]]}).reinit == (stages[-1],)  # YAML lists
     # the pipeline's scratch runs ignore the recipe's reinit: they stay the same runs
-    section = {"recipe": {**ft.to_dict(), "task": "finetune"}}
+    section = {"recipe": {**recipe_of(ft), "task": "finetune"}}
     assert finetune_config(section, "actions", "scratch", 0, "x.pt").reinit == ()
     assert finetune_config(section, "actions", "fractal", 0, "x.pt").reinit == first_and_last
 
@@ -1007,8 +1012,51 @@ def test_channels_last_changes_the_layout_only(fractal_data, actions_data, tmp_p
         if v.is_floating_point():
             torch.testing.assert_close(saved[k], v, rtol=1e-3, atol=3e-4)   # Adam magnifies rounding in a few tiny weights
     # a default-layout fine-tuning run starts from the channels-last trunk, value for value
-    ft = recipe("finetune", data=str(actions_data), init=str(tmp_path / "cl" / "model.pt"), epochs=1,
+    ft = recipe("finetune", data=str(actions_data), init=str(tmp_path / "cl" / "model.pt"), epochs=1, warmup_epochs=0,
                 arch="tsm_r18_w16", frames=4, size=32, batch_size=4, workers=0, val_clips=1)
     state = Run(ft, tmp_path / "ft", progress=False).model.state_dict()
     expected = trunk(saved)
     assert expected and all(torch.equal(state[k], v) for k, v in expected.items())
+
+
+# ------------------------------------------------------------------ the one override path
+
+def test_finetune_config_takes_the_protocol_from_the_set_and_the_scratch_recipe_on_top():
+    """The set's section gives folds and split_by; finetune.scratch changes the scratch runs alone; the recipe may
+    not hold the protocol; the warm-up is never derived from the epochs."""
+    section = {"recipe": {"arch": "tsm_r18_w16", "size": 32, "epochs": 50, "warmup_epochs": 5},
+               "scratch": {"epochs": 150}}
+    weizmann = {"source": "weizmann", "folds": 3, "split_by": "identity"}
+    scratch = finetune_config(section, "weizmann", "scratch", 1, "x.pt", weizmann)
+    fractal = finetune_config(section, "weizmann", "fractal", 1, "models/pretrain/1/model.pt", weizmann)
+    assert (scratch.epochs, scratch.warmup_epochs, scratch.folds, scratch.split_by) == (150, 5, 3, "identity")
+    assert (fractal.epochs, fractal.warmup_epochs, fractal.folds, fractal.data) == (50, 5, 3, "data/weizmann")
+    ucf = finetune_config(section, "ucf101", "fractal", 0, "m.pt", {"source": "ucf101", "folds": None,
+                                                                      "split_by": "identity"})
+    assert ucf.folds is None
+    with pytest.raises(ValueError, match=r"finetune.recipe.folds is not accepted: the protocol is each set's own, "
+                                         r"downstream.actions.folds"):
+        finetune_config({"recipe": {**section["recipe"], "folds": 3}}, "actions", "scratch", 0, "x.pt", weizmann)
+    with pytest.raises(ValueError, match=r"finetune.scratch=\{'folds': 2\} is not accepted"):
+        finetune_config({**section, "scratch": {"folds": 2}}, "actions", "scratch", 0, "x.pt", weizmann)
+    with pytest.raises(ValueError, match=r"warmup_epochs=10 is not accepted: expected an integer in \[0, epochs=4\] "
+                                         r"\(it is never derived from epochs"):
+        recipe("finetune", data="d", epochs=4)
+    assert recipe("finetune", data="d", epochs=40).warmup_epochs == 10       # the recipe's 10, not a share of 40
+
+
+def test_one_key_value_parser_for_the_command_line_and_the_pipeline():
+    from fractalvid.cli import main
+    from fractalvid.config import parse_assignments
+    from fractalvid.project import experiment_command
+
+    assert parse_assignments(["epochs=10", "lr=1.0e-3", "crop_scale=[0.5,1.0]", "init=scratch", "folds=null",
+                              "++finetune.scratch={epochs: 150}", "downstream.weizmann.classes=[jump,run]"]) == {
+        "epochs": 10, "lr": 1e-3, "crop_scale": [0.5, 1.0], "init": "scratch", "folds": None,
+        "finetune.scratch": {"epochs": 150}, "downstream.weizmann.classes": ["jump", "run"]}
+    for bad in ("epochs", "=3", "a..b=1", "x=[1,"):
+        with pytest.raises(ValueError, match=rf"--set '{re.escape(bad)}' is not accepted"):
+            parse_assignments([bad])
+    with pytest.raises(ValueError, match=r"--set 'pretrain.epochs' is not accepted: expected KEY=VALUE"):
+        experiment_command("params-quick.yaml", "q", overlay=True, changes=("pretrain.epochs",))
+    assert main(["finetune", "out", "--data", "nowhere", "--set", "epochs"]) == 2   # the CLI's --set: the same parser

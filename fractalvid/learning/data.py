@@ -27,6 +27,7 @@ from ..progress import terminal
 from ..storage.real import prepare_dataset
 from ..storage.store import ClipDataset, open_dataset
 from .presets import eval_views, resize_center_crop
+from .splits import PROTOCOL_KEYS, set_protocol
 
 PADS = ("repeat", "loop")
 
@@ -41,6 +42,8 @@ def make_dataset(name: str, section: dict, out: str | os.PathLike, overwrite: bo
     with other settings raises FileExistsError unless ``overwrite``. (``dvc repro`` removes a stage's
     outputs before running it, so the pipeline never needs ``overwrite``.)
     """
+    set_protocol(name, section) if name != "pretrain" else None   # a bad protocol is refused before any work
+    section = {k: v for k, v in section.items() if k not in PROTOCOL_KEYS}   # how the set is split, not made
     if "source" not in section:
         return generate(out, DatasetSpec.from_params(section), workers=section.get("workers"), overwrite=overwrite)
     root = Path(section["root"])
@@ -50,8 +53,8 @@ def make_dataset(name: str, section: dict, out: str | os.PathLike, overwrite: bo
             f"(README, 'Real data': `dvc update data.dvc` / `dvc import-url`, then unpack), or remove "
             f"{name!r} from finetune.datasets in params.yaml")
     return prepare_dataset(section["source"], root, out, split=section.get("split", 1),
-                           short_side=section.get("short_side", 128), square=section.get("square", False),
-                           overwrite=overwrite)
+                           short_side=section.get("short_side", 128), classes=section.get("classes"),
+                           square=section.get("square", False), overwrite=overwrite)
 
 
 # ===================================================================== sampling

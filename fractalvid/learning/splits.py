@@ -4,8 +4,9 @@
   on part ``fold`` and trains on the others, so over the folds every clip is tested exactly once and no
   clip is in two test parts. Where clips share an identity (the built-in action benchmark's actors, or a
   prepared real set's ``group`` column: Weizmann's actors, UCF101's groups, source videos) the parts are
-  whole identities, so test identities are never seen in training; otherwise (generic sets with no identity,
-  e.g. basketball5) the parts are stratified by class. The folds depend on the dataset alone.
+  whole identities, so test identities are never seen in training; a set without one (a generic folder,
+  e.g. basketball5) is folded by class only when its section says ``split_by: class`` (:func:`set_protocol`).
+  The folds depend on the dataset alone.
 - **Labelled fraction.** ``label_fraction`` keeps that share of each class's training clips (at least
   one), drawn from (fold, seed): both initialisations of a seed see the same subset.
 - **Validation.** ``holdout`` keeps that share of the training clips out of training as split "holdout":
@@ -23,6 +24,39 @@ from ..checks import check
 from ..clips.actions import ActionConfig, clip_layout
 
 PROTOCOL_SPLITS = ("train", "test", "holdout")
+# A downstream set's protocol: the keys of its params.yaml section that say how its clips are split (the other
+# keys say how the set is made). ``folds: null`` keeps the set's official train/test split; ``folds: N`` pools
+# the clips and folds them by the identity they share (``split_by: identity``), or, for a set without one, by
+# class if asked (``split_by: class``: clips of one scene or actor may then be on both sides).
+PROTOCOL_KEYS = ("folds", "split_by")
+SPLIT_BY = ("identity", "class")
+# the sources whose clips carry an identity (fractalvid.storage.real.official's listers; the built-in benchmark's
+# actors): every source but a generic folder
+WITHOUT_IDENTITY = ("generic",)
+
+
+def set_protocol(name: str, section: dict) -> dict:
+    """``{"folds", "split_by"}`` of downstream set ``name`` (its params.yaml section), checked before any work.
+
+    Refuses a missing key, a bad value, and ``folds`` on a set whose clips carry no identity unless
+    ``split_by: class`` says that splitting by class is meant.
+    """
+    missing = [k for k in PROTOCOL_KEYS if k not in section]
+    if missing:
+        raise ValueError(f"downstream.{name} has no {' or '.join(missing)}: every downstream set states its "
+                         "protocol, folds (null: the official split; N: N folds by identity) and split_by "
+                         f"(one of {SPLIT_BY})")
+    folds, split_by = section["folds"], section["split_by"]
+    check(folds is None or (isinstance(folds, int) and not isinstance(folds, bool) and folds >= 2),
+          f"downstream.{name}.folds", folds, "null (the official train/test split) or an integer >= 2")
+    check(split_by in SPLIT_BY, f"downstream.{name}.split_by", split_by, f"one of {SPLIT_BY}")
+    source = section.get("source", "actions" if section.get("family") == "actions" else None)
+    if folds is not None and split_by == "identity" and source in WITHOUT_IDENTITY:
+        raise ValueError(f"downstream.{name}: folds={folds} is refused: a {source} set's clips carry no identity "
+                         "(actor, scene or source video) to fold by, so clips of one identity could land in both "
+                         "train and test. Set folds: null for its own train/test split, or split_by: class to "
+                         "fold by class knowingly")
+    return {"folds": folds, "split_by": split_by}
 
 
 def clip_groups(card: dict, rows: list[dict]) -> np.ndarray | None:

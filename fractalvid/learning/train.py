@@ -67,7 +67,7 @@ from .data import MemoryClips, VideoClips
 from .models import ARCHS, build_model, keep_stages, load_trunk, load_tsm_kinetics, trunk_stages
 from .presets import StandardAugment, load_size, luminance, normalise, resize_center_crop
 from .selfsup import BYOL, MoCo, SelfSupervised, SimCLR
-from .splits import clip_groups, split_indices
+from .splits import SPLIT_BY, clip_groups, set_protocol, split_indices
 from .stream import FractalStream
 from .x3d import INPUTS as X3D_INPUTS
 
@@ -113,6 +113,8 @@ class TrainConfig(Settings):
     val_crops: int = 1                  # spatial crops per clip: 1 the centre (the paper); 3 across the frame
     # the evaluation protocol (fractalvid.evaluation.protocol): k-fold test parts, a labelled fraction, a validation holdout
     folds: int | None = None            # pool every clip and test on part `fold` of `folds` (None: the manifest's splits)
+    split_by: str = "identity"          # folds of whole identities (actors, scenes; refused where clips have none), or
+                                        # "class": stratified by class (downstream.SET.split_by, splits.set_protocol)
     fold: int = 0
     label_fraction: float = 1.0         # keep this share of each class's training clips (drawn from fold and seed)
     holdout: float = 0.0                # this share of the training clips out, as split "holdout": whole actors
@@ -166,7 +168,11 @@ def recipe(task: str, **overrides) -> TrainConfig:
     stride 6 with crops of scale 0.2-1 and no real-video emulation; fine-tuning
     from Kinetics uses lr 1e-5 and weight decay 0.1. X3D networks take the X3D
     paper's clips (x3d_s: 13 frames, stride 6, 160 px; x3d_m: 16, 5, 224 px).
-    Setting ``epochs`` alone keeps the recipe's warm-up fraction (3/25, 10/100)."""
+
+    The warm-up rule, the same wherever settings come from (params.yaml, ``dvc exp run -S``, ``--set``,
+    ``finetune.scratch``): ``warmup_epochs`` is never derived from ``epochs``; it is what the settings say, and a
+    warm-up longer than the run is refused. Changing ``epochs`` below the recipe's warm-up (3, or 10 for
+    fine-tuning) therefore needs ``warmup_epochs`` too."""
     base = dict(task=task)
     if task == "finetune":
         base.update(epochs=100, warmup_epochs=10, stride=6, crop_scale=(0.2, 1.0), real_video=False, val_split="test")
@@ -174,11 +180,6 @@ def recipe(task: str, **overrides) -> TrainConfig:
             base.update(lr=1e-5, weight_decay=0.1)
     if overrides.get("arch") in X3D_INPUTS:  # X3D's own clips (frames, stride, crop), unless given
         base.update(X3D_INPUTS[overrides["arch"]])
-    if "epochs" in overrides and "warmup_epochs" not in overrides:  # keep the recipe's warm-up fraction
-        epochs = base.get("epochs", TrainConfig.epochs)
-        warmup = base.get("warmup_epochs", TrainConfig.warmup_epochs)
-        base["warmup_epochs"] = round(overrides["epochs"] * warmup / epochs) if isinstance(overrides["epochs"], int) \
-            else warmup
     return TrainConfig.from_dict({**base, **overrides})
 
 
@@ -195,15 +196,27 @@ def config_from_params(section: dict, task: str = "supervised", **overrides) -> 
 INITS = ("scratch", "fractal", "kinetics")
 
 
-def finetune_config(section: dict, dataset: str, init: str, seed: int, pretrained: str | os.PathLike) -> TrainConfig:
-    """One fine-tuning run of the pipeline: ``section["recipe"]`` on downstream set ``data/<dataset>``.
+def finetune_config(section: dict, dataset: str, init: str, seed: int, pretrained: str | os.PathLike,
+                    downstream: dict | None = None) -> TrainConfig:
+    """One fine-tuning run of the pipeline: ``section["recipe"]`` on downstream set ``data/<dataset>``, with the
+    set's protocol (``downstream``, its params.yaml section: ``folds`` and ``split_by``,
+    :func:`fractalvid.learning.splits.set_protocol`).
 
-    ``init``: scratch; fractal (the pre-trained network ``pretrained``, a model.pt); or kinetics (the
-    section's ``kinetics.checkpoint``, fine-tuned with its ``kinetics.lr`` and ``kinetics.weight_decay``).
+    ``init``: scratch, with ``section["scratch"]`` on top of the recipe (a recipe of its own, e.g. its own
+    epochs; empty in the default); fractal (the pre-trained network ``pretrained``, a model.pt); or kinetics
+    (the section's ``kinetics.checkpoint``, fine-tuned with its ``kinetics.lr`` and ``kinetics.weight_decay``).
     """
+    if "folds" in (section.get("recipe") or {}):
+        raise ValueError("finetune.recipe.folds is not accepted: the protocol is each set's own, "
+                         f"downstream.{dataset}.folds (and split_by)")
+    protocol = set_protocol(dataset, downstream) if downstream is not None else {}
+    scratch = section.get("scratch") or {}
+    _check(isinstance(scratch, dict) and not set(scratch) & {"folds", "split_by", "init", "data", "seed"},
+           "finetune.scratch", scratch, "a mapping of recipe settings for the scratch runs ({} for none; the "
+           "protocol, data, init and seed are not the recipe's)")
     extra = {}
     if init == "scratch":   # random weights: no pre-trained trunk to slow, so one lr for all
-        start, extra = "scratch", dict(trunk_lr=1.0, head_epochs=0, reinit=())
+        start, extra = "scratch", {"trunk_lr": 1.0, "head_epochs": 0, "reinit": (), **scratch}
     elif init == "fractal":
         start = str(pretrained)
     elif init == "kinetics":
@@ -215,7 +228,8 @@ def finetune_config(section: dict, dataset: str, init: str, seed: int, pretraine
         extra = dict(lr=kinetics.get("lr", 1e-5), weight_decay=kinetics.get("weight_decay", 0.1))
     else:
         raise ValueError(f"init={init!r} is not accepted: expected one of {INITS}")
-    return config_from_params(section, "finetune", data=str(Path("data") / dataset), init=start, seed=seed, **extra)
+    return config_from_params(section, "finetune", data=str(Path("data") / dataset), init=start, seed=seed,
+                              **protocol, **extra)
 
 
 def validate(c: TrainConfig) -> None:
@@ -234,12 +248,13 @@ def validate(c: TrainConfig) -> None:
     _check(c.epoch_clips is None or (isinstance(c.epoch_clips, int) and c.epoch_clips >= 1), "epoch_clips",
            c.epoch_clips, "an integer >= 1 or None")
     _check(isinstance(c.warmup_epochs, int) and 0 <= c.warmup_epochs <= c.epochs, "warmup_epochs", c.warmup_epochs,
-           f"an integer in [0, epochs={c.epochs}]")
+           f"an integer in [0, epochs={c.epochs}] (it is never derived from epochs: set warmup_epochs with them)")
     _check(isinstance(c.workers, int) and c.workers >= 0, "workers", c.workers, "an integer >= 0")
     _check(c.threads is None or (isinstance(c.threads, int) and not isinstance(c.threads, bool) and c.threads >= 1),
            "threads", c.threads, "None (torch's own choice) or an integer >= 1")
     _check(c.folds is None or (isinstance(c.folds, int) and not isinstance(c.folds, bool) and c.folds >= 2),
            "folds", c.folds, "None or an integer >= 2")
+    _check(c.split_by in SPLIT_BY, "split_by", c.split_by, f"one of {SPLIT_BY}")
     _check(isinstance(c.fold, int) and 0 <= c.fold < (c.folds or 1), "fold", c.fold,
            f"an integer in [0, folds={c.folds})" if c.folds else "0 when folds is None")
     _check(isinstance(c.label_fraction, (int, float)) and 0 < c.label_fraction <= 1, "label_fraction",
@@ -350,8 +365,13 @@ def build_data(cfg: TrainConfig, rank: int = 0, world: int = 1):
             f"data={cfg.data!r}: no dataset there (looked for {Path(cfg.data, 'manifest.csv')}). Make it with "
             "`fractalvid generate` (synthetic clips) or `fractalvid data prepare` (real videos; see the README)")
     everything = open_dataset(cfg.data)
+    groups = clip_groups(everything.card, everything.rows) if cfg.split_by == "identity" else None
+    if cfg.folds is not None and cfg.split_by == "identity" and groups is None:
+        raise ValueError(f"folds={cfg.folds} with split_by='identity' is refused for {cfg.data}: its clips carry no "
+                         "identity (actor, scene or source video) to fold by. Use folds: null for its own "
+                         "train/test split, or split_by: 'class' to fold by class knowingly")
     splits = split_indices(everything.labels, [r["split"] for r in everything.rows],
-                           clip_groups(everything.card, everything.rows), folds=cfg.folds, fold=cfg.fold,
+                           groups, folds=cfg.folds, fold=cfg.fold,
                            label_fraction=cfg.label_fraction, holdout=cfg.holdout, seed=cfg.seed)
     evaluated = cfg.val_split is not None and cfg.task not in SELF_SUPERVISED
     wanted = [cfg.train_split] + ([cfg.val_split] if evaluated else []) + [s for s in [cfg.select_split] if s]

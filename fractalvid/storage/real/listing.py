@@ -3,6 +3,7 @@ folder of class folders or a CSV (:func:`list_generic`) into :class:`~.layout.Vi
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import os
 from pathlib import Path
@@ -94,6 +95,24 @@ def list_videos(dataset: str, root: str | os.PathLike, split: int = 1) -> tuple[
     records, names = LISTERS[dataset](root, split)
     check_found(records, dataset, root)
     return records, names
+
+
+def select_classes(records: list[VideoRecord], names: list[str], classes, dataset: str
+                   ) -> tuple[list[VideoRecord], list[str]]:
+    """The records of the classes named in ``classes`` only (None: all), relabelled 0.. in the set's own class
+    order, e.g. Weizmann's six actions that motion decides: ``[jump, pjump, run, side, skip, walk]``."""
+    if classes is None:
+        return records, names
+    if not (isinstance(classes, (list, tuple)) and classes and all(isinstance(c, str) for c in classes)):
+        raise ValueError(f"classes={classes!r} is not accepted for {dataset}: expected null (every class) or a "
+                         f"non-empty list of its class names, from {names}")
+    unknown = [c for c in classes if c not in names]
+    if unknown or len(set(classes)) != len(classes):
+        raise ValueError(f"classes={list(classes)} is not accepted for {dataset}: "
+                         + (f"{unknown} are not among its classes {names}" if unknown else "a class is named twice"))
+    kept = [n for n in names if n in set(classes)]
+    new_label = {names.index(n): i for i, n in enumerate(kept)}
+    return [dataclasses.replace(r, label=new_label[r.label]) for r in records if r.label in new_label], kept
 
 
 _GENERIC_LAYOUT = (f"class folders root/<class>/**/*{{{','.join(VIDEO_EXTS)}}} (split by file-name hash), or "

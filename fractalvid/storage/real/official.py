@@ -295,7 +295,7 @@ WEIZMANN_ACTIONS = ("bend", "jack", "jump", "pjump", "run", "side", "skip", "wal
 WEIZMANN_ACTORS = ("daria", "denis", "eli", "ido", "ira", "lena", "lyova", "moshe", "shahar")
 # Weizmann publishes no train/test split (papers use leave-one-actor-out). The stored split tests on these three
 # actors and trains on the other six (as the built-in actions benchmark's test_actors (6, 7, 8) of nine); the
-# protocol's folds (finetune.recipe.folds) use whole actors instead, from the manifest's ``group`` column.
+# protocol's folds (downstream.weizmann.folds) use whole actors instead, from the manifest's ``group`` column.
 WEIZMANN_TEST_ACTORS = ("lyova", "moshe", "shahar")
 
 

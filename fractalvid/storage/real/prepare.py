@@ -17,7 +17,7 @@ from ..store import (PREPARED_FIELDS, PRESETS, chunk_done, chunk_paths, encode_c
                      write_chunks, write_rows)
 from .decode import VideoError, read_video
 from .layout import VideoRecord
-from .listing import list_videos
+from .listing import list_videos, select_classes
 
 # what prepare writes into its folder (removed when overwriting a dataset of other settings; runs.jsonl: the
 # wall-time log of older versions, see fractalvid.clips.generate.PRODUCTS)
@@ -198,12 +198,16 @@ def _finish_prepared(out: Path, settings: dict, n_chunks: int) -> dict:
 
 
 def prepare_dataset(dataset: str, root: str | os.PathLike, out: str | os.PathLike, split: int = 1,
-                    short_side: int = 128, **kwargs) -> dict:
+                    short_side: int = 128, classes=None, **kwargs) -> dict:
     """:func:`list_videos` then :func:`prepare`: a real dataset's split, stored in ``out``; returns the card.
 
+    ``classes`` keeps the named classes only (None: all; :func:`select_classes`), checked before any decoding.
     Other keyword arguments go to :func:`prepare` (square, max_frames, workers, chunk_size, crf, preset,
     overwrite, progress).
     """
     records, names = list_videos(dataset, root, split)
-    return prepare(records, out, short_side=short_side, class_names=names,
-                   source={"dataset": dataset, "root": str(root), "split": split}, **kwargs)
+    records, names = select_classes(records, names, classes, dataset)
+    source = {"dataset": dataset, "root": str(root), "split": split}
+    if classes is not None:   # recorded only when set, so a set prepared before the key existed is resumed
+        source["classes"] = names
+    return prepare(records, out, short_side=short_side, class_names=names, source=source, **kwargs)
