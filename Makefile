@@ -65,7 +65,7 @@ test: $(BIN)/.installed
 test-all: $(BIN)/.installed
 	$(BIN)/python -m pytest -m ""
 
-# the README's result table, from reports/metrics/results.json and benchmarks/results/transfer.json
+# the README's tables, from reports/metrics/results.json and the archived results files (fractalvid.readme)
 readme: $(BIN)/.installed
 	$(BIN)/python -m fractalvid.readme
 

@@ -9,8 +9,8 @@ change of a pixel (0..1 of full scale), and the *moving share*, the share of pix
 that a small fractal on black and an actor filling a lit frame compare as shapes. Grey levels (colour clips
 are averaged over channels); every clip of the set, or the first ``--clips`` of each.
 
-The sets are the transfer benchmark's prepared ones (``benchmarks/work/*/data/``: the fractal pre-training set of
-``params.yaml``, the built-in actions, and weizmann6 when its clips were prepared there).
+The sets are the pipeline's (``data/``): the fractal pre-training set, the built-in actions, and Weizmann when a
+run made it (e.g. ``dvc exp run -S 'finetune.datasets=[actions,weizmann]'``, docs/data.md).
 """
 from __future__ import annotations
 
@@ -52,14 +52,15 @@ def set_motion(folder: Path, clips: int, gaps=(1, 2)) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clips", type=int, default=200, help="clips per set (default 200)")
-    p.add_argument("--work", type=Path, default=HERE / "work" / "transfer_holdout0.25_stride-1_seed-0" / "data",
-                   help="the prepared sets of a transfer benchmark run")
+    p.add_argument("--data", type=Path, default=HERE.parent / "data", help="the pipeline's data folder")
     p.add_argument("--out", type=Path, default=HERE / "results" / "motion.json")
     a = p.parse_args(argv)
-    sets = {name: a.work / name for name in ("pretrain", "actions", "weizmann6")}
-    missing = [str(f) for f in sets.values() if not (f / "settings.json").exists()]
+    sets = {name: a.data / folder for name, folder in (("pretrain", "fractal"), ("actions", "actions"),
+                                                       ("weizmann", "weizmann"))}
+    missing = [str(f) for f in sets.values() if not (f / "manifest.csv").exists()]
     if missing:
-        raise SystemExit(f"not prepared: {missing}: run benchmarks/transfer.py --sets weizmann6 first")
+        raise SystemExit(f"not made: {missing}: run the pipeline with Weizmann in finetune.datasets first "
+                         "(docs/data.md)")
     result = {"benchmark": "motion", "lit_threshold": LIT,
               "sets": {name: set_motion(folder, a.clips) for name, folder in sets.items()}}
     write_text(a.out, json.dumps(result, indent=1) + "\n")

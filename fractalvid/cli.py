@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                                    "pretext top-1, minutes, margin with its CI per set) into the committed "
                                    "table that notebook 04 draws; rows of experiments no longer listed are kept.")
     p.add_argument("--out", default="reports/ablations", help="path stem of the .json and .md (default %(default)s)")
+    p.add_argument("--offline", action="store_true", help="no DVC: write the .md and docs/study.md's block again "
+                                                          "from the committed .json (a fresh clone can)")
     p = sub.add_parser("plan", help="what a params file will make and cost, and what this machine lacks for it",
                        description="Print the run's estimates (clips, disk, generation core-hours, clip-passes, "
                                    "GPU-hours, each with its source), then every missing prerequisite with how to "
@@ -235,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         elif a.command == "ablations":
             from .evaluation.ablations import record_ablations   # per command
 
-            rows = record_ablations(Path(a.out))
+            rows = record_ablations(Path(a.out), offline=a.offline, study=Path("docs/study.md"))
             print(f"{a.out}.json and {a.out}.md: {len(rows)} rows")
         elif a.command == "plan":
             from .plan import report   # per command

@@ -4,10 +4,10 @@
     python -m fractalvid.readme --check  # exit 1 if README.md's table is not what the metrics give
 
 Each block sits between two marker lines in README.md. The result table: the pipeline's own result on each
-downstream set (``reports/metrics/results.json``, what ``make repro`` writes). The generator fix: the same
-comparisons made with fractalvid 0.1's generator (maps without shear) and 0.2's, on one machine
-(``FIX_ROWS``). The archive: numbers made with the 0.1 generator, kept as they were (its pipeline metrics,
-the transfer benchmark's real-clip rows and the recipes chosen on weizmann6's held-out actors). Values are
+downstream set (``reports/metrics/results.json``, what ``make repro`` writes). The generator fix: the
+pipeline's comparison made with fractalvid 0.1's generator (maps without shear) and 0.2's, on one machine
+(``FIX_ROWS``). The archive: numbers kept as they were made outside today's pipeline (0.1's pipeline metrics,
+and the rows of the retired benchmarks/transfer.py, each labelled in ``RECIPES`` / ``HELD_OUT``). Values are
 stored unrounded and rounded here, once, for display. A last block, the params.yaml keys and the stages each
 reruns, is drawn from dvc.yaml's stages and DVC's own graph of them.
 """
@@ -39,28 +39,22 @@ REAL = {"weizmann6": "weizmann6, real: 6 Weizmann actions, 9 actors",
 BUILT_IN = {"actions": "built-in actions (a rendered stand-in)"}
 SHORT = {"actions": "built-in actions"}
 # the generator fix of fractalvid 0.2 (maps that shear), measured on one machine with the same seeds: the
-# pipeline's metrics made with each generator, and params.yaml's recipe on weizmann6's held-out training actors
+# pipeline's metrics made with each generator
 FIX = "benchmarks/results/generator-fix"
-FIX_ROWS = (("built-in actions, test parts", f"{FIX}/results_0.1.json", RESULTS),
-            ("weizmann6, held-out training actors", f"{FIX}/weizmann6-holdout_0.1.json",
-             f"{FIX}/weizmann6-holdout_0.2.json"))
-# numbers made with fractalvid 0.1's generator (maps without shear), kept as they were: the pipeline's metrics
-# of the machine that made them, the transfer benchmark's real-clip rows, and the recipes chosen on weizmann6's
-# held-out training actors (benchmarks/results/weizmann6/README.md has the grids), each read on the test actors
+FIX_ROWS = (("built-in actions, test parts", f"{FIX}/results_0.1.json", RESULTS),)
+# numbers kept as they were made, outside today's pipeline: the pipeline's metrics of the machine that made them
+# with fractalvid 0.1's generator (maps without shear), and the rows that benchmarks/transfer.py made beside the
+# pipeline (retired in 0.3): the real-clip row, the recipes chosen on weizmann6's held-out training actors
+# (benchmarks/results/weizmann6/README.md has the grids; each read on the test actors) and params.yaml's recipe
+# on weizmann6's held-out training actors with each generator. Each file with the label its rows get (a label
+# is written here, never derived from a file's name or options).
 ARCHIVE_RESULTS = "benchmarks/results/archive/results_0.1_amd-epyc.json"
 TRANSFER = "benchmarks/results/transfer.json"
-RECIPES = ("benchmarks/results/weizmann6/grid-7_per-init-epochs_test.json",
-           "benchmarks/results/weizmann6/grid-8_per-init-epochs_test.json",
-           "benchmarks/results/weizmann6/grid-8_per-init-epochs_actions.json")
-
-
-def recipe_name(options: dict) -> str:
-    """What a transfer run changed against params.yaml, short: ``epochs=100, scratch epochs=50``."""
-    def short(changes):
-        return ", ".join(c.split("=", 1)[0].rsplit(".", 1)[-1] + "=" + c.split("=", 1)[1] for c in changes or [])
-    name = short(options.get("changes"))
-    scratch = short(options.get("scratch_changes"))
-    return name + (f", scratch {scratch}" if scratch else "")
+RECIPES = {"benchmarks/results/weizmann6/grid-7_per-init-epochs_test.json": "fine-tuned 100 epochs, scratch 50",
+           "benchmarks/results/weizmann6/grid-8_per-init-epochs_test.json": "fine-tuned 200 epochs, scratch 150",
+           "benchmarks/results/weizmann6/grid-8_per-init-epochs_actions.json": "fine-tuned 200 epochs, scratch 150"}
+HELD_OUT = {f"{FIX}/weizmann6-holdout_0.1.json": "held-out training actors, generator 0.1",
+            f"{FIX}/weizmann6-holdout_0.2.json": "held-out training actors, generator 0.2"}
 
 
 def _points(x: float) -> str:
@@ -147,25 +141,31 @@ def fix_block(files: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def archive_block(results: dict | None, transfer: dict | None, recipes: dict | None = None) -> str:
-    """The numbers made with fractalvid 0.1's generator: its pipeline metrics, the transfer benchmark's
-    real-clip rows and the recipes' rows (``recipes``: results file name -> results)."""
+def archive_block(results: dict | None, transfer: dict | None, recipes: dict | None = None,
+                  held_out: dict | None = None) -> str:
+    """The archived numbers: fractalvid 0.1's pipeline metrics, and the rows of benchmarks/transfer.py's files
+    (``transfer``; ``recipes`` and ``held_out``: results file name -> results, labelled by RECIPES / HELD_OUT)."""
     lines = [ARCHIVE_BEGIN, "", *HEADER]
     sources = []
     if results:
         lines += _pipeline_rows(results)
-        sources.append(f"`{ARCHIVE_RESULTS}` (`make repro` on {_cpu(results)})")
+        sources.append(f"`{ARCHIVE_RESULTS}` (`make repro` on {_cpu(results)}, generator 0.1)")
     if transfer:
         lines += _transfer_rows(transfer, REAL, REAL.get)
-        sources.append(f"`{TRANSFER}` (made by `benchmarks/transfer.py`: params.yaml's recipe on the pipeline's "
-                       "pre-trained networks)")
-    for result in (recipes or {}).values():
-        lines += _transfer_rows(result, {**BUILT_IN, **REAL}, lambda dataset: f"{SHORT.get(dataset, dataset)}, "
-                                f"fine-tuned with {recipe_name(result['options'])}")
+        sources.append(f"`{TRANSFER}` (params.yaml's recipe on the pipeline's pre-trained networks, generator 0.1)")
+    for name, result in (recipes or {}).items():
+        lines += _transfer_rows(result, {**BUILT_IN, **REAL},
+                                lambda dataset: f"{SHORT.get(dataset, dataset)}, {RECIPES[name]}")
     if recipes:
-        sources.append("the recipes' own files (made by `benchmarks/transfer.py`), each chosen on weizmann6's "
-                       "held-out training actors: " + ", ".join(f"`{name}`" for name in recipes))
-    lines += ["", "Rows from " + ", ".join(sources[:-1]) + (" and " if len(sources) > 1 else "") + sources[-1] + ".",
+        sources.append("the recipes' files, each chosen on weizmann6's held-out training actors (generator 0.1): "
+                       + ", ".join(f"`{name}`" for name in recipes))
+    for name, result in (held_out or {}).items():
+        lines += _transfer_rows(result, REAL, lambda dataset: f"{dataset}, {HELD_OUT[name]}")
+    if held_out:
+        sources.append("params.yaml's recipe scored on held-out training actors, never the test actors, with each "
+                       f"generator on {_cpu(next(iter(held_out.values())))}: "
+                       + ", ".join(f"`{name}`" for name in held_out))
+    lines += ["", "Rows from " + "; ".join(sources) + ". All but the first were made by `benchmarks/transfer.py`.",
               ARCHIVE_END]
     return "\n".join(lines)
 
@@ -280,8 +280,9 @@ def expected_readme(root: Path) -> tuple[str, str]:
     files = {name: _load(root, name) for row in FIX_ROWS for name in row[1:] if (root / name).exists()}
     wanted = _replace(wanted, FIX_BEGIN, FIX_END, fix_block(files))
     recipes = {name: _load(root, name) for name in RECIPES if (root / name).exists()}
+    held_out = {name: _load(root, name) for name in HELD_OUT if (root / name).exists()}
     wanted = _replace(wanted, ARCHIVE_BEGIN, ARCHIVE_END,
-                      archive_block(_load(root, ARCHIVE_RESULTS), _load(root, TRANSFER), recipes))
+                      archive_block(_load(root, ARCHIVE_RESULTS), _load(root, TRANSFER), recipes, held_out))
     if RERUNS_BEGIN in wanted and RERUNS_END in wanted:
         wanted = _replace(wanted, RERUNS_BEGIN, RERUNS_END, reruns_block(root))
     return text, wanted

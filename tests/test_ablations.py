@@ -41,7 +41,10 @@ def revision(rev, name, params, metrics_):
 
 
 NAIVE = metrics(0.05, [0.1, -0.02, 0.05, 0.06, 0.06], 0.5)
-FILES = {"a" * 40: metrics(0.19, [0.16, 0.21, 0.2, 0.19, 0.18]), "b" * 40: NAIVE}   # what git holds per rev
+READS = {f"reports/reads/actions-{i}-{s}.json": {"data": {"set": "actions", "init": i, "seed": s, "scored_on": "test",
+                                                         "clips": 270, "commit": "a" * 40, "clean": True}}
+         for i in ("scratch", "fractal") for s in range(5)}
+FILES = {"a" * 40: metrics(0.19, [0.16, 0.21, 0.2, 0.19, 0.18]), "b" * 40: {**NAIVE, **READS}}   # git's, per rev
 
 
 def exp_show():
@@ -72,6 +75,9 @@ def dvc_exp_show(monkeypatch):
         if cmd[:3] == ["dvc", "exp", "show"]:
             assert cmd[3:] == ["--json", "--rev", "HEAD", "--rev", "aaaaaaa"]   # HEAD and the listed base
             return subprocess.CompletedProcess(cmd, 0, stdout=json.dumps(exp_show()), stderr="")
+        if cmd[:2] == ["git", "ls-tree"]:   # the reads logs a revision holds
+            listed = [p for p in FILES.get(cmd[3], {}) if p.startswith(cmd[4])]
+            return subprocess.CompletedProcess(cmd, 0, stdout="".join(p + "\n" for p in listed), stderr="")
         assert cmd[:2] == ["git", "show"]
         rev, path = cmd[2].split(":", 1)
         f = FILES.get(rev, {}).get(path)
@@ -98,6 +104,8 @@ def test_rows_say_what_changed_and_skip_unfinished_experiments(dvc_exp_show):
     assert default["changed"] == {} and naive["changed"] == {"generate.options.motion": "naive"}
     assert naive["pretext_train_top1"] == 0.5 and naive["pretrain_minutes"] == 1.6
     assert naive["generate_minutes"] == round(2200 * 0.0164 / 60, 2)
+    assert naive["reads"] == {"scored_on": {"actions": "test"}, "commits": ["a" * 40], "clean": True}
+    assert default["reads"]["clean"] is None                              # made before runs logged their reads
     m = naive["datasets"]["actions"]
     assert m["margin_top1"]["per_seed"] == [0.1, -0.02, 0.05, 0.06, 0.06] and m["test_clips"] == 270
     text = ablations.format_ablations(rows)
@@ -134,3 +142,32 @@ def test_each_row_names_the_generator_its_clips_came_from():
     rows = [{"name": "x", "generator": "0.1 (maps without shear)", "changed": {}, "datasets": {},
              "pretext_train_top1": None, "pretext_val_top1": None, "pretrain_minutes": None}]
     assert "| x | 0.1 (maps without shear) |" in ablations.format_ablations(rows)
+
+
+def test_rows_carry_what_their_runs_read_and_a_dirty_tree_is_marked_not_reportable():
+    reads = [{"set": "actions", "init": i, "seed": s, "scored_on": "test", "clips": 270, "commit": "c" * 40,
+              "clean": True, "changed": []} for i in ("scratch", "fractal") for s in (0, 1)]
+    dirty = [*reads[:-1], {**reads[-1], "clean": False, "changed": ["fractalvid/learning/train.py"]}]
+    assert ablations.reads_summary(reads, ["actions"]) == {"scored_on": {"actions": "test"},
+                                                         "commits": ["c" * 40], "clean": True}
+    assert ablations.reads_summary(dirty, ["actions"])["clean"] is False
+    assert ablations.reads_summary([], ["actions"]) == {"scored_on": {"actions": None}, "commits": [], "clean": None}
+    rows = [{"name": "ok", "rev": "a" * 40, "reads": ablations.reads_summary(reads, ["actions"])},
+            {"name": "bad", "rev": "b" * 40, "reads": ablations.reads_summary(dirty, ["actions"])},
+            {"name": "old", "rev": "d" * 40}]
+    table = ablations.reads_table(rows)
+    assert "| ok | actions: test | ccccccc | yes |" in table
+    assert "| bad | actions: test | ccccccc | **no: not reportable** |" in table
+    assert "| old | not logged | ddddddd | not logged |" in table
+
+
+def test_a_fresh_clone_writes_the_study_tables_again_offline_and_they_are_not_stale(tmp_path):
+    """docs/study.md's experiments block and reports/ablations.md are generated from the committed record: a
+    fresh copy of the project, with no DVC experiment, writes them again byte for byte."""
+    from conftest import project_copy
+
+    env = project_copy(tmp_path)
+    before = {p: (tmp_path / p).read_bytes() for p in ("docs/study.md", "reports/ablations.md")}
+    subprocess.run(["fractalvid", "ablations", "--offline"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    for path, old in before.items():
+        assert (tmp_path / path).read_bytes() == old, f"{path} is stale: run `fractalvid ablations --offline`"

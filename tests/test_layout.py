@@ -93,3 +93,28 @@ def test_the_numeric_checks_accept_numbers_of_any_kind_and_nothing_else():
     assert all(is_number(v) for v in (0, 2.5, np.float32(1.0), np.int64(3), float("inf")))
     assert not any(is_number(v) for v in (True, float("nan"), "1", None, [1]))
     assert all(is_int(v) for v in (0, -3, np.int16(7))) and not any(is_int(v) for v in (False, 1.0, "2"))
+
+
+# what a benchmark script may not import: each of these runs experiments, which belong to the pipeline
+EXPERIMENT_MODULES = {"fractalvid.evaluation.protocol", "fractalvid.evaluation.stats", "fractalvid.evaluation.report"}
+
+
+def test_benchmarks_are_scripts_that_time_things_not_a_second_pipeline():
+    """No benchmark script runs the evaluation protocol or compares initialisations (the pipeline and its DVC
+    experiments do), and none imports another script (no second system of shared helpers)."""
+    import ast
+
+    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    names = {p.stem for p in scripts}
+    wrong = []
+    for path in scripts:
+        for node in ast.walk(ast.parse(path.read_text())):
+            found = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for module in found:
+                if module in names:
+                    wrong.append(f"{path.name} imports the script {module}")
+                if any(module == m or module.startswith(m + ".") for m in EXPERIMENT_MODULES):
+                    wrong.append(f"{path.name} imports {module}")
+    assert not wrong, wrong
+    assert {"transfer", "record", "study"}.isdisjoint(names)   # the second system, retired

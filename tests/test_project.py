@@ -124,3 +124,28 @@ def test_finetune_flags_go_on_top_of_the_params_recipe(monkeypatch):
     recipe = yaml.safe_load((ROOT / "params.yaml").read_text())["finetune"]["recipe"]
     assert (cfg.data, cfg.init, cfg.epochs, cfg.seed, cfg.weight_decay) == ("data/somewhere", "scratch", 30, 7, 0.1)
     assert cfg.arch == recipe["arch"] and cfg.frames == recipe["frames"] and cfg.stride == recipe["stride"]
+
+
+def test_a_run_records_its_commit_and_whether_its_tree_was_clean(tmp_path):
+    """Clean: nothing changed against the commit but params.yaml and the pipeline's outputs (a DVC experiment's
+    ref pins both); any other change, committed or not, makes a run unreportable."""
+    import subprocess
+
+    from fractalvid.project import provenance
+
+    assert provenance(tmp_path) == {"commit": None, "clean": False, "changed": []}   # not a git repository
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
+    (tmp_path / "fractalvid").mkdir()
+    (tmp_path / "fractalvid" / "train.py").write_text("x = 1\n")
+    (tmp_path / "params.yaml").write_text("a: 1\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "c")
+    head = git("rev-parse", "HEAD").stdout.decode().strip()
+    (tmp_path / "params.yaml").write_text("a: 2\n")                  # dvc exp run -S a=2
+    (tmp_path / "reports" / "metrics").mkdir(parents=True)
+    (tmp_path / "reports" / "metrics" / "r.json").write_text("{}")   # what the stages write
+    assert provenance(tmp_path) == {"commit": head, "clean": True, "changed": []}
+    (tmp_path / "fractalvid" / "train.py").write_text("x = 2\n")
+    (tmp_path / "notes.txt").write_text("untracked\n")
+    assert provenance(tmp_path) == {"commit": head, "clean": False, "changed": ["fractalvid/train.py", "notes.txt"]}

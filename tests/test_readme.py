@@ -29,17 +29,18 @@ def test_the_table_rounds_once_and_names_what_its_interval_covers():
     assert "3 draws x 1 seed, better in 3" in row
 
 
-def test_an_archived_recipe_is_a_row_named_by_what_it_changed():
+def test_an_archived_row_is_labelled_as_written_never_from_its_options():
     margin = {"mean": 0.052, "ci95": [-0.004, 0.108], "over": "pre-training draws", "per_seed": [0.1, -0.02, 0.05]}
-    recipe = {"pretrain_draws": 3, "options": {"changes": ["finetune.recipe.epochs=100"],
-                                              "scratch_changes": ["finetune.recipe.epochs=50"]},
+    name = next(iter(readme.RECIPES))
+    recipe = {"pretrain_draws": 3, "options": {"changes": ["finetune.recipe.epochs=999"]},   # not read
               "summary": {"weizmann6": {"test_clips": 54, "chance": 1 / 6, "scratch_top1": {"mean": 0.341},
                                         "fractal_top1": {"mean": 0.393}, "margin_top1": margin}}}
-    block = readme.archive_block(None, None, {"benchmarks/results/r.json": recipe})
+    block = readme.archive_block(None, None, {name: recipe})
     row = next(line for line in block.splitlines() if line.startswith("| weizmann6"))
-    assert row.startswith("| weizmann6, fine-tuned with epochs=100, scratch epochs=50 | 54 | 16.7 % |")
+    assert row.startswith(f"| weizmann6, {readme.RECIPES[name]} | 54 | 16.7 % |") and "999" not in block
     assert "| +5.2 [-0.4, +10.8] |" in row and "3 draws x 1 seed, better in 2" in row   # archived: not bold
-    assert "held-out training actors: `benchmarks/results/r.json`." in block
+    assert f"held-out training actors (generator 0.1): `{name}`" in block
+    assert "made by `benchmarks/transfer.py`" in block
 
 
 def test_the_generator_fix_pairs_each_comparison_before_and_after():

@@ -25,6 +25,28 @@ def _file_at(rev: str, path: str, cwd: str | Path) -> dict | None:
         return None
 
 
+def _reads_at(rev: str, cwd: str | Path) -> list[dict]:
+    """The reads logs of commit ``rev``'s fine-tuning runs (``reports/reads/*.json``, written by notebook 03:
+    set, init, seed, scored_on, clips, commit, clean), or [] for a revision made before runs logged them."""
+    try:
+        out = subprocess.run(["git", "ls-tree", "--name-only", rev, "reports/reads/"], cwd=cwd, capture_output=True,
+                             text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    paths = [p for p in out.stdout.splitlines() if p.endswith(".json")] if out.returncode == 0 else []
+    return [r for r in (_file_at(rev, p, cwd) for p in paths) if r]
+
+
+def reads_summary(reads: list[dict], datasets) -> dict:
+    """What a pipeline run's fine-tuning runs read: {"scored_on": {set: "test" | "holdout" | ...}, "commits":
+    [the commits they ran at], "clean": every run from a clean tree (None when the runs logged nothing)}."""
+    reads = [r for r in reads if r.get("set") in datasets]
+    return {"scored_on": {d: "/".join(sorted({str(r["scored_on"]) for r in reads if r["set"] == d})) or None
+                          for d in sorted(datasets)},
+            "commits": sorted({r.get("commit") or "?" for r in reads}),
+            "clean": all(r.get("clean") for r in reads) if reads else None}
+
+
 # what each generator version's clips were: numbers made before 0.2 came from maps that never sheared
 GENERATORS = {"0.1": "0.1 (maps without shear)"}
 
@@ -92,7 +114,7 @@ def experiments(cwd: str | Path = ".") -> list[dict]:
             metrics.update({f"{name}.{k}": v for k, v in flat(whole or f.get("data")).items()})
         name = e.get("name") or data_.get("name") or (rev or "")[:7]
         return {"name": name, "rev": rev, "state": state, "baseline": baseline, "params": params,
-                "metrics": metrics}
+                "metrics": metrics, "reads": _reads_at(rev, cwd) if state == "success" and rev else []}
 
     found = []
     for commit in data:
@@ -160,7 +182,8 @@ def ablation_rows(exps: list[dict]) -> list[dict]:
         row = {"name": name, "rev": e["rev"], "changed": changed,
                "pretext_train_top1": _pretrain(m, "train_top1"), "pretext_val_top1": _pretrain(m, "val_top1"),
                "generate_minutes": None if generate_min is None else round(generate_min, 2),
-               "pretrain_minutes": None if minutes is None else round(minutes, 2), "datasets": {}}
+               "pretrain_minutes": None if minutes is None else round(minutes, 2), "datasets": {},
+               "reads": reads_summary(e.get("reads") or [], datasets)}
         for d in datasets:
             key = f"results.{d}."
             row["datasets"][d] = {
@@ -181,29 +204,79 @@ def merge_ablations(old: list[dict], new: list[dict]) -> list[dict]:
     return kept + [r for r in new if r["name"] in fresh]
 
 
-def record_ablations(out: str | Path = "reports/ablations", exps: list[dict] | None = None) -> list[dict]:
-    """Merge the finished experiments (``dvc exp show``, or ``exps``) into ``out``.json and write ``out``.md.
+ABLATIONS_INTRO = (
+    "# Pipeline experiments (DVC)\n\nWritten by `fractalvid ablations` from `dvc exp show --json` and each "
+    "experiment's committed files; `fractalvid ablations --offline` writes it again from `reports/ablations.json` "
+    "alone. Each experiment reruns the pipeline with the settings shown changed against the commit it branched "
+    "from (the `default @` rows); margins are fractal minus scratch top-1 in points, the mean over paired seeds "
+    "with its 95 % Student-t interval, then scratch -> fractal top-1, the seeds where fractal wins and the clips "
+    "scored (every clip once). Minutes are wall time on the machine that ran them (2 cores here): generation, "
+    "then the pre-training's training steps.\n\n")
+STUDY_BEGIN = "<!-- experiments: written by `fractalvid ablations` from reports/ablations.json; do not edit by hand -->"
+STUDY_END = "<!-- /experiments -->"
 
-    Raises ValueError, before writing anything, when no experiment has results. Both files are written to a
+
+def reads_table(rows: list[dict]) -> str:
+    """Every pipeline experiment's reads: what each set was scored on, the commit the runs ran at, and whether
+    its tree was clean (runs made before runs logged their reads say "not logged")."""
+    lines = ["| experiment | scored on | commit | clean tree |", "| --- | --- | --- | --- |"]
+    for r in rows:
+        reads = r.get("reads") or {}
+        scored = reads.get("scored_on") or {}
+        where = ", ".join(f"{d}: {v}" for d, v in scored.items() if v) or "not logged"
+        commits = ", ".join(c[:7] for c in reads.get("commits") or []) or (r.get("rev") or "?")[:7]
+        clean = {True: "yes", False: "**no: not reportable**", None: "not logged"}[reads.get("clean")]
+        lines.append(f"| {r['name']} | {where} | {commits} | {clean} |")
+    return "\n".join(lines)
+
+
+def ablations_markdown(rows: list[dict]) -> str:
+    """``reports/ablations.md``: the results table, then every experiment's reads."""
+    return (ABLATIONS_INTRO + format_ablations(rows) + "\n\n## What each experiment read\n\nA run that scores a "
+            "test part logs it (`reports/reads/`, notebook 03) with its commit and whether the tree was clean "
+            "(no change outside params.yaml and the pipeline's outputs); only clean runs may be reported.\n\n"
+            + reads_table(rows) + "\n")
+
+
+def study_block(rows: list[dict]) -> str:
+    """The block of docs/study.md that lists the pipeline's experiments (from the committed record)."""
+    return "\n".join([STUDY_BEGIN, "", format_ablations(rows), "", reads_table(rows), "", STUDY_END])
+
+
+def write_study_block(rows: list[dict], path: str | Path = "docs/study.md") -> None:
+    path = Path(path)
+    text = path.read_text()
+    if STUDY_BEGIN not in text or STUDY_END not in text:
+        raise ValueError(f"{path} has no experiments block: expected the lines {STUDY_BEGIN!r} ... {STUDY_END!r}")
+    head, rest = text.split(STUDY_BEGIN, 1)
+    write_text(path, head + study_block(rows) + rest.split(STUDY_END, 1)[1])
+
+
+def record_ablations(out: str | Path = "reports/ablations", exps: list[dict] | None = None, offline: bool = False,
+                     study: str | Path | None = None) -> list[dict]:
+    """Merge the finished experiments (``dvc exp show``, or ``exps``) into ``out``.json, write ``out``.md and the
+    experiments block of ``study`` (docs/study.md, for ``fractalvid ablations``); ``offline``: no DVC, both written again from the committed ``out``.json.
+
+    Raises ValueError, before writing anything, when no experiment has results. Each file is written to a
     temporary name and renamed, so an interrupted export leaves the old record whole.
     """
     out = Path(out)
-    new = ablation_rows(experiments() if exps is None else exps)
-    if not any(r["changed"] for r in new):
-        raise ValueError("no finished DVC experiment to record (`dvc exp show` lists none with results): run "
-                         "the README's ablation recipes first; the committed table is left as it is")
-    for row in new:
-        row.setdefault("generator", generator_at(row["rev"]))
     path = out.with_suffix(".json")
-    rows = merge_ablations(json.loads(path.read_text()) if path.exists() else [], new)
-    write_json(path, rows)
-    write_text(out.with_suffix(".md"), "# Ablations (DVC experiments)\n\nWritten by `fractalvid ablations` from `dvc exp show`. Each "
-                   "experiment reruns the pipeline with the settings shown changed against the commit it branched "
-                   "from (the `default @` rows); margins are fractal minus scratch top-1 in points, the mean over "
-                   "paired seeds with its 95 % Student-t interval, then scratch -> fractal top-1, the seeds where "
-                   "fractal wins and the test clips (every clip tested once). Minutes are wall time on the "
-                   "machine that ran them (2 cores here): generation, then the pre-training's training steps.\n\n"
-               + format_ablations(rows) + "\n")
+    old = json.loads(path.read_text()) if path.exists() else []
+    if offline:
+        rows = old
+    else:
+        new = ablation_rows(experiments() if exps is None else exps)
+        if not any(r["changed"] for r in new):
+            raise ValueError("no finished DVC experiment to record (`dvc exp show` lists none with results): run "
+                             "the README's ablation recipes first; the committed table is left as it is")
+        for row in new:
+            row.setdefault("generator", generator_at(row["rev"]))
+        rows = merge_ablations(old, new)
+        write_json(path, rows)
+    write_text(out.with_suffix(".md"), ablations_markdown(rows))
+    if study is not None:
+        write_study_block(rows, study)
     return rows
 
 
