@@ -39,6 +39,10 @@ the training step (ratio > 1). render_s_per_clip: ``make_clip`` in this process
 at res 128 with the paper's steps and with steps halved, which shows what the
 chaos-game budget (walkers x steps x frames points) costs.
 
+--finetune PARAMS --lever eval_every=5 --lever compile=true measures the CPU default's fine-tuning epoch (fold 0 of
+the built-in benchmark: training steps, then its test part scored) beside each lever, interleaved
+(``finetune_levers``); ``--out`` writes the JSON (benchmarks/results/finetune_levers.json).
+
 --recipe PARAMS (e.g. params.yaml) measures instead the CPU default's pre-training step, as ``make repro``
 runs it, beside the bare network on the same threads: ``recipe_step_clips_per_s`` is ``Run.train_one_epoch``
 on a small set of the params' fractal clips (``generate.options``) held in memory (``in_memory``: no loader
@@ -63,7 +67,9 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from fractalvid import DatasetSpec, FractalConfig, make_clip
+from fractalvid.atomic import write_text
 from fractalvid.learning.models import build_model
+from fractalvid.numerics import machine
 from fractalvid.learning.train import Run, _loader, build_data, config_from_params, recipe
 
 BASKETBALL = Path(__file__).resolve().parents[2] / "shared" / "data" / "basketball5"  # beside the checkout
@@ -221,6 +227,71 @@ def recipe_step(params_path: Path, repeats: int, log) -> dict:
     }
 
 
+def finetune_levers(params_path: Path, repeats: int, levers: list[str], log) -> dict:
+    """--finetune: the CPU default's fine-tuning epoch (fold 0 of the built-in benchmark at params.yaml's
+    settings, as ``make repro`` runs it: training steps, then the test part scored) against each lever, side by
+    side. A lever is a change of the recipe (``eval_every=5``, ``compile=true``, ...); each runs in its own
+    ``Run`` and the rounds interleave them, so all see the same machine load. ``finetune_clips_per_s`` is
+    training clips per second of wall time with the evaluation the recipe makes (every ``eval_every``-th
+    epoch's amortised over the epochs), ``first_epoch_s`` the first epoch's time (a compiled network compiles
+    there)."""
+    import yaml
+
+    from fractalvid.config import parse_assignments
+    from fractalvid.learning.data import make_dataset
+    from fractalvid.learning.train import finetune_config
+
+    if torch.cuda.is_available():
+        raise SystemExit("--finetune measures the CPU step: run it where no GPU is visible")
+    params = yaml.safe_load(Path(params_path).read_text())
+    variants = {"today": {}, **{lever: parse_assignments(lever.split(), "--lever") for lever in levers}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        section = params["downstream"]["actions"]
+        make_dataset("actions", section, tmp / "data" / "actions")
+        cwd = os.getcwd()
+        os.chdir(tmp)   # finetune_config names data/<set>, as the pipeline's runs do
+        try:
+            runs, first = {}, {}
+            for name, changes in variants.items():
+                cfg = finetune_config(params["finetune"], "actions", "scratch", 0, "x.pt", section).replace(
+                    fold=0, **changes)
+                runs[name] = Run(cfg, tmp / "runs" / name, progress=False)
+            train_s = {name: [] for name in runs}
+            eval_s = {name: [] for name in runs}
+            clips = {}
+            for r in range(repeats + 1):
+                for name, run in runs.items():
+                    start = time.perf_counter()
+                    m = run.train_one_epoch()
+                    mid = time.perf_counter()
+                    run.evaluate()
+                    end = time.perf_counter()
+                    run.epoch += 1
+                    clips[name] = m["clips_per_s"] * m["epoch_s"]
+                    if r == 0:
+                        first[name] = round(end - start, 2)
+                    else:
+                        train_s[name].append(mid - start)
+                        eval_s[name].append(end - mid)
+                    log(f"round {r} {name}: train {mid - start:.2f} s, test part {end - mid:.2f} s")
+        finally:
+            os.chdir(cwd)
+    out = {}
+    for name, run in runs.items():
+        t, e = statistics.median(train_s[name]), statistics.median(eval_s[name])
+        per_epoch = t + e / run.cfg.eval_every
+        out[name] = {"changes": variants[name], "train_s": round(t, 3), "test_part_s": round(e, 3),
+                     "epoch_s": round(per_epoch, 3), "finetune_clips_per_s": round(clips[name] / per_epoch, 1),
+                     "first_epoch_s": first[name]}
+    base = out["today"]["finetune_clips_per_s"]
+    for name in out:
+        out[name]["vs_today"] = round(out[name]["finetune_clips_per_s"] / base, 3)
+    return {"benchmark": "train --finetune", "params": Path(params_path).name, "threads": torch.get_num_threads(),
+            "cores": os.cpu_count(), "repeats": repeats, "train_clips_per_epoch": clips["today"],
+            "levers": out, "machine": machine()}
+
+
 def render_times(n: int) -> dict:
     out = {}
     for name, cfg in (("res128", FractalConfig(res=128)), ("res128_half_steps", FractalConfig(res=128, steps=3750))):
@@ -247,8 +318,22 @@ def main():
     parser.add_argument("--json", action="store_true", help="print one JSON line only")
     parser.add_argument("--recipe", type=Path, default=None,
                         help="a params file: measure its CPU pre-training step against the bare network instead")
+    parser.add_argument("--finetune", type=Path, default=None,
+                        help="a params file: its fine-tuning epoch against each --lever instead")
+    parser.add_argument("--lever", action="append", default=[], metavar="KEY=VALUE",
+                        help="with --finetune: a recipe change to time beside today's (repeatable; several "
+                             "settings space-separated), e.g. eval_every=5 or 'eval_every=5 compile=true'")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args()
     log = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    if args.finetune is not None:
+        if not args.finetune.is_file():
+            raise SystemExit(f"--finetune {args.finetune} is not accepted: expected a params file such as params.yaml")
+        result = finetune_levers(args.finetune, args.repeats, args.lever, log)
+        if args.out:
+            write_text(args.out, json.dumps(result, indent=1) + "\n")
+        print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+        return
     if args.recipe is not None:
         if not args.recipe.is_file():
             raise SystemExit(f"--recipe {args.recipe} is not accepted: expected a params file such as params.yaml")

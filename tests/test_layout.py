@@ -10,7 +10,6 @@ LONG = {
     "fractalvid/clips/kernels.py": "the numba kernels, compiled and cached together; each one short, with its constraints",
     "fractalvid/clips/actions.py": "one procedural benchmark read top to bottom: bodies, motions, camera, rendering",
     "fractalvid/learning/augment.py": "the real-video emulation: each effect a small class beside those it composes with",
-    "fractalvid/learning/train.py": "one training run (Run) read top to bottom, as torchvision's reference train.py",
 }
 # the top-level modules every part may use; the rest of the top level is the shell (cli, project, readme, tour,
 # gallery), which may import any part and which no part imports

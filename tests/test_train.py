@@ -1060,3 +1060,34 @@ def test_one_key_value_parser_for_the_command_line_and_the_pipeline():
     with pytest.raises(ValueError, match=r"--set 'pretrain.epochs' is not accepted: expected KEY=VALUE"):
         experiment_command("params-quick.yaml", "q", overlay=True, changes=("pretrain.epochs",))
     assert main(["finetune", "out", "--data", "nowhere", "--set", "epochs"]) == 2   # the CLI's --set: the same parser
+
+
+# ------------------------------------------------------------------ speed levers that keep the digits
+
+def test_scoring_the_test_part_less_often_changes_no_training_digit(pretrained, fractal_data, tmp_path):
+    """eval_every=2: the test part is scored at epochs 2 and 3 (the last) only; every training number, the
+    weights and the last epoch's scores are those of a run that scored every epoch."""
+    cfg, folder = pretrained
+    sparse = train(cfg.replace(eval_every=2), tmp_path / "sparse", progress=False)
+    every, few = history(folder), history(tmp_path / "sparse")
+    assert [r["val_top1"] != "" for r in few] == [False, True, True]
+    for a, b in zip(every, few):
+        assert {k: v for k, v in a.items() if not k.startswith("val_")} == \
+            {k: v for k, v in b.items() if not k.startswith("val_")}
+    assert few[-1] == every[-1] and sparse["val_top1"] == metrics(folder)["val_top1"]
+    for k, v in weights(folder).items():
+        assert torch.equal(v, weights(tmp_path / "sparse")[k]), k
+    with pytest.raises(ValueError, match="eval_every=0 is not accepted: expected an integer >= 1"):
+        cfg.replace(eval_every=0)
+
+
+@pytest.mark.slow
+def test_a_compiled_network_trains_to_the_same_digits_on_every_rerun(fractal_data, tmp_path):
+    """compile=true (torch.compile, inductor on the CPU): other digits than eager, but the same on a rerun."""
+    cfg = pretrain_cfg(fractal_data, arch="tsm_r18_w16", real_video=False, randaugment=False, compile=True,
+                       epochs=2)
+    a = train(cfg, tmp_path / "a", progress=False)
+    b = train(cfg, tmp_path / "b", progress=False)
+    assert a["train_loss"] == b["train_loss"] and a["val_top1"] == b["val_top1"]
+    for k, v in weights(tmp_path / "a").items():
+        assert torch.equal(v, weights(tmp_path / "b")[k]), k

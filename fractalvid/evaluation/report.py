@@ -18,16 +18,25 @@ from .stats import margin_over_draws, mean_ci95, pretraining_draw
 PAPER_CLAIM = ("Fractal pre-training comes close to Kinetics-400 pre-training and beats it on some downstream sets "
                "(TSM-ResNet50, 100k fractal clips, 25 epochs), and clearly beats training from scratch.")
 INITS = ("scratch", "fractal", "kinetics")
+def _scored(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The epochs a curve has a value at (a run that scores its test part every few epochs leaves the others
+    empty), so that its points join into one line."""
+    keep = ~np.isnan(y)
+    return x[keep], y[keep]
+
+
 def plot_curves(ax_loss, ax_acc, history: dict, label: str = "", chance: float | None = None,
-                clips: int | None = None) -> None:
-    """Loss and top-1 (in %) per epoch, train and validation, on two matplotlib axes; ``chance`` (a
-    fraction) draws the chance line, ``clips`` (validation clips) goes into the accuracy axis' title."""
+                clips: int | None = None, scored: str = "val") -> None:
+    """Loss and top-1 (in %) per epoch, train and the scored split (``scored``: its name, e.g. "test" or
+    "holdout"), on two matplotlib axes; ``chance`` (a fraction) draws the chance line, ``clips`` (the scored
+    clips) goes into the accuracy axis' title."""
     epoch = history["epoch"]
     ax_loss.plot(epoch, history["train_loss"], color="C0", label=f"{label} train".strip())
     ax_acc.plot(epoch, 100 * history["train_top1"], color="C0", label=f"{label} train".strip())
     if "val_loss" in history and not np.isnan(history["val_loss"]).all():
-        ax_loss.plot(epoch, history["val_loss"], "--", color="C1", label=f"{label} val".strip())
-        ax_acc.plot(epoch, 100 * history["val_top1"], "--", color="C1", label=f"{label} val".strip())
+        ax_loss.plot(*_scored(epoch, history["val_loss"]), "--", marker=".", color="C1", label=f"{label} {scored}".strip())
+        x, y = _scored(epoch, history["val_top1"])
+        ax_acc.plot(x, 100 * y, "--", marker=".", color="C1", label=f"{label} {scored}".strip())
     if "select_loss" in history and not np.isnan(history["select_loss"]).all():   # early stopping's split
         held_out = f"{label} held out (chooses the epoch)".strip()
         ax_loss.plot(epoch, history["select_loss"], "-.", color="C2", label=held_out)
@@ -35,7 +44,7 @@ def plot_curves(ax_loss, ax_acc, history: dict, label: str = "", chance: float |
     if chance is not None:
         ax_acc.axhline(100 * chance, color="k", lw=0.8, ls=":", label="chance")
     if clips is not None:
-        ax_acc.set_title(f"validation: {clips} clips", fontsize=9)
+        ax_acc.set_title(f"{scored}: {clips} clips", fontsize=9)
     ax_loss.set_xlabel("epoch"), ax_loss.set_ylabel("loss (cross-entropy)")
     ax_acc.set_xlabel("epoch"), ax_acc.set_ylabel("top-1 (%)"), ax_acc.set_ylim(0, 100)
 
@@ -61,7 +70,8 @@ def plot_runs_per_epoch(ax, runs: list[dict], summary: dict, plots: str | Path) 
         h = read_history(Path(plots) / f"{r['name']}.csv")
         top1, on = top1_per_epoch(h)
         scored.add(on)
-        ax.plot(h["epoch"], 100 * top1, color=colors.get(r["init"], "C3"), ls=styles[datasets.index(r["dataset"]) % 4],
+        x, y = _scored(h["epoch"], top1)
+        ax.plot(x, 100 * y, color=colors.get(r["init"], "C3"), ls=styles[datasets.index(r["dataset"]) % 4],
                 alpha=0.6, lw=1, label=f"{r['dataset']}, {r['init']}" if r["seed"] == first_seed else None)
     for d, e in summary.items():
         ax.axhline(100 * e["chance"], color="k", ls=styles[datasets.index(d) % 4], lw=0.8, label=f"{d}: chance")

@@ -35,6 +35,7 @@ import numbers
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torchvision
@@ -399,3 +400,17 @@ def load_tsm_kinetics(model: TSM, path) -> LoadReport:
     else:
         report.skipped = sorted(head_keys)
     return report
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """torch.load with a clear error for a missing or corrupt file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # a truncated or overwritten file raises many kinds of errors
+        raise ValueError(f"checkpoint {path} is corrupt and was not loaded ({type(e).__name__}: {e})") from None
+    if not isinstance(state, dict) or "encoder" not in state or "arch" not in state:
+        raise ValueError(f"checkpoint {path} is not a fractalvid checkpoint (expected keys 'arch' and 'encoder')")
+    return state
