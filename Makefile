@@ -74,3 +74,27 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Teaching (docs/teaching.md). The tour in JupyterLab, with the project's own JupyterLab settings
+# (.jupyterlab/user-settings: no "official Jupyter news?" pop-up over the figures, no update check)
+LAB_SETTINGS := $(CURDIR)/.jupyterlab/user-settings
+# where the student copy and the slides go: built files, not committed (.gitignore)
+TEACHING ?= build/teaching
+.PHONY: tour student slides
+
+tour: $(BIN)/.installed
+	JUPYTERLAB_SETTINGS_DIR=$(LAB_SETTINGS) $(BIN)/jupyter lab notebooks/00_tour.ipynb
+
+# the tour without the cells tagged "solution" (the exercises' answers and their code), outputs cleared
+student: $(BIN)/.installed
+	$(BIN)/jupyter nbconvert --to notebook --log-level=WARN --ClearOutputPreprocessor.enabled=True \
+	  --TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_cell_tags=solution \
+	  --output-dir $(TEACHING) --output 00_tour_student notebooks/00_tour.ipynb
+	@echo "$(TEACHING)/00_tour_student.ipynb"
+
+# the tour's figures (reports/figures/00_tour, made by its pipeline stage) as one PDF, a page each, in the
+# order the tour shows them: slides that need neither a notebook nor a network
+slides: $(BIN)/.installed
+	$(BIN)/python -c "from fractalvid.tour import slides_pdf; \
+	  pages = slides_pdf('reports/figures/00_tour', 'notebooks/00_tour.ipynb', '$(TEACHING)/tour_slides.pdf'); \
+	  print('$(TEACHING)/tour_slides.pdf:', len(pages), 'pages')"

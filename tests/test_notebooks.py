@@ -146,7 +146,7 @@ def test_stage_graph_tracks_exactly_its_params_code_and_data():
     stages = {s.addressing: s for s in Repo(str(ROOT)).index.stages}
     params = lambda s: {str(k) for d in s.deps if d.def_path == "params.yaml" for k in (d.params or [])}
     deps = lambda s: {d.def_path for d in s.deps if d.def_path != "params.yaml"}
-    assert params(stages["tour"]) == {"tour"}
+    assert params(stages["tour"]) == {"tour", "generate", "pretrain", "downstream"}   # the settings it describes
     assert params(stages["generate"]) == {"generate"}
     assert params(stages["downstream@actions"]) == {"downstream.actions"}
     # every pretrain key but seeds: adding a pre-training draw reruns no other draw

@@ -47,14 +47,23 @@ def test_alpha_sets_the_sum_of_singular_values_and_how_much_is_lit():
         maps_with_alpha(np.random.default_rng(0), n_maps=4, alpha=12)
 
 
-def test_render_stages_show_framing_and_tone_map():
+def test_render_stages_show_framing_splat_and_tone_map_each_doing_its_part():
     cfg = FractalConfig(res=64, steps=1500)
     stages = render_stages(maps_with_alpha(np.random.default_rng(5), n_maps=3, alpha=4.25), cfg,
                            np.random.default_rng(0))
-    assert list(stages) == ["fixed window, linear", "framed, linear", "framed, splat and log tone map"]
-    lit = [float((im > 0).mean()) for im in stages.values()]
-    assert all(im.shape == (64, 64) and im.dtype == np.uint8 and im.max() == 255 for im in stages.values())
-    assert lit[0] < lit[1] < lit[2]  # framing fills the frame; the log scale shows the faint points
+    assert list(stages) == ["fixed window, linear", "framed, linear", "framed, 3x3 splat, linear",
+                            "framed, 3x3 splat, log tone map"]
+    images = [s["image"] for s in stages.values()]
+    assert all(im.shape == (64, 64) and im.dtype == np.uint8 and im.max() == 255 for im in images)
+    fixed, framed, linear, log = stages.values()
+    assert fixed["hit"] < framed["hit"] < linear["hit"]        # framing fills the frame, the splat spreads points
+    assert (log["image"] > 0).mean() == log["hit"]             # the log tone map shows every hit pixel, and no other
+    assert (linear["image"] > 0).mean() < linear["hit"]        # a linear scale rounds faint ones to black
+    assert linear["bright"] < log["bright"] / 2                # and leaves only the densest pixels bright
+    # the last stage is what the generator writes for these maps and walkers
+    r = render_clip(ClipParams(maps_with_alpha(np.random.default_rng(5), n_maps=3, alpha=4.25), np.zeros(1, int)),
+                    cfg, np.random.default_rng(0))
+    assert np.array_equal(r.frames[0], log["image"])
     with pytest.raises(ValueError, match=r"coef shape=\(2, 3, 6\) is not accepted"):
         render_stages(np.zeros((2, 3, 6)), cfg, np.random.default_rng(0))
 
@@ -180,3 +189,80 @@ def test_a_walk_can_be_given_its_maps_probabilities_and_the_attractor_stays():
     assert max(distance_to_attractor(p, SIERPINSKI, depth=9) for p in points[20::100]) < 0.01
     with pytest.raises(ValueError, match="probabilities"):
         walk(SIERPINSKI, 10, np.random.default_rng(0), probabilities=(1.0, 0.0))
+
+
+# ------------------------------------------------------------------ classes, what goes wrong, what was measured
+
+def test_an_instance_is_its_class_times_a_curve_plus_an_offset_as_the_generator_perturbs():
+    from fractalvid.clips.ifs import perturb
+    from fractalvid.tour import class_and_instances, perturbation
+
+    cfg = FractalConfig(res=48, steps=600)
+    family = class_and_instances(cfg, seed=3, instances=2)
+    assert list(family) == ["class", "instance 1", "instance 2"]
+    base = family["class"][0]
+    for name, (params, frames, scale, offset) in family.items():
+        assert frames.shape == (base.n_frames, 48, 48)
+        assert scale.shape == (base.n_frames, 6) and offset.shape == base.coef.shape[1:]
+        assert np.allclose(params.coef, base.coef * scale[:, None, :] + offset)
+    _, _, scale, offset = family["instance 1"]
+    assert np.abs(offset).max() <= cfg.perturb_offset and 0.4 < scale.min() and scale.max() < 1.6
+    assert not np.allclose(scale, 1) and np.abs(offset).max() > 0.01          # a real perturbation
+    # the instance is ifs.perturb's own, for the same draws
+    inst, _, _ = perturbation(base, cfg, seed=[3, 1, 0])
+    assert np.array_equal(inst.coef, perturb(np.random.default_rng([3, 1, 0]), base, cfg).coef)
+
+
+def test_what_goes_wrong_counts_every_draw_and_finds_the_clip_that_shrinks_most():
+    from fractalvid.tour import what_goes_wrong
+
+    cfg = FractalConfig(res=32, steps=400)
+    wrong = what_goes_wrong(cfg, seed=0, draws=40)
+    assert sum(wrong["counts"].values()) == 40 and wrong["counts"]["kept"] < 40
+    assert all(r.problem == problem for problem, r in wrong["examples"].items())
+    assert set(wrong["examples"]) == set(wrong["counts"]) - {"kept"}
+    clip, fall = wrong["shrinking"]
+    assert clip.problem is None
+    assert fall == pytest.approx(clip.coverage.min() / min(clip.coverage[0], clip.coverage[-1])) and fall < 1
+
+
+def test_the_collapsing_draw_is_the_worst_of_its_ratios():
+    from fractalvid.tour import collapse_ratios, collapsing_draw
+
+    ratios = collapse_ratios(seed=4, n_maps=3, tries=30)
+    assert ratios.shape == (30,) and np.all(ratios > 0) and ratios.min() < np.median(ratios) <= 1 + 1e-9
+    assert collapsing_draw(seed=4, n_maps=3, tries=30)[1] == ratios.min()
+
+
+def test_pipeline_results_read_the_committed_metrics_or_say_they_are_absent(tmp_path):
+    import json
+
+    from fractalvid.tour import describe_set, pipeline_results
+
+    assert pipeline_results(tmp_path) is None
+    (tmp_path / "reports/metrics/pretrain").mkdir(parents=True)
+    (tmp_path / "reports/plots/pretrain").mkdir(parents=True)
+    (tmp_path / "reports/metrics/results.json").write_text(json.dumps({"actions": {"margin_top1": {"mean": 0.1}}}))
+    (tmp_path / "reports/metrics/pretrain/0.json").write_text(json.dumps({"arch": "tsm_r18_w16"}))
+    assert pipeline_results(tmp_path) is None                         # a draw without its curve
+    (tmp_path / "reports/plots/pretrain/0.csv").write_text("epoch,val_top1\n1,0.1\n2,0.3\n")
+    measured = pipeline_results(tmp_path)
+    assert measured["generate"] is None and measured["results"]["actions"]["margin_top1"]["mean"] == 0.1
+    metrics, history = measured["pretrain"]["0"]
+    assert metrics["arch"] == "tsm_r18_w16" and list(history["val_top1"]) == [0.1, 0.3]
+    assert "stand-in" in describe_set("actions", {"actions": {"family": "actions"}})
+    assert describe_set("ucf", {"ucf": {"source": "ucf101"}}) == "real clips (ucf101)"
+
+
+def test_the_pretraining_scale_is_clip_passes_times_multiply_adds():
+    from fractalvid.tour import pretraining_scale
+
+    small = {"generate": {"classes": 10, "per_class": 12, "val_per_class": 2},
+             "pretrain": {"epochs": 5, "size": 32, "frames": 4}}
+    large = {"generate": {"classes": 10, "per_class": 22, "val_per_class": 2},
+             "pretrain": {"epochs": 10, "size": 64, "frames": 4, "arch": "tsm_r18_w16"}}
+    scale = pretraining_scale(small, large, "tsm_r18_w16")
+    assert scale["width"] == 0.25 and scale["clip_passes"] == 500 and scale["paper_clip_passes"] == 2000
+    # the same network at twice the side: about four times the multiply-adds per clip
+    assert 3.5 < scale["paper_madds_per_clip"] / scale["madds_per_clip"] < 4.5
+    assert scale["less_compute"] == pytest.approx(4 * scale["paper_madds_per_clip"] / scale["madds_per_clip"])

@@ -7,6 +7,7 @@ chromium-driver``; ``.ci/run`` installs them); skipped with that message where t
 script it leaves the screenshot where you say: ``python tests/test_tour_browser.py OUT.png``.
 """
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -20,8 +21,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-# what the tour reads: its own parameters, and the pipeline's committed result for chapter 12
-TOUR_FILES = ("params.yaml", "notebooks/00_tour.ipynb", "reports/metrics/results.json", "reports/plots/pretrain")
+# what the tour reads: its own parameters, the paper's (for the scale of chapter 12), the pipeline's committed
+# results and ablations; and the project's JupyterLab settings, which make tour passes
+TOUR_FILES = ("params.yaml", "params-paper.yaml", "notebooks/00_tour.ipynb", "reports/metrics/results.json",
+              "reports/metrics/pretrain", "reports/metrics/generate.json", "reports/plots/pretrain",
+              "reports/ablations.json", ".jupyterlab/user-settings")
 # Chromium as root on a machine without a network: no sandbox, and no background connections to refuse
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -50,9 +54,11 @@ def wait_for(condition, timeout: float, what: str, every: float = 0.5):
 
 
 def start_lab(folder: Path, port: int, token: str, log: Path) -> subprocess.Popen:
+    """JupyterLab on ``folder`` as make tour starts it: with the project's settings (no news pop-up)."""
     lab = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
                             "--ServerApp.ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}",
                             f"--ServerApp.root_dir={folder}", "--LabApp.expose_app_in_browser=True"],
+                           env={**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(folder / ".jupyterlab" / "user-settings")},
                            stdout=log.open("w"), stderr=subprocess.STDOUT)
 
     def up():
@@ -134,6 +140,9 @@ def run_tour_in_browser(folder: Path, screenshot: Path) -> dict:
         time.sleep(0.5)
         driver.save_screenshot(str(screenshot))
         return {"widgets": len(driver.find_elements(By.CSS_SELECTOR, ".jupyter-widgets.widget-vbox")),
+                "news": "official Jupyter news" in driver.find_element(By.TAG_NAME, "body").text,
+                "hints": len([e for e in driver.find_elements(By.CSS_SELECTOR, ".widget-html")
+                              if e.text.startswith("Try it:")]),
                 "images": len(driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output img")),
                 "errors": driver.execute_script(ERRORS), "redrawn": redrawn,
                 "pressed": [b.text.strip() for b in driver.find_elements(By.CSS_SELECTOR,
@@ -157,6 +166,8 @@ def test_the_tour_runs_in_jupyterlab_and_a_widget_redraws_its_figure(tmp_path):
     seen = run_tour_in_browser(tmp_path, screenshot)
     assert seen["errors"] == [], seen["errors"]
     assert seen["widgets"] >= 4, seen          # the four interactive pieces, live
+    assert seen["hints"] == 4, seen            # each says what to move, where it can be moved
+    assert not seen["news"], seen              # no pop-up over the figures asking about Jupyter news
     assert seen["images"] >= 15, seen          # the tour's figures rendered in the page
     assert seen["redrawn"] == {"steps": True, "alpha": True, "motion": True, "curve": True}, seen
     assert seen["pressed"] == ["decomposed"], seen
