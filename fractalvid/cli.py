@@ -237,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         elif a.command == "ablations":
             from .evaluation.ablations import record_ablations   # per command
 
-            rows = record_ablations(Path(a.out), offline=a.offline, study=Path("docs/study.md"))
+            rows = record_ablations(Path(a.out), offline=a.offline, study=Path("docs/study.md"),
+                                    budget=Path("docs/budget.md"))
             print(f"{a.out}.json and {a.out}.md: {len(rows)} rows")
         elif a.command == "plan":
             from .plan import report   # per command

@@ -167,7 +167,42 @@ def test_a_fresh_clone_writes_the_study_tables_again_offline_and_they_are_not_st
     from conftest import project_copy
 
     env = project_copy(tmp_path)
-    before = {p: (tmp_path / p).read_bytes() for p in ("docs/study.md", "reports/ablations.md")}
+    before = {p: (tmp_path / p).read_bytes() for p in ("docs/study.md", "reports/ablations.md", "docs/budget.md")}
     subprocess.run(["fractalvid", "ablations", "--offline"], cwd=tmp_path, env=env, check=True, capture_output=True)
     for path, old in before.items():
         assert (tmp_path / path).read_bytes() == old, f"{path} is stale: run `fractalvid ablations --offline`"
+
+
+def budget_row(epochs: int, scratch: float, fractal: float, clean=True, **settings) -> dict:
+    margin = fractal - scratch
+    return {"name": f"run-{epochs}", "rev": "e" * 40, "changed": {}, "reads": {"clean": clean},
+            "settings": {"finetune.recipe.epochs": epochs, "finetune.recipe.holdout": 0.25,
+                         "finetune.recipe.val_split": "holdout", **settings},
+            "datasets": {"actions": {"test_clips": 60, "chance": 0.1, "scratch_top1": scratch, "fractal_top1": fractal,
+                                     "margin_top1": {"mean": margin, "ci95": [margin - 0.05, margin + 0.05],
+                                                     "per_seed": [margin - 0.01, margin, margin + 0.01]}}}}
+
+
+def test_the_budget_study_is_selected_by_its_settings_and_the_rule_picks_where_scratch_levels_off(tmp_path):
+    from fractalvid.evaluation import budget
+
+    rows = [budget_row(100, 0.295, 0.33), budget_row(25, 0.15, 0.25), budget_row(200, 0.30, 0.31, clean=False),
+            budget_row(50, 0.22, 0.30),
+            budget_row(400, 0.9, 0.9, **{"finetune.recipe.val_split": "test"}),   # a test read: not the study's
+            {**budget_row(80, 0.9, 0.9), "settings": {}}]                       # no settings: not the study's
+    points = budget.budget_points(rows)
+    assert [p["epochs"] for p in points["actions"]] == [25, 50, 100, 200]
+    assert budget.rule_budget(points["actions"]) == 100          # 29.5 % is within 1 point of the best, 30 %
+    assert budget.rule_budget(points["actions"], within=0.001) == 200
+    table = budget.budget_table(points)
+    assert "| actions | 100 (the rule's choice) | 60 | 10.0 % | 29.5 % | 33.0 % | +3.5 [-1.5, +8.5] | +2.5, +3.5, +4.5 | yes |" \
+        in table
+    assert table.splitlines()[-1].endswith("| no |")             # the 200-epoch run's tree was not clean
+    doc = tmp_path / "budget.md"
+    doc.write_text(f"# x\n\n{budget.BEGIN}\nold\n{budget.END}\nafter\n")
+    budget.write_budget(rows, doc, tmp_path / "fig.png")
+    text = doc.read_text()
+    assert "**100 epochs**" in text and text.endswith("after\n") and "old" not in text
+    assert (tmp_path / "fig.png").stat().st_size > 10_000
+    budget.write_budget([], doc, tmp_path / "none.png")
+    assert "No run of the study is recorded yet." in doc.read_text() and not (tmp_path / "none.png").exists()

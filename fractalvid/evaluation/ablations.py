@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from ..atomic import write_json, write_text
+from .budget import write_budget
 
 
 def _file_at(rev: str, path: str, cwd: str | Path) -> dict | None:
@@ -139,6 +140,11 @@ def _pretrain(metrics: dict, key: str):
     return metrics.get(f"pretrain.{key}")
 
 
+# what a row records of its run's settings beyond what it changed: what a study selects its runs by
+RECORDED = ("finetune.recipe.epochs", "finetune.recipe.warmup_epochs", "finetune.recipe.holdout",
+            "finetune.recipe.val_split", "finetune.datasets", "finetune.seeds", "pretrain.seeds")
+
+
 # params keys by their name now, for experiments made before: fractals became an ordinary family, their
 # settings moved from generate.fractal to generate.options
 RENAMED = (("generate.fractal.", "generate.options."),)
@@ -183,7 +189,8 @@ def ablation_rows(exps: list[dict]) -> list[dict]:
                "pretext_train_top1": _pretrain(m, "train_top1"), "pretext_val_top1": _pretrain(m, "val_top1"),
                "generate_minutes": None if generate_min is None else round(generate_min, 2),
                "pretrain_minutes": None if minutes is None else round(minutes, 2), "datasets": {},
-               "reads": reads_summary(e.get("reads") or [], datasets)}
+               "reads": reads_summary(e.get("reads") or [], datasets),
+               "settings": {k: e["params"].get(k) for k in RECORDED if k in e["params"]}}
         for d in datasets:
             key = f"results.{d}."
             row["datasets"][d] = {
@@ -253,9 +260,10 @@ def write_study_block(rows: list[dict], path: str | Path = "docs/study.md") -> N
 
 
 def record_ablations(out: str | Path = "reports/ablations", exps: list[dict] | None = None, offline: bool = False,
-                     study: str | Path | None = None) -> list[dict]:
+                     study: str | Path | None = None, budget: str | Path | None = None) -> list[dict]:
     """Merge the finished experiments (``dvc exp show``, or ``exps``) into ``out``.json, write ``out``.md and the
-    experiments block of ``study`` (docs/study.md, for ``fractalvid ablations``); ``offline``: no DVC, both written again from the committed ``out``.json.
+    experiments block of ``study`` (docs/study.md, for ``fractalvid ablations``) and the budget study's results in
+    ``budget`` (docs/budget.md, :mod:`.budget`); ``offline``: no DVC, both written again from the committed ``out``.json.
 
     Raises ValueError, before writing anything, when no experiment has results. Each file is written to a
     temporary name and renamed, so an interrupted export leaves the old record whole.
@@ -277,6 +285,8 @@ def record_ablations(out: str | Path = "reports/ablations", exps: list[dict] | N
     write_text(out.with_suffix(".md"), ablations_markdown(rows))
     if study is not None:
         write_study_block(rows, study)
+    if budget is not None:
+        write_budget(rows, budget)
     return rows
 
 
