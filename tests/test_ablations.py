@@ -151,6 +151,8 @@ def test_rows_carry_what_their_runs_read_and_a_dirty_tree_is_marked_not_reportab
     assert ablations.reads_summary(reads, ["actions"]) == {"scored_on": {"actions": "test"},
                                                          "commits": ["c" * 40], "clean": True}
     assert ablations.reads_summary(dirty, ["actions"])["clean"] is False
+    stage_file = [{**r, "clean": False, "changed": ["data.dvc"]} for r in reads]   # logged before .dvc was allowed
+    assert ablations.reads_summary(stage_file, ["actions"])["clean"] is True
     assert ablations.reads_summary([], ["actions"]) == {"scored_on": {"actions": None}, "commits": [], "clean": None}
     rows = [{"name": "ok", "rev": "a" * 40, "reads": ablations.reads_summary(reads, ["actions"])},
             {"name": "bad", "rev": "b" * 40, "reads": ablations.reads_summary(dirty, ["actions"])},

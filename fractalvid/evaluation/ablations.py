@@ -40,12 +40,15 @@ def _reads_at(rev: str, cwd: str | Path) -> list[dict]:
 
 def reads_summary(reads: list[dict], datasets) -> dict:
     """What a pipeline run's fine-tuning runs read: {"scored_on": {set: "test" | "holdout" | ...}, "commits":
-    [the commits they ran at], "clean": every run from a clean tree (None when the runs logged nothing)}."""
+    [the commits they ran at], "clean": every run from a clean tree (None when the runs logged nothing)}. A run
+    whose only change was a DVC stage file counts as clean: DVC itself wrote data.dvc's stage hash when an
+    experiment visited it (data.dvc now holds it, so later runs do not see the change)."""
     reads = [r for r in reads if r.get("set") in datasets]
     return {"scored_on": {d: "/".join(sorted({str(r["scored_on"]) for r in reads if r["set"] == d})) or None
                           for d in sorted(datasets)},
             "commits": sorted({r.get("commit") or "?" for r in reads}),
-            "clean": all(r.get("clean") for r in reads) if reads else None}
+            "clean": all(r.get("clean") or (r.get("commit") and all(str(p).endswith(".dvc") for p in r.get("changed")
+                                                                     or ["?"])) for r in reads) if reads else None}
 
 
 # what each generator version's clips were: numbers made before 0.2 came from maps that never sheared

@@ -15,6 +15,7 @@ from ..atomic import write_text
 # what every run of the study shares (docs/budget.md's design); an experiment with other values is not one of it
 STUDY = {"finetune.recipe.holdout": 0.25, "finetune.recipe.val_split": "holdout"}
 WITHIN = 0.01   # the rule: the smallest budget at which scratch is within 1 point of its best
+GRID = (25, 50, 100, 200)   # the declared budgets: the rule chooses only once each has run
 BEGIN = "<!-- budget: written by `fractalvid ablations` from reports/ablations.json; do not edit by hand -->"
 END = "<!-- /budget -->"
 FIGURE = "reports/figures/budget/margin_vs_epochs.png"
@@ -49,7 +50,8 @@ def budget_table(points: dict[str, list[dict]]) -> str:
     """A Markdown table: one row per set and budget, with the rule's budget marked on the set that chooses."""
     lines = ["| set | epochs | held-out clips | chance | scratch top-1 | fractal top-1 | fractal minus scratch, "
              "points [95 % CI over draws] | per draw | clean tree |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    chosen = rule_budget(points.get("actions", []))
+    ran = {p["epochs"] for p in points.get("actions", [])}
+    chosen = rule_budget(points.get("actions", [])) if set(GRID) <= ran else None
     for name, ps in points.items():
         for p in ps:
             m = p["margin"]
@@ -97,10 +99,14 @@ def budget_block(rows: list[dict]) -> str:
     points = budget_points(rows)
     if not points:
         return "\n".join([BEGIN, "", "No run of the study is recorded yet.", "", END])
-    chosen = rule_budget(points.get("actions", []))
+    ran = sorted({p["epochs"] for p in points.get("actions", [])})
     text = [BEGIN, "", budget_table(points), ""]
-    if chosen is not None:
-        text += [f"The rule's budget on the built-in benchmark's held-out actors: **{chosen} epochs**.", ""]
+    if set(GRID) <= set(ran):
+        text += [f"The rule's budget on the built-in benchmark's held-out actors: "
+                 f"**{rule_budget(points['actions'])} epochs**.", ""]
+    else:
+        text += [f"The grid is not complete ({', '.join(map(str, ran)) or 'none'} of "
+                 f"{', '.join(map(str, GRID))} epochs ran): the rule chooses nothing yet.", ""]
     text += [f"![margin against epochs](../{FIGURE})", "", END]
     return "\n".join(text)
 
