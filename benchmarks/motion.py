@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from fractalvid.atomic import write_text
+from fractalvid.numerics import machine
 from fractalvid.storage.store import open_dataset
 
 HERE = Path(__file__).resolve().parent
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
     if missing:
         raise SystemExit(f"not made: {missing}: run the pipeline with Weizmann in finetune.datasets first "
                          "(docs/data.md)")
-    result = {"benchmark": "motion", "lit_threshold": LIT,
+    result = {"benchmark": "motion", "lit_threshold": LIT, "machine": machine(),
               "sets": {name: set_motion(folder, a.clips) for name, folder in sets.items()}}
     write_text(a.out, json.dumps(result, indent=1) + "\n")
     for name, s in result["sets"].items():

@@ -210,7 +210,7 @@ def recipe_step(params_path: Path, repeats: int, log) -> dict:
     med[f"bare_{layout}"] = med["bare"]
     return {
         "benchmark": "train --recipe",
-        "params": Path(params_path).name,
+        "params": Path(params_path).name, "machine": machine(),
         "threads": torch.get_num_threads(), "cores": os.cpu_count(),
         "arch": cfg.arch, "size": cfg.size, "frames": cfg.frames, "batch": cfg.batch_size,
         "channels_last": cfg.channels_last,
@@ -338,6 +338,8 @@ def main():
         if not args.recipe.is_file():
             raise SystemExit(f"--recipe {args.recipe} is not accepted: expected a params file such as params.yaml")
         result = recipe_step(args.recipe, args.repeats, log)
+        if args.out:
+            write_text(args.out, json.dumps(result, indent=1) + "\n")
         print(json.dumps(result) if args.json else json.dumps(result, indent=2))
         return
 

@@ -33,36 +33,6 @@ def enter_project(start: str | os.PathLike = ".") -> dict:
         return yaml.safe_load(f)
 
 
-# ------------------------------------------------------------ what a run was made from
-
-# what a pipeline run may change and still count as made from its commit: the params (a DVC experiment's -S
-# values; its ref pins them) and the pipeline's own outputs
-RUN_OUTPUTS = ("params.yaml", "dvc.lock", "data/", "models/", "reports/", "dvc_plots/")
-
-
-def provenance(root: str | os.PathLike = ".") -> dict:
-    """The commit a run was made at and whether its tree was clean: ``{"commit", "clean", "changed"}``.
-
-    Clean means no change against the commit outside ``params.yaml`` and the pipeline's outputs
-    (:data:`RUN_OUTPUTS`); ``changed`` lists the other changed paths (the first 20). Outside a git repository
-    the commit is None and the run is not clean. A run that is not clean may not be reported.
-    """
-    import subprocess   # here: only runs that record themselves need git
-
-    def git(*args):
-        try:
-            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout if done.returncode == 0 else None
-
-    commit = (git("rev-parse", "HEAD") or "").strip() or None
-    status = git("status", "--porcelain", "--untracked-files=all") or ""
-    paths = [line[3:].split(" -> ")[-1].strip('"') for line in status.splitlines() if len(line) > 3]
-    changed = [p for p in paths if not p.startswith(RUN_OUTPUTS)]
-    return {"commit": commit, "clean": commit is not None and not changed, "changed": changed[:20]}
-
-
 # ------------------------------------------------------------ another profile, as a DVC experiment
 
 def _hydra_value(value) -> str:

@@ -28,6 +28,10 @@ FIX_BEGIN = "<!-- generator-fix: written by `make readme` from the metrics files
 FIX_END = "<!-- /generator-fix -->"
 ARCHIVE_BEGIN = "<!-- archive: written by `make readme` from the metrics files named below; do not edit by hand -->"
 ARCHIVE_END = "<!-- /archive -->"
+BUDGET_BEGIN = "<!-- budget: written by `make readme` from reports/ablations.json; do not edit by hand -->"
+BUDGET_END = "<!-- /budget -->"
+SCALE_BEGIN = "<!-- scale: written by `make readme` from params.yaml and params-paper.yaml; do not edit by hand -->"
+SCALE_END = "<!-- /scale -->"
 RERUNS_BEGIN = "<!-- reruns: written by `make readme` from dvc.yaml; do not edit by hand -->"
 RERUNS_END = "<!-- /reruns -->"
 # the placeholder a stage name shows for each list a stage iterates over (foreach, matrix)
@@ -38,6 +42,7 @@ REAL = {"weizmann6": "weizmann6, real: 6 Weizmann actions, 9 actors",
         "basketball5": "basketball5, real: 5 basketball actions"}
 BUILT_IN = {"actions": "built-in actions (a rendered stand-in)"}
 SHORT = {"actions": "built-in actions"}
+STUDY_SETS = {**SHORT, "weizmann": "weizmann6"}   # the budget study's sets (its weizmann: six classes, 64 px)
 # the generator fix of fractalvid 0.2 (maps that shear), measured on one machine with the same seeds: the
 # pipeline's metrics made with each generator
 FIX = "benchmarks/results/generator-fix"
@@ -170,6 +175,51 @@ def archive_block(results: dict | None, transfer: dict | None, recipes: dict | N
     return "\n".join(lines)
 
 
+def budget_block(rows: list[dict]) -> str:
+    """The budget study in brief (docs/budget.md has it whole): per set, the margin on held-out training
+    actors at each fine-tuning budget, and the budget the declared rule chose."""
+    from .evaluation.budget import budget_points, chosen_budget, test_read   # the study's selection, one place
+
+    points = budget_points(rows)
+    if not points:
+        return "No run of the budget study is recorded yet."
+    budgets = sorted({p["epochs"] for ps in points.values() for p in ps})
+    lines = ["| held-out actors of | " + " | ".join(f"{e} epochs" for e in budgets) + " |",
+             "| --- |" + " --- |" * len(budgets)]
+    for name, ps in points.items():
+        by = {p["epochs"]: p for p in ps}
+        cells = [f"{100 * by[e]['scratch']:.1f} -> {100 * by[e]['fractal']:.1f}, {_interval(by[e]['margin'])}"
+                 if e in by else "not run" for e in budgets]
+        lines.append(f"| {STUDY_SETS.get(name, name)} ({ps[0]['clips']} clips, chance {100 * ps[0]['chance']:.1f} %) | "
+                     + " | ".join(cells) + " |")
+    chosen = chosen_budget(points.get("actions", []))
+    draws = sorted({len(p["margin"]["per_seed"]) for ps in points.values() for p in ps})
+    return "\n".join(lines) + "\n\n" + (
+        f"Scratch top-1 -> fractal top-1 (%), then the margin in points [95 % CI over "
+        f"{'/'.join(map(str, draws))} pre-training draws]. "
+        + (f"The rule chose **{chosen} epochs**." if chosen else "The grid is not complete yet.")
+        + _test_read_sentence(test_read(rows, chosen)))
+
+
+def _test_read_sentence(read: dict | None) -> str:
+    if read is None:
+        return ""
+    return (f" On the test parts at that budget ({read['draws']} draws x 1 seed, {read['test_clips']} clips): "
+            f"{100 * read['scratch_top1']:.1f} -> {100 * read['fractal_top1']:.1f} %, "
+            f"{_interval(read['margin_top1'], bold=True)} (experiment `{read['experiment']}`).")
+
+
+def scale_block(params: dict, paper: dict) -> str:
+    """How much smaller the CPU default's pre-training is than the paper's (:func:`fractalvid.tour.pretraining_scale`)."""
+    from .tour import pretraining_scale   # torch's meta device counts the multiply-adds: only here
+
+    s = pretraining_scale(params, paper, params["pretrain"]["arch"])
+    power = len(str(int(s["less_compute"]))) - 1
+    return (f"The CPU default uses about {s['less_compute'] / 10 ** power:.1f} x 10^{power} times less pre-training "
+            f"compute than the paper ({s['clip_passes']:,} clip-passes against {s['paper_clip_passes']:,}, through "
+            f"a network {s['paper_madds_per_clip'] / s['madds_per_clip']:.0f} times cheaper per clip),")
+
+
 def _replace(text: str, begin: str, end: str, block: str) -> str:
     if begin not in text or end not in text:
         return text
@@ -285,6 +335,13 @@ def expected_readme(root: Path) -> tuple[str, str]:
     held_out = {name: _load(root, name) for name in HELD_OUT if (root / name).exists()}
     wanted = _replace(wanted, ARCHIVE_BEGIN, ARCHIVE_END,
                       archive_block(_load(root, ARCHIVE_RESULTS), _load(root, TRANSFER), recipes, held_out))
+    if BUDGET_BEGIN in wanted and BUDGET_END in wanted:
+        block = budget_block(_load(root, "reports/ablations.json") or [])
+        wanted = _replace(wanted, BUDGET_BEGIN, BUDGET_END, "\n".join([BUDGET_BEGIN, "", block, "", BUDGET_END]))
+    if SCALE_BEGIN in wanted and SCALE_END in wanted:
+        block = scale_block(yaml.safe_load((root / "params.yaml").read_text()),
+                            yaml.safe_load((root / "params-paper.yaml").read_text()))
+        wanted = _replace(wanted, SCALE_BEGIN, SCALE_END, "\n".join([SCALE_BEGIN, block, SCALE_END]))
     if RERUNS_BEGIN in wanted and RERUNS_END in wanted:
         wanted = _replace(wanted, RERUNS_BEGIN, RERUNS_END, reruns_block(root))
     return text, wanted

@@ -408,12 +408,13 @@ def what_goes_wrong(cfg: FractalConfig, seed: int = 0, draws: int = 120) -> dict
 
 # ------------------------------------------------------------------ what the pipeline measured
 
-def pipeline_results(root: str | Path = ".") -> dict | None:
-    """The pipeline's committed results under ``root``: {"results": reports/metrics/results.json, "pretrain":
-    draw -> (reports/metrics/pretrain/<draw>.json, reports/plots/pretrain/<draw>.csv as columns), "generate":
-    reports/metrics/generate.json or None}; None while results.json or a draw's files are absent."""
+def pipeline_results(seeds: list[int], root: str | Path = ".") -> dict | None:
+    """The pipeline's results under ``root`` for the pre-training draws ``seeds`` (params.yaml's pretrain.seeds):
+    {"results": reports/metrics/results.json, "pretrain": draw -> (reports/metrics/pretrain/<draw>.json,
+    reports/plots/pretrain/<draw>.csv as columns), "generate": reports/metrics/generate.json or None}; None while
+    results.json or a draw's files are absent. Only the listed draws: a profile with fewer leaves others' files."""
     metrics, plots = Path(root) / "reports/metrics", Path(root) / "reports/plots/pretrain"
-    draws = sorted(m.stem for m in (metrics / "pretrain").glob("*.json"))
+    draws = [str(seed) for seed in seeds]
     if not (metrics / "results.json").exists() or not draws or not all((plots / f"{d}.csv").exists() for d in draws):
         return None
     return {"results": json.loads((metrics / "results.json").read_text()),

@@ -44,7 +44,11 @@ NAIVE = metrics(0.05, [0.1, -0.02, 0.05, 0.06, 0.06], 0.5)
 READS = {f"reports/reads/actions-{i}-{s}.json": {"data": {"set": "actions", "init": i, "seed": s, "scored_on": "test",
                                                          "clips": 270, "commit": "a" * 40, "clean": True}}
          for i in ("scratch", "fractal") for s in range(5)}
-FILES = {"a" * 40: metrics(0.19, [0.16, 0.21, 0.2, 0.19, 0.18]), "b" * 40: {**NAIVE, **READS}}   # git's, per rev
+NOTEBOOKS = {f"reports/{path}.ipynb": {"data": {"metadata": {"papermill": {"duration": seconds}}}} for path, seconds in
+             (("01_generate", 50.0), ("pretrain/02_pretrain-0", 120.0), ("pretrain/02_pretrain-1", 130.0),
+              ("finetune/03_actions-scratch-0", 30.0), ("finetune/03_actions-fractal-0", 40.0), ("00_tour", 20.0),
+              ("04_figures", 15.0))}
+FILES = {"a" * 40: metrics(0.19, [0.16, 0.21, 0.2, 0.19, 0.18]), "b" * 40: {**NAIVE, **READS, **NOTEBOOKS}}   # per rev
 
 
 def exp_show():
@@ -75,8 +79,9 @@ def dvc_exp_show(monkeypatch):
         if cmd[:3] == ["dvc", "exp", "show"]:
             assert cmd[3:] == ["--json", "--rev", "HEAD", "--rev", "aaaaaaa"]   # HEAD and the listed base
             return subprocess.CompletedProcess(cmd, 0, stdout=json.dumps(exp_show()), stderr="")
-        if cmd[:2] == ["git", "ls-tree"]:   # the reads logs a revision holds
-            listed = [p for p in FILES.get(cmd[3], {}) if p.startswith(cmd[4])]
+        if cmd[:2] == ["git", "ls-tree"]:   # the reads logs (or every file under reports/) a revision holds
+            rev, folder = [a for a in cmd[2:] if not a.startswith("-")]
+            listed = [p for p in FILES.get(rev, {}) if p.startswith(folder)]
             return subprocess.CompletedProcess(cmd, 0, stdout="".join(p + "\n" for p in listed), stderr="")
         assert cmd[:2] == ["git", "show"]
         rev, path = cmd[2].split(":", 1)
@@ -106,6 +111,9 @@ def test_rows_say_what_changed_and_skip_unfinished_experiments(dvc_exp_show):
     assert naive["generate_minutes"] == round(2200 * 0.0164 / 60, 2)
     assert naive["reads"] == {"scored_on": {"actions": "test"}, "commits": ["a" * 40], "clean": True}
     assert default["reads"]["clean"] is None                              # made before runs logged their reads
+    # wall seconds from papermill's record in the executed notebooks: per draw, per fine-tuning run of a set
+    assert naive["seconds"] == {"generate": 50.0, "pretrain": 125.0, "finetune": {"actions": 35.0}, "other": 35.0}
+    assert default["seconds"] == {}
     m = naive["datasets"]["actions"]
     assert m["margin_top1"]["per_seed"] == [0.1, -0.02, 0.05, 0.06, 0.06] and m["test_clips"] == 270
     text = ablations.format_ablations(rows)
@@ -145,17 +153,19 @@ def test_each_row_names_the_generator_its_clips_came_from():
 
 
 def test_rows_carry_what_their_runs_read_and_a_dirty_tree_is_marked_not_reportable():
+    from fractalvid.evaluation.reads import reads_summary
+
     reads = [{"set": "actions", "init": i, "seed": s, "scored_on": "test", "clips": 270, "commit": "c" * 40,
               "clean": True, "changed": []} for i in ("scratch", "fractal") for s in (0, 1)]
     dirty = [*reads[:-1], {**reads[-1], "clean": False, "changed": ["fractalvid/learning/train.py"]}]
-    assert ablations.reads_summary(reads, ["actions"]) == {"scored_on": {"actions": "test"},
+    assert reads_summary(reads, ["actions"]) == {"scored_on": {"actions": "test"},
                                                          "commits": ["c" * 40], "clean": True}
-    assert ablations.reads_summary(dirty, ["actions"])["clean"] is False
+    assert reads_summary(dirty, ["actions"])["clean"] is False
     stage_file = [{**r, "clean": False, "changed": ["data.dvc"]} for r in reads]   # logged before .dvc was allowed
-    assert ablations.reads_summary(stage_file, ["actions"])["clean"] is True
-    assert ablations.reads_summary([], ["actions"]) == {"scored_on": {"actions": None}, "commits": [], "clean": None}
-    rows = [{"name": "ok", "rev": "a" * 40, "reads": ablations.reads_summary(reads, ["actions"])},
-            {"name": "bad", "rev": "b" * 40, "reads": ablations.reads_summary(dirty, ["actions"])},
+    assert reads_summary(stage_file, ["actions"])["clean"] is True
+    assert reads_summary([], ["actions"]) == {"scored_on": {"actions": None}, "commits": [], "clean": None}
+    rows = [{"name": "ok", "rev": "a" * 40, "reads": reads_summary(reads, ["actions"])},
+            {"name": "bad", "rev": "b" * 40, "reads": reads_summary(dirty, ["actions"])},
             {"name": "old", "rev": "d" * 40}]
     table = ablations.reads_table(rows)
     assert "| ok | actions: test | ccccccc | yes |" in table
@@ -197,7 +207,7 @@ def test_the_budget_study_is_selected_by_its_settings_and_the_rule_picks_where_s
     assert budget.rule_budget(points["actions"]) == 100          # 29.5 % is within 1 point of the best, 30 %
     assert budget.rule_budget(points["actions"], within=0.001) == 200
     table = budget.budget_table(points)
-    assert "| actions | 100 (the rule's choice) | 60 | 10.0 % | 29.5 % | 33.0 % | +3.5 [-1.5, +8.5] | +2.5, +3.5, +4.5 | yes |" \
+    assert "| actions | 100 (chosen by the rule) | 60 | 10.0 % | 29.5 % | 33.0 % | +3.5 [-1.5, +8.5] | +2.5, +3.5, +4.5 | ? | yes |" \
         in table
     assert table.splitlines()[-1].endswith("| no |")             # the 200-epoch run's tree was not clean
     doc = tmp_path / "budget.md"
@@ -206,5 +216,44 @@ def test_the_budget_study_is_selected_by_its_settings_and_the_rule_picks_where_s
     text = doc.read_text()
     assert "**100 epochs**" in text and text.endswith("after\n") and "old" not in text
     assert (tmp_path / "fig.png").stat().st_size > 10_000
+    # scratch still learning from 100 to 200 epochs: the declared extension to 400 is needed before choosing
+    learning = [budget_row(25, 0.15, 0.25), budget_row(50, 0.22, 0.30), budget_row(100, 0.25, 0.3),
+                budget_row(200, 0.30, 0.31)]
+    assert budget.grid_needed(budget.budget_points(learning)["actions"]) == (25, 50, 100, 200, 400)
+    assert budget.chosen_budget(budget.budget_points(learning)["actions"]) is None
+    budget.write_budget(learning, doc, tmp_path / "fig.png")
+    assert "extends to 400 epochs" in doc.read_text() and "25, 50, 100, 200 of 25, 50, 100, 200, 400" in doc.read_text()
+    extended = budget.budget_points([*learning, budget_row(400, 0.305, 0.33)])["actions"]
+    assert budget.chosen_budget(extended) == 200                 # 30 % is within 1 point of 30.5 %
     budget.write_budget([], doc, tmp_path / "none.png")
     assert "No run of the study is recorded yet." in doc.read_text() and not (tmp_path / "none.png").exists()
+
+
+def test_a_report_keeps_todays_experiments_the_budget_study_and_the_old_generators_apart():
+    rows = [{**budget_row(25, 0.1, 0.2), "generator": "0.3"},
+            {**budget_row(50, 0.1, 0.2), "name": "default @ x", "generator": "0.3",
+             "settings": {"finetune.recipe.val_split": "test"}},
+            {**budget_row(50, 0.1, 0.2), "name": "tint", "generator": ablations.GENERATORS["0.1"]}]
+    sections = ablations.report_sections(rows)
+    assert [r["name"] for r in sections["current"]] == ["default @ x"]
+    assert [r["name"] for r in sections["budget"]] == ["run-25"]
+    assert [r["name"] for r in sections["archive"]] == ["tint"]
+
+
+def test_make_repros_minutes_are_estimated_from_timings_alone():
+    from fractalvid.evaluation import budget
+
+    rows = [{**budget_row(e, 0.1, 0.2), "seconds": {"finetune": {"actions": s}}} for e, s in ((25, 30.0), (50, 60.0))]
+    default = {"name": "default @ abc", "settings": {"finetune.recipe.epochs": 50},
+               "seconds": {"generate": 50.0, "pretrain": 120.0, "finetune": {"actions": 90.0}, "other": 40.0}}
+    points = budget.budget_points(rows)["actions"]
+    # 3 draws at the default's budget: its own stage times; at 25 epochs the runs take 30/60 of theirs
+    assert budget.repro_minutes(points, default, 3, 50) == pytest.approx((budget.OVERHEAD_S + 90 + 3 * 300) / 60)
+    assert budget.repro_minutes(points, default, 5, 25) == pytest.approx((budget.OVERHEAD_S + 90 + 5 * 210) / 60)
+    assert budget.repro_minutes(points, default, 5, 100) is None            # no timing at 100 epochs
+    assert budget.OVERHEAD_S == 131
+    table = budget.fit_table(points, default)
+    assert "| 3 | 14.2 min | 18.7 min |" in table and "| 5 | 21.2 min | 28.7 min |" in table
+    assert table.endswith("No budget of the grid fits 20 minutes at 5 draws.")
+    quicker = {**default, "seconds": {**default["seconds"], "pretrain": 60.0}}   # 5 x 25 epochs: 16.2 min
+    assert budget.fit_table(points, quicker).endswith("fits 20 minutes at 5 draws: **25 epochs**.")

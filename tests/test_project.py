@@ -1,4 +1,5 @@
 """Notebooks find the project's params.yaml; long work reports progress as a few lines outside a terminal."""
+import json
 import os
 
 import pytest
@@ -131,7 +132,7 @@ def test_a_run_records_its_commit_and_whether_its_tree_was_clean(tmp_path):
     ref pins both); any other change, committed or not, makes a run unreportable."""
     import subprocess
 
-    from fractalvid.project import provenance
+    from fractalvid.evaluation.reads import provenance
 
     assert provenance(tmp_path) == {"commit": None, "clean": False, "changed": []}   # not a git repository
     git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
@@ -146,6 +147,15 @@ def test_a_run_records_its_commit_and_whether_its_tree_was_clean(tmp_path):
     (tmp_path / "reports" / "metrics").mkdir(parents=True)
     (tmp_path / "reports" / "metrics" / "r.json").write_text("{}")   # what the stages write
     assert provenance(tmp_path) == {"commit": head, "clean": True, "changed": []}
+    (tmp_path / "data.dvc").write_text("md5: 0\n")                   # DVC's stage hash, written by DVC itself
+    assert provenance(tmp_path) == {"commit": head, "clean": True, "changed": []}
     (tmp_path / "fractalvid" / "train.py").write_text("x = 2\n")
     (tmp_path / "notes.txt").write_text("untracked\n")
     assert provenance(tmp_path) == {"commit": head, "clean": False, "changed": ["fractalvid/train.py", "notes.txt"]}
+    from fractalvid.evaluation.reads import log_read
+
+    logged = log_read(tmp_path / "reports/reads/a.json", {"set": "actions", "scored_on": "test"}, root=tmp_path)
+    assert json.loads((tmp_path / "reports/reads/a.json").read_text()) == logged
+    assert logged == {"set": "actions", "scored_on": "test", "commit": head, "clean": False,
+                      "changed": ["fractalvid/train.py", "notes.txt"]}
+    assert not list((tmp_path / "reports/reads").glob("*.tmp*"))

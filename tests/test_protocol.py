@@ -251,3 +251,51 @@ def test_train_folds_without_folds_trains_once_on_the_official_split(actions, tm
     assert result["test_clips"] == 30 and np.array(result["confusion"]).sum() == 30   # 10 classes x 3 test actors
     with pytest.raises(ValueError, match="folds=1 is not accepted: expected None"):
         train_folds(cfg.replace(folds=1), tmp_path / "other", progress=False)
+
+
+def test_the_result_is_read_against_the_papers_claim_by_where_its_interval_lies():
+    from fractalvid.evaluation.report import read_against_paper
+
+    def summary(lo, hi):
+        return {"actions": {"test_clips": 270, "chance": 0.1,
+                            "margins": {"fractal": {"mean": (lo + hi) / 2, "ci95": [lo, hi]}}}}
+
+    assert "whole interval is above 0" in read_against_paper(summary(0.01, 0.2))
+    assert "reaches 0" in read_against_paper(summary(-0.01, 0.2))
+    assert "behind, against the paper" in read_against_paper(summary(-0.2, -0.01))
+    assert "+10.0 points [+1.0, +19.0]" in read_against_paper(summary(0.01, 0.19))
+    assert read_against_paper({"actions": {"margins": {}}}) == "No fractal run to read against the paper's claim."
+
+
+def test_the_t_distribution_gives_the_tables_quantiles_and_corrections_widen_with_the_number_of_reads():
+    from fractalvid.evaluation.stats import T975, corrected_reads, t_quantile, t_sf2
+
+    for df in (1, 2, 4, 10, 30):
+        assert t_quantile(0.95, df) == pytest.approx(T975[df - 1], abs=2e-3)
+        assert t_sf2(T975[df - 1], df) == pytest.approx(0.05, abs=2e-4)
+    assert t_sf2(1.0, 1) == pytest.approx(0.5)                      # Cauchy: P(|T| >= 1) = 1/2
+    assert t_sf2(0.0, 3) == 1.0
+    # Bonferroni for 5 reads uses the 0.99 quantile; Holm multiplies the smallest p by 5, the next by 4, ...
+    reads = [[0.04, 0.05, 0.07], [0.0, 0.1, -0.05], [0.02, 0.03, 0.02]]
+    out = corrected_reads(reads)
+    for values, c in zip(reads, out):
+        se = statistics.stdev(values) / math.sqrt(3)
+        assert c["ci95"][1] - c["mean"] == pytest.approx(4.303 * se, rel=1e-3)
+        assert c["bonferroni_ci95"][1] - c["mean"] == pytest.approx(t_quantile(1 - 0.05 / 3, 2) * se)
+    ps = [c["p"] for c in out]
+    order = sorted(range(3), key=lambda i: ps[i])
+    assert out[order[0]]["holm_p"] == pytest.approx(min(1, 3 * ps[order[0]]))
+    assert out[order[1]]["holm_p"] == pytest.approx(max(3 * ps[order[0]], 2 * ps[order[1]]))
+    assert out[order[2]]["holm_p"] >= out[order[1]]["holm_p"]
+
+
+def test_the_ledger_of_test_reads_is_listed_with_its_corrections():
+    from pathlib import Path
+
+    from fractalvid.evaluation.reads import ledger_block
+
+    block = ledger_block(Path(__file__).resolve().parents[1])
+    rows = [line for line in block.splitlines() if line.startswith("| 2026")]
+    assert sum("| weizmann6 |" in r for r in rows) == 5 and all("(5 reads)" in r for r in rows if "weizmann6" in r)
+    # the last weizmann6 read: +5.2 [+1.9, +8.5], corrected for 5 reads [-2.5, +12.8], Holm p 0.107
+    assert "| +5.2 [+1.9, +8.5] | [-2.5, +12.8] (5 reads) | 0.021 | 0.107 | no |" in rows[4]

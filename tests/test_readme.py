@@ -56,6 +56,33 @@ def test_the_generator_fix_pairs_each_comparison_before_and_after():
     assert row.endswith("| 3 draws x 1 seed | Intel Xeon |") and "weizmann6" not in block   # a comparison without its files is left out
 
 
+def test_the_budget_block_is_the_studys_points_and_the_rules_choice():
+    def row(epochs, scratch, fractal, name="actions"):
+        m = fractal - scratch
+        return {"name": f"b-{epochs}", "reads": {"clean": True},
+                "settings": {"finetune.recipe.epochs": epochs, "finetune.recipe.holdout": 0.25,
+                             "finetune.recipe.val_split": "holdout"},
+                "datasets": {name: {"test_clips": 180, "chance": 0.1, "scratch_top1": scratch, "fractal_top1": fractal,
+                                    "margin_top1": {"mean": m, "ci95": [m - 0.05, m + 0.05], "per_seed": [m] * 3}}}}
+
+    grid = [row(25, 0.12, 0.15), row(50, 0.2, 0.25), row(100, 0.3, 0.32), row(200, 0.305, 0.31)]
+    block = readme.budget_block(grid)
+    assert "| built-in actions (180 clips, chance 10.0 %) | 12.0 -> 15.0, +3.0 [-2.0, +8.0] |" in block
+    assert "The rule chose **100 epochs**." in block                       # 30 % is within 1 point of 30.5 %
+    assert "The grid is not complete yet." in readme.budget_block(grid[:3])
+    assert readme.budget_block([]) == "No run of the budget study is recorded yet."
+
+
+def test_the_scale_sentence_is_counted_from_the_params():
+    import yaml
+
+    params, paper = (yaml.safe_load((ROOT / f).read_text()) for f in ("params.yaml", "params-paper.yaml"))
+    sentence = readme.scale_block(params, paper)
+    passes = params["pretrain"]["epochs"] * params["generate"]["classes"] * (
+        params["generate"]["per_class"] - params["generate"]["val_per_class"])
+    assert f"({passes:,} clip-passes against" in sentence and "x 10^4 times less" in sentence
+
+
 def test_a_readme_without_the_markers_is_a_clear_error(tmp_path):
     (tmp_path / "README.md").write_text("# nothing here\n")
     with pytest.raises(ValueError, match="no result table"):
@@ -125,3 +152,19 @@ def test_the_tweak_loop_runs_as_written(tmp_path):
     assert set(labels) == {"quick", "quick_pretrain.epochs-12"}   # both quick runs' results are labelled
     assert all(label.startswith("Smoke run (make quick") for label in labels.values())
     assert (tmp_path / readme.RESULTS).read_bytes() == results   # the committed result is untouched
+
+
+def test_the_budget_block_adds_the_declared_test_read_once_it_has_run():
+    def row(epochs, scratch, fractal, val_split="holdout", draws=3):
+        m = fractal - scratch
+        return {"name": f"b-{epochs}-{val_split}", "reads": {"clean": True},
+                "settings": {"finetune.recipe.epochs": epochs, "finetune.recipe.holdout": 0.25 if val_split == "holdout" else 0.0,
+                             "finetune.recipe.val_split": val_split, "pretrain.seeds": list(range(draws))},
+                "datasets": {"actions": {"test_clips": 180 if val_split == "holdout" else 270, "chance": 0.1,
+                                         "scratch_top1": scratch, "fractal_top1": fractal,
+                                         "margin_top1": {"mean": m, "ci95": [m - 0.05, m + 0.05], "per_seed": [m] * draws}}}}
+
+    grid = [row(25, 0.12, 0.15), row(50, 0.2, 0.25), row(100, 0.3, 0.32), row(200, 0.305, 0.31)]
+    assert "test parts" not in readme.budget_block(grid + [row(100, 0.2, 0.3, "test", draws=3)])   # 3 draws: not it
+    block = readme.budget_block(grid + [row(100, 0.2, 0.3, "test", draws=5)])
+    assert "On the test parts at that budget (5 draws x 1 seed, 270 clips): 20.0 -> 30.0 %, **+10.0** [+5.0, +15.0]" in block

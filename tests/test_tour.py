@@ -239,14 +239,17 @@ def test_pipeline_results_read_the_committed_metrics_or_say_they_are_absent(tmp_
 
     from fractalvid.tour import describe_set, pipeline_results
 
-    assert pipeline_results(tmp_path) is None
+    assert pipeline_results([0], tmp_path) is None
     (tmp_path / "reports/metrics/pretrain").mkdir(parents=True)
     (tmp_path / "reports/plots/pretrain").mkdir(parents=True)
     (tmp_path / "reports/metrics/results.json").write_text(json.dumps({"actions": {"margin_top1": {"mean": 0.1}}}))
     (tmp_path / "reports/metrics/pretrain/0.json").write_text(json.dumps({"arch": "tsm_r18_w16"}))
-    assert pipeline_results(tmp_path) is None                         # a draw without its curve
+    assert pipeline_results([0], tmp_path) is None                    # a draw without its curve
     (tmp_path / "reports/plots/pretrain/0.csv").write_text("epoch,val_top1\n1,0.1\n2,0.3\n")
-    measured = pipeline_results(tmp_path)
+    # another profile's draw beside it (different network): not read, as pretrain.seeds does not list it
+    (tmp_path / "reports/metrics/pretrain/1.json").write_text(json.dumps({"arch": "tsm_r50"}))
+    measured = pipeline_results([0], tmp_path)
+    assert list(measured["pretrain"]) == ["0"]
     assert measured["generate"] is None and measured["results"]["actions"]["margin_top1"]["mean"] == 0.1
     metrics, history = measured["pretrain"]["0"]
     assert metrics["arch"] == "tsm_r18_w16" and list(history["val_top1"]) == [0.1, 0.3]
@@ -266,3 +269,243 @@ def test_the_pretraining_scale_is_clip_passes_times_multiply_adds():
     # the same network at twice the side: about four times the multiply-adds per clip
     assert 3.5 < scale["paper_madds_per_clip"] / scale["madds_per_clip"] < 4.5
     assert scale["less_compute"] == pytest.approx(4 * scale["paper_madds_per_clip"] / scale["madds_per_clip"])
+
+
+# ------------------------------------------------------------------ chapter 12b: real clips, the first layer
+
+def clip_store(path, clips, labels, family=None, class_names=None):
+    """A dataset folder as the pipeline writes one (one chunk, its manifest, a card), from uint8 clips, grey
+    (T, H, W) or colour (T, H, W, 3), encoded losslessly where grey."""
+    import json
+
+    from fractalvid.storage.store import MANIFEST_FIELDS, encode_clip, write_chunk, write_rows
+
+    colour = clips[0].ndim == 4
+    encoded = [({"index": i, "split": "train", "label": label, "seed": 0, "attempt": 0, "rejected": "",
+                 "frames": len(c), "variation": "", "n_maps": 0}, encode_clip(c, crf=0 if not colour else 18))
+               for i, (c, label) in enumerate(zip(clips, labels))]
+    write_chunk(path, 0, encoded)
+    rows = [{**row, "chunk": 0} for row, _ in encoded]
+    offset = 0
+    for row, data in zip(rows, (d for _, d in encoded)):
+        row.update(offset=offset, nbytes=len(data))
+        offset += len(data)
+    write_rows(path / "manifest.csv", rows, MANIFEST_FIELDS)
+    card = {"family": family, "class_names": class_names, **({"channels": 3} if colour else {})}
+    (path / "card.json").write_text(json.dumps(card))
+    return path
+
+
+def half_black_clip(frames=6, size=16, moving=True):
+    """A clip whose left half is black and whose right half is grey 200, with a white bar 2 columns wide that moves
+    one column to the right each frame (or stays): each move changes 2 of the 16 columns."""
+    clip = np.zeros((frames, size, size), np.uint8)
+    clip[:, :, size // 2:] = 200
+    for t in range(frames):
+        x = (t if moving else 0) + size // 2
+        clip[t, :, x:x + 2] = 255
+    return clip
+
+
+def test_read_store_gives_a_sets_first_clip_of_a_class_and_how_black_and_moving_its_clips_are(tmp_path):
+    from fractalvid.tour_clips import read_store
+
+    still, moving = half_black_clip(moving=False), half_black_clip(moving=True)
+    store = clip_store(tmp_path / "actions", [still, moving, moving], [0, 1, 1], family="actions",
+                       class_names=["bend", "jack"])
+    read = read_store(store, "jack")
+    assert read["label"] == "jack, clip 1 of 3" and np.array_equal(read["frames"], moving)   # lossless
+    assert read["y_up"] is False                                        # an ordinary image, top row first
+    assert read["black"] == pytest.approx(0.5)                          # the left half, in every clip
+    assert read["changing"] == pytest.approx(2 / 16)                   # the median of still, moving, moving
+    assert read_store(store, "wave1")["label"] == "bend, clip 0 of 3"   # a class the set lacks: its first clip
+    assert read_store(store, "jack", sample=1)["changing"] == 0         # one clip sampled: the first, still
+    fractal = read_store(clip_store(tmp_path / "fractal", [moving], [0], family="fractal"))
+    assert fractal["y_up"] is True and fractal["label"] == "class 0, clip 0 of 1"   # the renderer's frames
+    colour = np.repeat(moving[..., None], 3, axis=-1)
+    real = read_store(clip_store(tmp_path / "real", [colour], [0], class_names=["jack"]), "jack")
+    assert real["frames"].shape == colour.shape and real["y_up"] is False
+    assert real["black"] == pytest.approx(0.5, abs=0.05)                # measured on the grey of its colours
+    absent = read_store(tmp_path / "weizmann", "jack")
+    assert isinstance(absent, str) and "absent" in absent and str(tmp_path / "weizmann") in absent
+
+
+def test_the_clips_figure_spreads_each_clip_from_start_to_end_and_says_which_store_is_absent():
+    import matplotlib.pyplot as plt
+
+    from fractalvid.tour_clips import clips_figure
+
+    clip = {"frames": np.zeros((20, 8, 8), np.uint8), "label": "jack, clip 0 of 1", "y_up": False, "black": 1.0,
+            "changing": 0.0}
+    fig = clips_figure({"actions": clip, "real": "absent, no prepared set at data/weizmann"}, columns=5)
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_xlabel() for ax in drawn] == [f"frame {t}" for t in (0, 5, 10, 14, 19)]
+    assert [ax.get_title() for ax in drawn] == ["start", "25%", "50%", "75%", "end"]
+    assert "100% of pixels black" in drawn[0].get_ylabel()
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert texts == ["real: absent, no prepared set at data/weizmann"] and len(drawn) == 5
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("draw", ["clips_figure", "filters_figure"])
+def test_the_new_pictures_stand_the_same_way_up_as_the_tours(draw):
+    """tests/test_teaching.py's lopsided scene (a bright block in its top-left corner) through chapter 12b's
+    pictures: a fractal clip (rows y-up), an ordinary image (top row first), and a filter (rows y-up, as on the
+    fractal frames it learned from)."""
+    import matplotlib.pyplot as plt
+    from test_teaching import corner, image_axes, scene
+
+    from fractalvid import tour_clips
+
+    up, down = scene(), scene(y_up=False)
+    if draw == "clips_figure":
+        row = {"label": "x", "black": 0.0, "changing": 0.0}
+        fig = tour_clips.clips_figure({"fractal": {**row, "frames": np.stack([up] * 5), "y_up": True},
+                                       "actions": {**row, "frames": np.stack([down] * 5), "y_up": False}})
+    else:
+        filters = up[None].astype(float)
+        fig = tour_clips.filters_figure({"arch": "x", "grey": {"initial": filters, "trained": filters,
+                                                               "change": filters},
+                                         "smooth": {"initial": 0.0, "trained": 0.0, "change": 0.0}})
+    axes = image_axes(fig)
+    where = [corner(fig, ax) for ax in axes]
+    plt.close(fig)
+    assert len(axes) == (10 if draw == "clips_figure" else 3) and where == ["top-left"] * len(axes), where
+
+
+def test_chapter_12b_draws_its_images_through_the_tours_one_picture_function():
+    import ast
+    from pathlib import Path
+
+    import fractalvid.tour_clips
+
+    tree = ast.parse(Path(fractalvid.tour_clips.__file__).read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "imshow"]
+
+
+def test_the_filter_mosaic_puts_the_first_filter_top_left_mid_grey_for_zero_and_gaps_undrawn():
+    from fractalvid.tour_clips import filter_mosaic
+
+    filters = np.zeros((5, 3, 3))
+    filters[0, 0, 0] = 2.0            # filter 0: its row 0 (y upwards: its bottom row) at +2, past the scale
+    filters[4] = -1.0
+    mosaic = filter_mosaic(filters, scale=1.0, columns=3)
+    assert mosaic.shape == (2 * 4 - 1, 3 * 4 - 1)
+    assert mosaic[2, 0] == 255 and mosaic[0, 0] == 127.5          # clipped to white, drawn at the tile's bottom
+    assert filter_mosaic(filters, scale=1.0, columns=3, y_up=False)[0, 0] == 255
+    assert np.all(mosaic[4:7, 4:7] == 0)                           # filter 4: second row, second column, black
+    assert np.isnan(mosaic[3]).all() and np.isnan(mosaic[:, 3]).all()   # the gaps
+    assert np.isnan(mosaic[4:7, 8:11]).all()                       # no sixth filter
+    with pytest.raises(ValueError, match="scale"):
+        filter_mosaic(filters, scale=0)
+
+
+def test_the_filter_statistics_tell_smooth_from_random_and_shared_channels_from_independent():
+    from fractalvid.learning.presets import IMAGENET_MEAN, IMAGENET_STD
+    from fractalvid.tour_clips import channel_agreement, grey_filters, neighbour_correlation
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(16, 3, 7, 7))
+    assert abs(neighbour_correlation(noise)) < 0.1 and abs(channel_agreement(noise)) < 0.1
+    y, x = np.mgrid[0:7, 0:7]
+    ramps = np.stack([np.cos(a) * x + np.sin(a) * y for a in rng.uniform(0, 2 * np.pi, 16)])
+    assert neighbour_correlation(ramps) > 0.8                      # smooth: each weight near its neighbours
+    shared = np.repeat(noise[:, :1], 3, axis=1) * np.array([1.0, 2.0, 0.5])[None, :, None, None]
+    assert channel_agreement(shared) == pytest.approx(1.0)         # one pattern in R, G and B
+    assert channel_agreement(np.zeros((4, 3, 7, 7))) == 0 and neighbour_correlation(np.zeros((4, 7, 7))) == 0
+    # a grey frame g becomes (g - mean_c) / std_c in channel c: the filter it meets is sum_c W_c / std_c, plus a
+    # constant of each filter's, so that two frames' responses differ by the grey filter's on their difference
+    grey = grey_filters(noise)
+    assert grey.shape == (16, 7, 7)
+    one, other = rng.uniform(size=(2, 7, 7))
+
+    def seen(frame):
+        return sum((noise[:, c] * (frame - IMAGENET_MEAN[c]) / IMAGENET_STD[c]).sum((1, 2)) for c in range(3))
+
+    assert np.allclose(seen(one) - seen(other), (grey * (one - other)).sum((1, 2)))
+
+
+@pytest.fixture(scope="module")
+def pretrained_tiny(tmp_path_factory):
+    """A tiny supervised pre-training run (the pipeline's network, 2 epochs on 3 x 3 fractal clips at 32 px, one
+    torch thread): (its settings, its folder)."""
+    import torch
+
+    from conftest import TINY
+    from fractalvid import DatasetSpec, generate
+    from fractalvid.learning.train import recipe, train
+
+    data = tmp_path_factory.mktemp("fractal") / "ds"
+    generate(data, DatasetSpec(classes=3, per_class=4, val_per_class=1, seed=5, options=FractalConfig(**TINY)),
+             workers=1, progress=False)
+    cfg = recipe("supervised", data=str(data), arch="tsm_r18_w16", epochs=2, warmup_epochs=1, frames=4, size=32,
+                 batch_size=4, workers=0, val_clips=2, real_video=False, threads=1)
+    out = tmp_path_factory.mktemp("pretrained") / "0"
+    threads = torch.get_num_threads()
+    try:
+        train(cfg, out, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return cfg, out
+
+
+def test_the_start_rebuilt_from_a_checkpoint_is_the_one_its_run_trained_from(pretrained_tiny, tmp_path):
+    import torch
+
+    from fractalvid.learning.models import load_checkpoint
+    from fractalvid.learning.train import Run
+    from fractalvid.tour_clips import first_conv, initial_state
+
+    cfg, out = pretrained_tiny
+    threads = torch.get_num_threads()
+    try:
+        started = Run(cfg, tmp_path / "again", progress=False).model.state_dict()   # built, not trained
+    finally:
+        torch.set_num_threads(threads)
+    before = torch.random.get_rng_state()
+    rebuilt = initial_state(load_checkpoint(out / "model.pt"))
+    assert torch.equal(torch.random.get_rng_state(), before)       # torch's generator left as it was
+    assert rebuilt.keys() == started.keys() and all(torch.equal(rebuilt[k], started[k]) for k in started)
+    assert first_conv(rebuilt).shape == (16, 3, 7, 7)              # the quarter-width ResNet-18's conv1
+    state = load_checkpoint(out / "model.pt")
+    state["config"]["init"] = "models/pretrain/0/model.pt"
+    with pytest.raises(ValueError, match="init="):
+        initial_state(state)
+
+
+def test_what_the_tour_asserts_of_the_first_layer_holds_after_training_and_fails_without_it(pretrained_tiny,
+                                                                                           tmp_path):
+    import torch
+
+    from fractalvid.learning.models import load_checkpoint
+    from fractalvid.tour_clips import first_layer, initial_state
+
+    _, out = pretrained_tiny
+    learned = first_layer(out / "model.pt")
+    assert learned["trained"].shape == learned["initial"].shape == (16, 3, 7, 7)
+    assert set(learned["grey"]) == {"initial", "trained", "change"}
+    assert np.allclose(learned["grey"]["change"], learned["grey"]["trained"] - learned["grey"]["initial"])
+    # the notebook's claims: the start is the run's own, training changed it smoothly, alike in R, G and B
+    assert learned["same_start"] > 0.3 and 0 < learned["relative_change"]
+    assert learned["smooth"]["change"] > 0.3 > abs(learned["smooth"]["initial"])
+    assert learned["channels"] > 0.9
+    # a network saved untrained: nothing changed, and each claim fails
+    untrained = load_checkpoint(out / "model.pt")
+    untrained["encoder"] = initial_state(untrained)
+    torch.save(untrained, tmp_path / "model.pt")
+    fresh = first_layer(tmp_path / "model.pt")
+    assert fresh["relative_change"] == 0 and fresh["channels"] == 0 and fresh["smooth"]["change"] == 0
+
+
+def test_the_built_in_clips_are_rendered_again_as_the_pipeline_makes_them():
+    from fractalvid.clips.actions import ActionConfig, clip_for_index
+    from fractalvid.tour_clips import rendered_actions
+
+    section = {"family": "actions", "classes": 10, "per_class": 3, "seed": 5, "options": {"res": 32, "frames": 6}}
+    drawn = rendered_actions(section, "jack", sample=4)
+    frames, label, _, _ = clip_for_index(5, 3, 3, ActionConfig(res=32, frames=6))   # jack is class 1: clip 3
+    assert np.array_equal(drawn["frames"], frames) and label == 1
+    assert drawn["label"] == "jack, clip 3 of 30" and drawn["y_up"] is False
+    assert drawn["black"] < 0.3 and 0 < drawn["changing"] < 0.5              # a figure before a background
+    with pytest.raises(ValueError, match="class_name"):
+        rendered_actions(section, "dance")

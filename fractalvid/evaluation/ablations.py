@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..atomic import write_json, write_text
 from .budget import write_budget
+from .reads import LEDGER_BEGIN, LEDGER_END, ledger_block, reads_summary
 
 
 def _file_at(rev: str, path: str, cwd: str | Path) -> dict | None:
@@ -38,17 +39,30 @@ def _reads_at(rev: str, cwd: str | Path) -> list[dict]:
     return [r for r in (_file_at(rev, p, cwd) for p in paths) if r]
 
 
-def reads_summary(reads: list[dict], datasets) -> dict:
-    """What a pipeline run's fine-tuning runs read: {"scored_on": {set: "test" | "holdout" | ...}, "commits":
-    [the commits they ran at], "clean": every run from a clean tree (None when the runs logged nothing)}. A run
-    whose only change was a DVC stage file counts as clean: DVC itself wrote data.dvc's stage hash when an
-    experiment visited it (data.dvc now holds it, so later runs do not see the change)."""
-    reads = [r for r in reads if r.get("set") in datasets]
-    return {"scored_on": {d: "/".join(sorted({str(r["scored_on"]) for r in reads if r["set"] == d})) or None
-                          for d in sorted(datasets)},
-            "commits": sorted({r.get("commit") or "?" for r in reads}),
-            "clean": all(r.get("clean") or (r.get("commit") and all(str(p).endswith(".dvc") for p in r.get("changed")
-                                                                     or ["?"])) for r in reads) if reads else None}
+def _seconds_at(rev: str, cwd: str | Path) -> dict:
+    """Wall seconds of commit ``rev``'s executed notebooks (papermill's record in each, loading included):
+    {"generate", "pretrain" (mean per draw), "finetune": {set: mean per run}, "other" (the rest, summed)}; {}
+    where none is recorded. A stage DVC restored from its cache keeps the seconds of the run that made it."""
+    try:
+        out = subprocess.run(["git", "ls-tree", "-r", "--name-only", rev, "reports/"], cwd=cwd, capture_output=True,
+                             text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    seconds: dict[str, list[float]] = {}
+    for path in (p for p in out.stdout.splitlines() if p.endswith(".ipynb")) if out.returncode == 0 else ():
+        duration = ((_file_at(rev, path, cwd) or {}).get("metadata", {}).get("papermill") or {}).get("duration")
+        if duration is None:
+            continue
+        stem = Path(path).stem
+        kind = ("generate" if stem.startswith("01_generate") else "pretrain" if stem.startswith("02_pretrain")
+                else f"finetune.{stem[3:].split('-')[0]}" if stem.startswith("03_") else "other")
+        seconds.setdefault(kind, []).append(duration)
+    if not seconds:
+        return {}
+    mean = lambda v: round(sum(v) / len(v), 1)
+    return {"generate": mean(seconds.get("generate") or [0]), "pretrain": mean(seconds.get("pretrain") or [0]),
+            "finetune": {k.split(".", 1)[1]: mean(v) for k, v in sorted(seconds.items()) if k.startswith("finetune.")},
+            "other": round(sum(seconds.get("other") or [0]), 1)}
 
 
 # what each generator version's clips were: numbers made before 0.2 came from maps that never sheared
@@ -117,8 +131,10 @@ def experiments(cwd: str | Path = ".") -> list[dict]:
             name = Path(path).stem if Path(path).parent.name != "pretrain" else f"pretrain/{Path(path).stem}"
             metrics.update({f"{name}.{k}": v for k, v in flat(whole or f.get("data")).items()})
         name = e.get("name") or data_.get("name") or (rev or "")[:7]
+        done = state == "success" and rev
         return {"name": name, "rev": rev, "state": state, "baseline": baseline, "params": params,
-                "metrics": metrics, "reads": _reads_at(rev, cwd) if state == "success" and rev else []}
+                "metrics": metrics, "reads": _reads_at(rev, cwd) if done else [],
+                "seconds": _seconds_at(rev, cwd) if done else {}}
 
     found = []
     for commit in data:
@@ -192,7 +208,7 @@ def ablation_rows(exps: list[dict]) -> list[dict]:
                "pretext_train_top1": _pretrain(m, "train_top1"), "pretext_val_top1": _pretrain(m, "val_top1"),
                "generate_minutes": None if generate_min is None else round(generate_min, 2),
                "pretrain_minutes": None if minutes is None else round(minutes, 2), "datasets": {},
-               "reads": reads_summary(e.get("reads") or [], datasets),
+               "reads": reads_summary(e.get("reads") or [], datasets), "seconds": e.get("seconds") or {},
                "settings": {k: e["params"].get(k) for k in RECORDED if k in e["params"]}}
         for d in datasets:
             key = f"results.{d}."
@@ -259,7 +275,11 @@ def write_study_block(rows: list[dict], path: str | Path = "docs/study.md") -> N
     if STUDY_BEGIN not in text or STUDY_END not in text:
         raise ValueError(f"{path} has no experiments block: expected the lines {STUDY_BEGIN!r} ... {STUDY_END!r}")
     head, rest = text.split(STUDY_BEGIN, 1)
-    write_text(path, head + study_block(rows) + rest.split(STUDY_END, 1)[1])
+    text = head + study_block(rows) + rest.split(STUDY_END, 1)[1]
+    if LEDGER_BEGIN in text and LEDGER_END in text:   # every test read made outside the pipeline, corrected
+        head, rest = text.split(LEDGER_BEGIN, 1)
+        text = head + ledger_block(path.parent.parent) + rest.split(LEDGER_END, 1)[1]
+    write_text(path, text)
 
 
 def record_ablations(out: str | Path = "reports/ablations", exps: list[dict] | None = None, offline: bool = False,
@@ -295,6 +315,21 @@ def record_ablations(out: str | Path = "reports/ablations", exps: list[dict] | N
 
 def _changes(row: dict) -> str:
     return ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(row["changed"].items())) or "none (the default)"
+
+
+def report_sections(rows: list[dict]) -> dict[str, list[dict]]:
+    """The record's rows as a report shows them: "current" (scored on test parts, made with today's generator),
+    "budget" (the budget study's held-out runs, :func:`fractalvid.evaluation.budget.budget_points` draws them)
+    and "archive" (made with an older generator: kept as made, not comparable with today's numbers)."""
+    from .budget import STUDY   # what marks the study's runs
+
+    def of_study(r):
+        settings = r.get("settings") or {}
+        return all(settings.get(k) == v for k, v in STUDY.items())
+
+    old = [r for r in rows if r.get("generator") in GENERATORS.values()]
+    return {"current": [r for r in rows if r not in old and not of_study(r)],
+            "budget": [r for r in rows if r not in old and of_study(r)], "archive": old}
 
 
 def format_ablations(rows: list[dict]) -> str:

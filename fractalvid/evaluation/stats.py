@@ -91,3 +91,69 @@ def margin_over_draws(baseline: dict, treated: dict, draws: dict | None = None) 
         over = mean_ci95(per_draw)
         out.update(mean=over["mean"], ci95=over["ci95"], over="pre-training draws")
     return out
+
+
+# ------------------------------------------------------------ several reads of the same test part
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """The continued fraction of the regularised incomplete beta function (Lentz's method)."""
+    tiny, c, d = 1e-300, 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-15:
+            break
+    return h
+
+
+def t_sf2(t: float, df: int) -> float:
+    """The two-sided tail probability of Student's t with ``df`` degrees of freedom: P(|T| >= |t|)."""
+    check(isinstance(df, int) and df >= 1, "df", df, "an integer >= 1")
+    x = df / (df + t * t)
+    a, b = df / 2, 0.5
+    if x <= 0.0 or x >= 1.0:   # an infinite or a zero statistic
+        return 0.0 if x <= 0.0 else 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    # I_x(a, b), by the continued fraction where it converges fast, else by symmetry
+    return front * _betacf(a, b, x) / a if x < (a + 1) / (a + b + 2) else 1.0 - front * _betacf(b, a, 1 - x) / b
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The two-sided quantile of Student's t: the q with P(|T| >= q) = 1 - p (p = 0.95 gives t975(df))."""
+    check(0.0 < p < 1.0, "p", p, "a probability between 0 and 1")
+    lo, hi = 0.0, 1.0
+    while t_sf2(hi, df) > 1 - p:
+        hi *= 2
+    for _ in range(200):   # bisection: t_sf2 falls as q grows
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if t_sf2(mid, df) > 1 - p else (lo, mid)
+    return (lo + hi) / 2
+
+
+def corrected_reads(per_draw: list[list[float]]) -> list[dict]:
+    """``k`` reads of the same test part, each given by its per-draw margins: for each, the mean, its 95 %
+    t-interval, the Bonferroni interval (each at 1 - 0.05 / k, so that all k hold together with 95 %), the
+    two-sided p-value of a margin of 0 and Holm's adjusted p-value (step-down over the k reads)."""
+    k = len(per_draw)
+    out = []
+    for values in per_draw:
+        check(len(values) >= 2, "per_draw", values, "at least two draw means per read")
+        n, mean = len(values), statistics.fmean(values)
+        se = statistics.stdev(values) / math.sqrt(n)
+        half, bonferroni = t_quantile(0.95, n - 1) * se, t_quantile(1 - 0.05 / k, n - 1) * se
+        p = t_sf2(mean / se, n - 1) if se > 0 else (0.0 if mean else 1.0)
+        out.append({"mean": mean, "ci95": [mean - half, mean + half], "n": n, "p": p,
+                    "bonferroni_ci95": [mean - bonferroni, mean + bonferroni]})
+    order = sorted(range(k), key=lambda i: out[i]["p"])
+    running = 0.0
+    for rank, i in enumerate(order):   # Holm: the r-th smallest p times (k - r), kept monotone, at most 1
+        running = max(running, min(1.0, (k - rank) * out[i]["p"]))
+        out[i]["holm_p"] = running
+    return out
