@@ -210,3 +210,9 @@ def filters_figure(learned: dict, size: float = 2.6) -> Figure:
                  fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def filter_claims_apply(params: dict, pretext_val_top1: float) -> bool:
+    """Whether the first-layer claims hold for the pipeline's draw 0: a network that learned its pretext task
+    (held-out top-1 at least 5x chance) from grey clips (no ``real_video``); a smoke run's few steps need not."""
+    return pretext_val_top1 >= 5 / params["generate"]["classes"] and not params["pretrain"].get("real_video")

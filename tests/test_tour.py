@@ -509,3 +509,11 @@ def test_the_built_in_clips_are_rendered_again_as_the_pipeline_makes_them():
     assert drawn["black"] < 0.3 and 0 < drawn["changing"] < 0.5              # a figure before a background
     with pytest.raises(ValueError, match="class_name"):
         rendered_actions(section, "dance")
+
+
+def test_the_first_layer_claims_apply_to_a_network_that_learned_from_grey_clips():
+    from fractalvid.tour_clips import filter_claims_apply
+
+    params = {"generate": {"classes": 100}, "pretrain": {"real_video": False}}
+    assert filter_claims_apply(params, 0.55) and not filter_claims_apply(params, 0.04)
+    assert not filter_claims_apply({**params, "pretrain": {"real_video": True}}, 0.55)
